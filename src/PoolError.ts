@@ -1,0 +1,165 @@
+/**
+ * The errors a pool call can fail with, besides the errors a task declares.
+ *
+ * Every class here is a schema-backed tagged error (`Schema.TaggedError`), so it
+ * can be matched with `Effect.catchTag`, checked with `instanceof`, and carried
+ * across a worker boundary by encode / decode.
+ *
+ * | error | when |
+ * |---|---|
+ * | `TaskError` | the task threw, its promise rejected, its Effect died or failed with an undeclared error |
+ * | `SerializationError` | an argument could not be sent to a worker, or a result could not be sent back |
+ * | `WorkerCrashed` | the worker running the task exited (exit code or signal) before answering |
+ * | `WorkerStartFailed` | workers cannot start: the pool stopped respawning them and is broken |
+ * | `PoolNotRunning` | a task was submitted after `close` or `terminate` |
+ * | `PoolStillRunning` | `join` was called before `close` or `terminate` |
+ * | `PoolTerminated` | the task was queued or running when the pool was terminated |
+ * | `ResultNotReady` | `AsyncResult.successful` was asked before the result was ready |
+ *
+ * Invalid options (a pool size or chunksize that is not a positive integer) fail
+ * with effect's own `Cause.IllegalArgumentError`; `AsyncResult.get` with a
+ * timeout fails with effect's `Cause.TimeoutError`.
+ *
+ * @since 0.1.0
+ */
+import * as Schema from "effect/Schema"
+
+/**
+ * A task failed inside its worker: it threw, its promise rejected, its Effect
+ * died, or it failed with an error its module does not declare.
+ *
+ * Carries the remote error's name, message and stack (Python's
+ * `RemoteTraceback`), and the task that failed as `module#name`.
+ *
+ * @example
+ * ```ts
+ * pool.apply(tasks.parse, ["{"]).pipe(
+ *   Effect.catchTag("TaskError", (e) => Effect.logError(e.remoteName, e.message, e.remoteStack))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TaskError extends Schema.TaggedError<TaskError>("effect-multiprocessing/TaskError")("TaskError", {
+  task: Schema.String,
+  remoteName: Schema.String,
+  message: Schema.String,
+  remoteStack: Schema.optional(Schema.String)
+}) {}
+
+/**
+ * A value could not cross the worker boundary: an argument that cannot be
+ * structured-cloned (a function, a symbol, an object holding one) or a result
+ * that cannot be sent back. Only the call concerned fails; the pool and the
+ * worker keep serving.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SerializationError extends Schema.TaggedError<SerializationError>(
+  "effect-multiprocessing/SerializationError"
+)("SerializationError", {
+  task: Schema.String,
+  direction: Schema.Literals(["argument", "result"]),
+  message: Schema.String
+}) {}
+
+/**
+ * The worker that held the task exited before answering. Only the tasks that
+ * worker held fail with this error; the worker is replaced.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class WorkerCrashed extends Schema.TaggedError<WorkerCrashed>("effect-multiprocessing/WorkerCrashed")(
+  "WorkerCrashed",
+  {
+    workerId: Schema.Number,
+    exitCode: Schema.NullOr(Schema.Number),
+    signal: Schema.NullOr(Schema.String),
+    message: Schema.String
+  }
+) {}
+
+/**
+ * Workers exited before they were ready several times in a row (a worker
+ * file that cannot start, a setup that fails), so the pool stopped respawning
+ * them: CPython would respawn forever. The pool is broken: the tasks it held
+ * and every later submit fail with this error, carrying the last cause.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class WorkerStartFailed extends Schema.TaggedError<WorkerStartFailed>(
+  "effect-multiprocessing/WorkerStartFailed"
+)("WorkerStartFailed", {
+  attempts: Schema.Number,
+  message: Schema.String
+}) {}
+
+/**
+ * A task was submitted to a pool that was closed or terminated. Python raises
+ * `ValueError("Pool not running")` in the same place.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PoolNotRunning extends Schema.TaggedError<PoolNotRunning>("effect-multiprocessing/PoolNotRunning")(
+  "PoolNotRunning",
+  {
+    state: Schema.Literals(["closed", "terminated"]),
+    message: Schema.String
+  }
+) {}
+
+/**
+ * `join` was called while the pool still accepts work: call `close` or
+ * `terminate` first, as in Python.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PoolStillRunning extends Schema.TaggedError<PoolStillRunning>("effect-multiprocessing/PoolStillRunning")(
+  "PoolStillRunning",
+  { message: Schema.String }
+) {}
+
+/**
+ * The task was queued or running when the pool was terminated (by
+ * `terminate` or by closing the pool's scope).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PoolTerminated extends Schema.TaggedError<PoolTerminated>("effect-multiprocessing/PoolTerminated")(
+  "PoolTerminated",
+  { message: Schema.String }
+) {}
+
+/**
+ * `AsyncResult.successful` was asked before the result was ready (Python
+ * raises `ValueError` there). Use `ready` to poll without failing.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ResultNotReady extends Schema.TaggedError<ResultNotReady>("effect-multiprocessing/ResultNotReady")(
+  "ResultNotReady",
+  { message: Schema.String }
+) {}
+
+/**
+ * Everything that can go wrong between submitting a task and receiving its
+ * result, apart from the task's own declared errors.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type DispatchError =
+  | TaskError
+  | SerializationError
+  | WorkerCrashed
+  | WorkerStartFailed
+  | PoolNotRunning
+  | PoolTerminated

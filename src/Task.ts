@@ -1,0 +1,340 @@
+/**
+ * Tasks: plain functions that a `WorkerPool` runs in its workers.
+ *
+ * A task module is an ordinary `.ts` / `.js` file that declares its functions
+ * once with `Task.module(import.meta.url, { ... })`. The caller imports the
+ * module to get typed task handles; a worker loads the same module by its URL
+ * the first time one of its tasks runs. There is no worker file to write:
+ * Python pickles a function by its qualified name, this is the same idea.
+ *
+ * A task function may return
+ * - a plain value,
+ * - a `Promise` (it may watch `Task.signal()` to stop early when cancelled),
+ * - an `Effect`, which runs in its own fiber in the worker and is interrupted
+ *   when the caller is. Its declared errors (`errors: [...]`) reach the caller
+ *   as themselves: same `_tag`, same fields, `instanceof` its class.
+ *
+ * @example
+ * ```ts
+ * // tasks.ts
+ * import { Effect, Schema } from "effect"
+ * import { Task } from "effect-multiprocessing"
+ *
+ * export class Odd extends Schema.TaggedError<Odd>()("Odd", { n: Schema.Number }) {}
+ *
+ * export const tasks = Task.module(import.meta.url, {
+ *   square: (x: number) => x * x,
+ *   howManyWithinRange: (row: ReadonlyArray<number>, min: number, max: number) =>
+ *     row.filter((n) => min <= n && n <= max).length,
+ *   half: (n: number) => n % 2 === 0 ? Effect.succeed(n / 2) : Effect.fail(new Odd({ n }))
+ * }, { errors: [Odd] })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Predicate from "effect/Predicate"
+import * as Schema from "effect/Schema"
+import type * as WorkerThreads from "node:worker_threads"
+
+/**
+ * What can be moved rather than copied to or from a worker: an `ArrayBuffer`,
+ * a `MessagePort`, …
+ *
+ * @since 0.1.0
+ * @category transfer
+ */
+export type Transferable = WorkerThreads.Transferable
+
+const TypeId = "~effect-multiprocessing/Task" as const
+
+/**
+ * A handle to one function of a task module: what `WorkerPool.apply`, `map`,
+ * `starmap` and `imap` take. `Args` is the function's parameter tuple, `A` its
+ * result (a Promise or an Effect unwrapped), `E` the declared errors it can
+ * fail with.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Task<in out Args extends ReadonlyArray<unknown>, out A, out E = never> {
+  readonly [TypeId]: {
+    readonly _Args: (_: Args) => Args
+    readonly _A: () => A
+    readonly _E: () => E
+  }
+  /** `url#name`: the task's identity across threads and processes. */
+  readonly id: string
+  /** The URL of the task module that declares the function. */
+  readonly url: string
+  /** The function's name in its module. */
+  readonly name: string
+  /** Encodes and decodes the module's declared errors. @internal */
+  readonly errors: ErrorCodec
+}
+
+/**
+ * Any task, whatever its types.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Any = Task<any, any, any>
+
+/**
+ * What a task function may be: sync, async, or returning an Effect.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TaskFunction = (...args: Array<any>) => unknown
+
+/**
+ * A schema-backed error class a module can declare, e.g. a
+ * `Schema.TaggedError` class.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ErrorSchema = Schema.Top
+
+/**
+ * The result type of a task function: a Promise or an Effect is unwrapped, and
+ * so is a `Task.transfer` marker.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type Success<R> = [R] extends [Effect.Effect<infer A, infer _E, infer _R>] ? Untransfer<A>
+  : Untransfer<Awaited<R>>
+
+/**
+ * The declared errors a task function can fail with: the errors of its Effect
+ * that the module declares. Anything else arrives as a `TaskError`.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type Failure<R, Declared> = [R] extends [Effect.Effect<infer _A, infer E, infer _R>] ? Extract<E, Declared>
+  : never
+
+type Untransfer<A> = A extends Transferred<infer B> ? B : A
+
+/**
+ * The task handle that `Task.module` makes for one function.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type TaskOf<F extends TaskFunction, Declared> = Task<Parameters<F>, Success<ReturnType<F>>, Failure<ReturnType<F>, Declared>>
+
+/**
+ * The parameter tuple of a task.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type Args<T> = T extends Task<infer Args, infer _A, infer _E> ? Args : never
+
+/**
+ * The result type of a task.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type Result<T> = T extends Task<infer _Args, infer A, infer _E> ? A : never
+
+/**
+ * The declared error type of a task.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type Error<T> = T extends Task<infer _Args, infer _A, infer E> ? E : never
+
+/**
+ * Declares the task functions of a module. Call it once per module, at top
+ * level, with the module's own `import.meta.url`; export the result.
+ *
+ * - `errors`: schema-backed error classes (e.g. `Schema.TaggedError`) that the
+ *   module's Effect tasks may fail with. A failure with one of them reaches the
+ *   caller as the same error; any other failure arrives as a `TaskError`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const module = <
+  const Fns extends Record<string, TaskFunction>,
+  const Errors extends ReadonlyArray<ErrorSchema> = readonly []
+>(
+  url: string,
+  functions: Fns,
+  options?: { readonly errors?: Errors | undefined }
+): { readonly [K in keyof Fns & string]: TaskOf<Fns[K], Errors[number]["Type"]> } => {
+  if (typeof url !== "string" || !URL.canParse(url)) {
+    throw new TypeError(`Task.module: expected the module's URL (import.meta.url), got ${String(url)}`)
+  }
+  const errors = makeErrorCodec(options?.errors ?? [])
+  registry().set(url, { url, functions, errors })
+  const handles: Record<string, Any> = {}
+  for (const name of Object.keys(functions)) {
+    if (typeof functions[name] !== "function") {
+      throw new TypeError(`Task.module: "${name}" in ${url} is not a function`)
+    }
+    handles[name] = { [TypeId]: variance, id: `${url}#${name}`, url, name, errors } as Any
+  }
+  return handles as any
+}
+
+const variance = { _Args: (_: any) => _, _A: () => undefined, _E: () => undefined } as Task<any, any, any>[typeof TypeId]
+
+/**
+ * Returns `true` for a task handle.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isTask = (u: unknown): u is Any => Predicate.hasProperty(u, TypeId)
+
+// ---------------------------------------------------------------------------
+// Cancellation signal
+// ---------------------------------------------------------------------------
+
+const signalKey = Symbol.for("effect-multiprocessing/Task/currentSignal")
+const neverAborted = new AbortController().signal
+
+/**
+ * The `AbortSignal` of the task that is running now. It fires when the caller
+ * interrupts the task (or `Effect.timeout` fires, or the map it belongs to
+ * fails): an async task should pass it on (`fetch(url, { signal })`) or check
+ * it between steps. It follows the task across `await`s.
+ *
+ * Outside a pool task (a task function called directly in a test) it returns a
+ * signal that never fires. Effect tasks do not need it: their fiber is
+ * interrupted instead.
+ *
+ * @example
+ * ```ts
+ * export const tasks = Task.module(import.meta.url, {
+ *   download: async (url: string) => {
+ *     const response = await fetch(url, { signal: Task.signal() })
+ *     return response.text()
+ *   }
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category cancellation
+ */
+export const signal = (): AbortSignal => {
+  const current = (globalThis as any)[signalKey] as (() => AbortSignal | undefined) | undefined
+  return current?.() ?? neverAborted
+}
+
+/** Installs the provider behind `Task.signal()`: used by the worker runtime. @internal */
+export const setSignalProvider = (provider: () => AbortSignal | undefined): void => {
+  ;(globalThis as any)[signalKey] = provider
+}
+
+// ---------------------------------------------------------------------------
+// Transfer of results
+// ---------------------------------------------------------------------------
+
+const TransferTypeId = "~effect-multiprocessing/Task/Transferred" as const
+
+/**
+ * A result to move to the caller with a transfer list instead of copying it.
+ *
+ * @since 0.1.0
+ * @category transfer
+ */
+export interface Transferred<A> {
+  readonly [TransferTypeId]: typeof TransferTypeId
+  readonly value: A
+  readonly transfer: ReadonlyArray<Transferable>
+}
+
+/**
+ * Marks a task's result to be transferred rather than copied: the listed
+ * `ArrayBuffer`s (or `MessagePort`s) move to the caller, which is much faster
+ * for large binary results. The caller receives `value` itself. (For the
+ * arguments, use the `transfer` option of `apply`.)
+ *
+ * @example
+ * ```ts
+ * export const tasks = Task.module(import.meta.url, {
+ *   invert: (pixels: Uint8Array) => {
+ *     for (let i = 0; i < pixels.length; i++) pixels[i] = 255 - pixels[i]
+ *     return Task.transfer(pixels, [pixels.buffer])
+ *   }
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category transfer
+ */
+export const transfer = <A>(value: A, transferList: ReadonlyArray<Transferable>): Transferred<A> => ({
+  [TransferTypeId]: TransferTypeId,
+  value,
+  transfer: transferList
+})
+
+/** @internal */
+export const isTransferred = (u: unknown): u is Transferred<unknown> => Predicate.hasProperty(u, TransferTypeId)
+
+// ---------------------------------------------------------------------------
+// The registry of loaded task modules (shared by every copy of this package)
+// ---------------------------------------------------------------------------
+
+/** @internal */
+export interface ModuleEntry {
+  readonly url: string
+  readonly functions: Record<string, TaskFunction>
+  readonly errors: ErrorCodec
+}
+
+const registryKey = Symbol.for("effect-multiprocessing/Task/registry")
+
+/**
+ * The modules declared in this thread, by URL. Kept on `globalThis` so that a
+ * task module that resolves another copy of this package still registers where
+ * the worker runtime looks.
+ *
+ * @internal
+ */
+export const registry = (): Map<string, ModuleEntry> =>
+  ((globalThis as any)[registryKey] ??= new Map<string, ModuleEntry>())
+
+// ---------------------------------------------------------------------------
+// Declared errors across the boundary
+// ---------------------------------------------------------------------------
+
+/**
+ * Encodes a declared error in the worker as `[index, encoded]` and decodes it
+ * back on the caller's side with the same schema.
+ *
+ * @internal
+ */
+export interface ErrorCodec {
+  readonly encode: (error: unknown) => readonly [index: number, encoded: unknown] | undefined
+  readonly decode: (index: number, encoded: unknown) => unknown
+}
+
+const makeErrorCodec = (schemas: ReadonlyArray<ErrorSchema>): ErrorCodec => {
+  const guards = schemas.map((schema) => Schema.is(schema as Schema.Codec<unknown>))
+  return {
+    encode(error) {
+      for (let i = 0; i < schemas.length; i++) {
+        if (guards[i](error)) {
+          return [i, Schema.encodeUnknownSync(schemas[i] as Schema.Codec<unknown, unknown>)(error)]
+        }
+      }
+      return undefined
+    },
+    decode(index, encoded) {
+      const schema = schemas[index]
+      if (schema === undefined) throw new RangeError(`no declared error at index ${index}`)
+      return Schema.decodeUnknownSync(schema as Schema.Codec<unknown, unknown>)(encoded)
+    }
+  }
+}

@@ -1,0 +1,561 @@
+/**
+ * A pool of workers that runs tasks in parallel: Python's
+ * `multiprocessing.Pool` for Effect.
+ *
+ * | Python | here |
+ * |---|---|
+ * | `Pool(processes=n)` | `WorkerPool.make({ size: n })` (scoped), `WorkerPool.layer({ size: n })` |
+ * | `pool.apply(f, args)` | `pool.apply(task, args)` |
+ * | `pool.map(f, xs, chunksize)` | `pool.map(task, xs, { chunksize })` |
+ * | `pool.starmap(f, tuples)` | `pool.starmap(task, tuples)` |
+ * | `pool.imap(f, xs)` / `imap_unordered` | `pool.imap(task, xs)` / `pool.imapUnordered(...)`: `Stream`s |
+ * | `pool.apply_async(...)` etc. | `pool.applyAsync(...)`, `mapAsync`, `starmapAsync`: `AsyncResult`s |
+ * | `close()` / `join()` / `terminate()` | `pool.close` / `pool.join` / `pool.terminate` |
+ * | `with Pool() as p:` | the pool's `Scope`: closing it terminates the pool and waits for its workers |
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { WorkerPool } from "effect-multiprocessing"
+ * import { tasks } from "./tasks.ts"
+ *
+ * const program = Effect.gen(function*() {
+ *   const pool = yield* WorkerPool.make({ size: 4 })
+ *   const squares = yield* pool.map(tasks.square, [1, 2, 3, 4]) // [1, 4, 9, 16]
+ * }).pipe(Effect.scoped)
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as NodeWorker from "@effect/platform-node/NodeWorker"
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberSet from "effect/FiberSet"
+import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as AsyncResult from "./AsyncResult.ts"
+import * as Chunking from "./internal/chunking.ts"
+import { Dispatcher } from "./internal/dispatcher.ts"
+import * as NodeThreads from "./internal/nodeThreads.ts"
+import * as Protocol from "./internal/protocol.ts"
+import { awaitChunks, awaitJob, type Chunked, submitChunks } from "./internal/submission.ts"
+import * as Supervisor from "./internal/supervisor.ts"
+import {
+  type DispatchError,
+  PoolNotRunning,
+  PoolStillRunning,
+  PoolTerminated,
+  type WorkerStartFailed
+} from "./PoolError.ts"
+import type { Task, Transferable } from "./Task.ts"
+import type * as TaskModule from "./Task.ts"
+
+/**
+ * How to build a pool.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** How many workers; a positive integer. Defaults to `os.availableParallelism()`. */
+  readonly size?: number | undefined
+}
+
+/**
+ * Options of `map`, `starmap`, `imap` and `imapUnordered`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MapOptions {
+  /**
+   * How many items a worker receives at a time: a positive integer. Defaults
+   * to `ceil(n / (4 * size))` for `map` / `starmap` (as in Python) and to 1 for
+   * `imap` / `imapUnordered`. Each chunk runs as one task in one worker.
+   */
+  readonly chunksize?: number | undefined
+}
+
+/**
+ * Options of `apply` and `applyAsync`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ApplyOptions {
+  /**
+   * `ArrayBuffer`s (or `MessagePort`s) in the arguments to move to the worker
+   * instead of copying them. They are unusable in the caller afterwards.
+   */
+  readonly transfer?: ReadonlyArray<Transferable> | undefined
+}
+
+/**
+ * Callbacks of the `*Async` methods, as Python's `callback` / `error_callback`.
+ * They run once the result is ready; one that throws is logged and changes
+ * nothing else.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface AsyncOptions<A, E> {
+  readonly callback?: ((value: A) => void) | undefined
+  readonly errorCallback?: ((error: E) => void) | undefined
+}
+
+/**
+ * A running pool. Every method is an Effect, so nothing happens until it runs;
+ * interrupting a call cancels its tasks in the workers.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Pool {
+  /** The number of workers. */
+  readonly size: number
+
+  /** Runs `task(...args)` in a worker and returns its result. */
+  readonly apply: <Args extends ReadonlyArray<unknown>, A, E>(
+    task: Task<Args, A, E>,
+    args: Readonly<Args>,
+    options?: ApplyOptions
+  ) => Effect.Effect<A, E | DispatchError>
+
+  /**
+   * Runs `task(item)` for each item and returns the results in input order.
+   * The input is split in chunks; the first failure fails the call and
+   * cancels the rest of its work (Python waits for every chunk).
+   */
+  readonly map: <X, A, E>(
+    task: Task<[X], A, E>,
+    items: Iterable<X>,
+    options?: MapOptions
+  ) => Effect.Effect<Array<A>, E | DispatchError | Cause.IllegalArgumentError>
+
+  /** Like `map`, with each item an argument tuple: `task(...args)`. */
+  readonly starmap: <Args extends ReadonlyArray<unknown>, A, E>(
+    task: Task<Args, A, E>,
+    items: Iterable<Readonly<Args>>,
+    options?: MapOptions
+  ) => Effect.Effect<Array<A>, E | DispatchError | Cause.IllegalArgumentError>
+
+  /**
+   * A lazy `map`: a `Stream` of results in input order. The input (an
+   * `Iterable` or a `Stream`) is read as results are consumed, with a bounded
+   * number of chunks in flight.
+   */
+  readonly imap: <X, A, E, EX = never, RX = never>(
+    task: Task<[X], A, E>,
+    items: Iterable<X> | Stream.Stream<X, EX, RX>,
+    options?: MapOptions
+  ) => Stream.Stream<A, E | EX | DispatchError | Cause.IllegalArgumentError, RX>
+
+  /** Like `imap`, with results in completion order. */
+  readonly imapUnordered: <X, A, E, EX = never, RX = never>(
+    task: Task<[X], A, E>,
+    items: Iterable<X> | Stream.Stream<X, EX, RX>,
+    options?: MapOptions
+  ) => Stream.Stream<A, E | EX | DispatchError | Cause.IllegalArgumentError, RX>
+
+  /** Submits `task(...args)` and returns at once with an `AsyncResult`. */
+  readonly applyAsync: <Args extends ReadonlyArray<unknown>, A, E>(
+    task: Task<Args, A, E>,
+    args: Readonly<Args>,
+    options?: ApplyOptions & AsyncOptions<A, E | DispatchError>
+  ) => Effect.Effect<AsyncResult.AsyncResult<A, E | DispatchError>, PoolNotRunning>
+
+  /** Submits a `map` and returns at once with an `AsyncResult`. */
+  readonly mapAsync: <X, A, E>(
+    task: Task<[X], A, E>,
+    items: Iterable<X>,
+    options?: MapOptions & AsyncOptions<Array<A>, E | DispatchError>
+  ) => Effect.Effect<
+    AsyncResult.AsyncResult<Array<A>, E | DispatchError>,
+    PoolNotRunning | Cause.IllegalArgumentError
+  >
+
+  /** Submits a `starmap` and returns at once with an `AsyncResult`. */
+  readonly starmapAsync: <Args extends ReadonlyArray<unknown>, A, E>(
+    task: Task<Args, A, E>,
+    items: Iterable<Readonly<Args>>,
+    options?: MapOptions & AsyncOptions<Array<A>, E | DispatchError>
+  ) => Effect.Effect<
+    AsyncResult.AsyncResult<Array<A>, E | DispatchError>,
+    PoolNotRunning | Cause.IllegalArgumentError
+  >
+
+  /** Stops accepting tasks; the workers exit once the submitted tasks are done. */
+  readonly close: Effect.Effect<void>
+  /**
+   * Waits until every worker has exited (and every async callback has run).
+   * Fails with `PoolStillRunning` before `close` or `terminate`.
+   */
+  readonly join: Effect.Effect<void, PoolStillRunning>
+  /**
+   * Stops at once: queued and running tasks fail with `PoolTerminated`, the
+   * workers are killed, even one stuck in a synchronous loop. Waits until they
+   * have exited.
+   */
+  readonly terminate: Effect.Effect<void>
+}
+
+/**
+ * The pool as a service, for programs that provide it with a layer.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export class WorkerPool extends Context.Service<WorkerPool, Pool>()("effect-multiprocessing/WorkerPool") {}
+
+/** How many chunks of an `imap` may be in flight per worker. */
+const IMAP_CHUNKS_PER_WORKER = 8
+
+/**
+ * Starts a pool of `size` worker threads and waits until all are ready. The
+ * pool lives in the current `Scope`: closing it terminates the pool and waits
+ * until every worker has exited.
+ *
+ * Fails with `Cause.IllegalArgumentError` for a size that is not a positive
+ * integer, and with `WorkerStartFailed` if workers cannot start.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options?: Options
+): Effect.Effect<Pool, Cause.IllegalArgumentError | WorkerStartFailed, Scope.Scope> =>
+  Effect.gen(function*() {
+    const size = options?.size ?? NodeThreads.defaultSize()
+    if (!Number.isSafeInteger(size) || size < 1) {
+      return yield* new Cause.IllegalArgumentError(`WorkerPool size must be a positive integer, got ${String(size)}`)
+    }
+    const scope = yield* Effect.scope
+    const dispatcher = new Dispatcher()
+    const asyncResults = yield* FiberSet.make<unknown, unknown>()
+    const background = yield* FiberSet.make<unknown, unknown>()
+    const runBackground = yield* FiberSet.runtime(background)()
+    const workersScope = yield* Scope.fork(scope)
+    const supervisor = yield* Supervisor.make({
+      size,
+      dispatcher,
+      spawn: NodeThreads.spawnThread,
+      scope: workersScope
+    }).pipe(Effect.provide(NodeWorker.layerPlatform))
+
+    let state: "running" | "closed" | "terminated" = "running"
+    const stopped = Deferred.makeUnsafe<void>()
+
+    /** Stops the workers; the first stop to finish marks the pool stopped. */
+    const stopWorkers = (how: "close" | "kill") =>
+      Effect.suspend(() => {
+        dispatcher.rejectWith ??= Exit.fail(
+          new PoolNotRunning({ state: "closed", message: "the pool is closed: it accepts no more tasks" })
+        )
+        supervisor.ref(true)
+        return supervisor.stop(how)
+      }).pipe(Effect.andThen(Deferred.done(stopped, Exit.void)))
+
+    dispatcher.onBusy = () => supervisor.ref(true)
+    dispatcher.onIdle = () => {
+      supervisor.ref(false)
+      if (state === "closed") runBackground(stopWorkers("close"))
+    }
+
+    const terminate = Effect.suspend(() => {
+      if (state === "terminated") return Deferred.await(stopped)
+      state = "terminated"
+      dispatcher.rejectWith = Exit.fail(
+        new PoolNotRunning({ state: "terminated", message: "the pool is terminated: it accepts no more tasks" })
+      )
+      dispatcher.failAll(new PoolTerminated({ message: "the pool was terminated before the task finished" }))
+      return stopWorkers("kill")
+    })
+    yield* Effect.addFinalizer(() => terminate)
+
+    yield* supervisor.start
+    supervisor.ref(dispatcher.outstanding > 0)
+
+    const notRunning = () =>
+      Effect.fail(
+        new PoolNotRunning({
+          state: state as "closed" | "terminated",
+          message: `the pool is ${state}: it accepts no more tasks`
+        })
+      )
+
+    /** Validates a map's options and reads its input (an input that throws fails the call with that error). */
+    const prepareMap = <X>(items: Iterable<X>, options: MapOptions | undefined) =>
+      Effect.suspend(() => {
+        if (options?.chunksize !== undefined) {
+          const invalid = Chunking.validate(options.chunksize)
+          if (invalid) return Effect.fail(invalid)
+        }
+        let list: ReadonlyArray<X>
+        try {
+          list = Array.isArray(items) ? items : Array.from(items)
+        } catch (error) {
+          return Effect.die(error)
+        }
+        return Effect.succeed({ list, chunksize: options?.chunksize ?? Chunking.defaultChunksize(list.length, size) })
+      })
+
+    const mapWith = (
+      mode: typeof Protocol.MODE_MAP | typeof Protocol.MODE_STARMAP,
+      task: TaskModule.Any,
+      items: Iterable<unknown>,
+      options: MapOptions | undefined
+    ) =>
+      Effect.suspend((): Effect.Effect<Chunked, PoolNotRunning | Cause.IllegalArgumentError> =>
+        state !== "running" ? notRunning() : Effect.map(
+          prepareMap(items, options),
+          ({ chunksize, list }) => submitChunks(dispatcher, task, mode, list, chunksize)
+        )
+      )
+
+    const imapWith = (unordered: boolean) =>
+    (
+      task: TaskModule.Any,
+      items: Iterable<unknown> | Stream.Stream<unknown, unknown, unknown>,
+      options: MapOptions | undefined
+    ): Stream.Stream<unknown, unknown, unknown> =>
+      Stream.unwrap(Effect.suspend((): Effect.Effect<
+        Stream.Stream<unknown, unknown, unknown>,
+        PoolNotRunning | Cause.IllegalArgumentError
+      > => {
+        if (state !== "running") return notRunning()
+        const chunksize = options?.chunksize ?? 1
+        const invalid = Chunking.validate(chunksize)
+        if (invalid) return Effect.fail(invalid)
+        const input = Stream.isStream(items) ? items : Stream.fromIterable(items)
+        return Effect.succeed(input.pipe(
+          Stream.grouped(chunksize),
+          Stream.mapEffect(
+            (chunk) =>
+              Effect.suspend(() =>
+                awaitJob<ReadonlyArray<unknown>, unknown>(
+                  dispatcher,
+                  dispatcher.submit(task, Protocol.MODE_MAP, chunk, chunk.length)
+                )
+              ),
+            { concurrency: size * IMAP_CHUNKS_PER_WORKER, unordered }
+          ),
+          Stream.flattenIterable
+        ))
+      }))
+
+    /** Runs the wait in a fiber of the pool's scope, with Python's callbacks. */
+    const startAsync = <A, E>(wait: Effect.Effect<A, E>, options: AsyncOptions<A, E> | undefined) =>
+      Effect.map(
+        FiberSet.run(asyncResults, options?.callback || options?.errorCallback ? withCallbacks(wait, options) : wait),
+        AsyncResult.fromFiber
+      )
+
+    const pool: Pool = {
+      size,
+      apply: (task, args, options) =>
+        Effect.suspend(() =>
+          state !== "running" ? notRunning() : awaitJob(
+            dispatcher,
+            dispatcher.submit(task, Protocol.MODE_APPLY, args, 1, options?.transfer)
+          )
+        ),
+      map: (task, items, options) =>
+        Effect.flatMap(mapWith(Protocol.MODE_MAP, task, items, options), (group) => awaitChunks(dispatcher, group)),
+      starmap: (task, items, options) =>
+        Effect.flatMap(mapWith(Protocol.MODE_STARMAP, task, items, options), (group) => awaitChunks(dispatcher, group)),
+      imap: imapWith(false) as Pool["imap"],
+      imapUnordered: imapWith(true) as Pool["imapUnordered"],
+      applyAsync: (task, args, options) =>
+        Effect.suspend(() => {
+          if (state !== "running") return notRunning()
+          const job = dispatcher.submit(task, Protocol.MODE_APPLY, args, 1, options?.transfer)
+          return startAsync(awaitJob(dispatcher, job), options)
+        }),
+      mapAsync: (task, items, options) =>
+        Effect.flatMap(
+          mapWith(Protocol.MODE_MAP, task, items, options),
+          (group) => startAsync(awaitChunks(dispatcher, group), options)
+        ),
+      starmapAsync: (task, items, options) =>
+        Effect.flatMap(
+          mapWith(Protocol.MODE_STARMAP, task, items, options),
+          (group) => startAsync(awaitChunks(dispatcher, group), options)
+        ),
+      close: Effect.sync(() => {
+        if (state !== "running") return
+        state = "closed"
+        if (dispatcher.outstanding === 0) runBackground(stopWorkers("close"))
+      }),
+      join: Effect.suspend(() =>
+        state === "running"
+          ? Effect.fail(new PoolStillRunning({ message: "join needs the pool closed or terminated first" }))
+          : Effect.andThen(Deferred.await(stopped), FiberSet.awaitEmpty(asyncResults))
+      ),
+      terminate
+    }
+    return pool
+  })
+
+const withCallbacks = <A, E>(wait: Effect.Effect<A, E>, options: AsyncOptions<A, E>) =>
+  Effect.onExit(wait, (exit) =>
+    Effect.suspend(() => {
+      try {
+        if (exit._tag === "Success") {
+          options.callback?.(exit.value)
+        } else {
+          const error = Cause.findErrorOption(exit.cause)
+          options.errorCallback?.(error._tag === "Some" ? error.value : Cause.squash(exit.cause) as E)
+        }
+        return Effect.void
+      } catch (error) {
+        return Effect.logError("effect-multiprocessing: an AsyncResult callback threw; the pool is unaffected", error)
+      }
+    }))
+
+/**
+ * Provides `WorkerPool` from `make`: the pool lives as long as the layer.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options?: Options): Layer.Layer<WorkerPool, Cause.IllegalArgumentError | WorkerStartFailed> =>
+  Layer.effect(WorkerPool, make(options))
+
+// -- accessors ------------------------------------------------------------------
+
+/**
+ * `apply` on the `WorkerPool` service.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const apply = <Args extends ReadonlyArray<unknown>, A, E>(
+  task: Task<Args, A, E>,
+  args: Readonly<Args>,
+  options?: ApplyOptions
+): Effect.Effect<A, E | DispatchError, WorkerPool> => WorkerPool.use((pool) => pool.apply(task, args, options))
+
+/**
+ * `map` on the `WorkerPool` service.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const map = <X, A, E>(
+  task: Task<[X], A, E>,
+  items: Iterable<X>,
+  options?: MapOptions
+): Effect.Effect<Array<A>, E | DispatchError | Cause.IllegalArgumentError, WorkerPool> =>
+  WorkerPool.use((pool) => pool.map(task, items, options))
+
+/**
+ * `starmap` on the `WorkerPool` service.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const starmap = <Args extends ReadonlyArray<unknown>, A, E>(
+  task: Task<Args, A, E>,
+  items: Iterable<Readonly<Args>>,
+  options?: MapOptions
+): Effect.Effect<Array<A>, E | DispatchError | Cause.IllegalArgumentError, WorkerPool> =>
+  WorkerPool.use((pool) => pool.starmap(task, items, options))
+
+/**
+ * `imap` on the `WorkerPool` service.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const imap = <X, A, E, EX = never, RX = never>(
+  task: Task<[X], A, E>,
+  items: Iterable<X> | Stream.Stream<X, EX, RX>,
+  options?: MapOptions
+): Stream.Stream<A, E | EX | DispatchError | Cause.IllegalArgumentError, RX | WorkerPool> =>
+  Stream.unwrap(WorkerPool.useSync((pool) => pool.imap(task, items, options)))
+
+/**
+ * `imapUnordered` on the `WorkerPool` service.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const imapUnordered = <X, A, E, EX = never, RX = never>(
+  task: Task<[X], A, E>,
+  items: Iterable<X> | Stream.Stream<X, EX, RX>,
+  options?: MapOptions
+): Stream.Stream<A, E | EX | DispatchError | Cause.IllegalArgumentError, RX | WorkerPool> =>
+  Stream.unwrap(WorkerPool.useSync((pool) => pool.imapUnordered(task, items, options)))
+
+/**
+ * `applyAsync` on the `WorkerPool` service.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const applyAsync = <Args extends ReadonlyArray<unknown>, A, E>(
+  task: Task<Args, A, E>,
+  args: Readonly<Args>,
+  options?: ApplyOptions & AsyncOptions<A, E | DispatchError>
+): Effect.Effect<AsyncResult.AsyncResult<A, E | DispatchError>, PoolNotRunning, WorkerPool> =>
+  WorkerPool.use((pool) => pool.applyAsync(task, args, options))
+
+/**
+ * `mapAsync` on the `WorkerPool` service.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const mapAsync = <X, A, E>(
+  task: Task<[X], A, E>,
+  items: Iterable<X>,
+  options?: MapOptions & AsyncOptions<Array<A>, E | DispatchError>
+): Effect.Effect<
+  AsyncResult.AsyncResult<Array<A>, E | DispatchError>,
+  PoolNotRunning | Cause.IllegalArgumentError,
+  WorkerPool
+> => WorkerPool.use((pool) => pool.mapAsync(task, items, options))
+
+/**
+ * `starmapAsync` on the `WorkerPool` service.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const starmapAsync = <Args extends ReadonlyArray<unknown>, A, E>(
+  task: Task<Args, A, E>,
+  items: Iterable<Readonly<Args>>,
+  options?: MapOptions & AsyncOptions<Array<A>, E | DispatchError>
+): Effect.Effect<
+  AsyncResult.AsyncResult<Array<A>, E | DispatchError>,
+  PoolNotRunning | Cause.IllegalArgumentError,
+  WorkerPool
+> => WorkerPool.use((pool) => pool.starmapAsync(task, items, options))
+
+/**
+ * `close` on the `WorkerPool` service.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const close: Effect.Effect<void, never, WorkerPool> = WorkerPool.use((pool) => pool.close)
+
+/**
+ * `join` on the `WorkerPool` service.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const join: Effect.Effect<void, PoolStillRunning, WorkerPool> = WorkerPool.use((pool) => pool.join)
+
+/**
+ * `terminate` on the `WorkerPool` service.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const terminate: Effect.Effect<void, never, WorkerPool> = WorkerPool.use((pool) => pool.terminate)

@@ -1,0 +1,401 @@
+/**
+ * The dispatcher: where a task is chosen a worker, where a worker's replies
+ * settle tasks, and where a worker's death fails exactly the tasks it held.
+ *
+ * Plain synchronous code, no fibers: a submitted task is a `Job` record; the
+ * caller's fiber waits on it through `Effect.callback` (see `awaitJob`).
+ *
+ * Dispatch keeps, for each worker, the jobs it holds (`Slot.inflight`: the
+ * record that makes crash isolation and cancellation exact) and an estimate of
+ * the work queued on it. A job goes to the least-loaded ready worker. Several
+ * small jobs may be in flight on one worker, batched into one message, until
+ * about `TARGET_QUEUED_MICROS` of estimated work is queued there; a job whose
+ * cost is unknown or large waits for an idle worker, so long tasks never queue
+ * behind each other while another worker idles.
+ *
+ * @internal
+ */
+import * as Exit from "effect/Exit"
+import { SerializationError, TaskError, WorkerCrashed } from "../PoolError.ts"
+import type * as Task from "../Task.ts"
+import * as Protocol from "./protocol.ts"
+
+/** Estimated work (µs) a worker may have queued before it counts as full. */
+const TARGET_QUEUED_MICROS = 2000
+/** Most jobs in flight on one worker. */
+const MAX_INFLIGHT = 512
+
+/** One `RUN`: a single call or a chunk of a map. */
+export interface Job {
+  readonly id: number
+  readonly task: Task.Any
+  readonly kind: TaskKind
+  readonly mode: Protocol.Mode
+  payload: unknown
+  readonly transfer: ReadonlyArray<Task.Transferable> | undefined
+  readonly items: number
+  cost: number
+  slot: Slot | undefined
+  /** The outcome, once settled. */
+  exit: Exit.Exit<unknown, unknown> | undefined
+  /** Called once with the outcome, unless the job was cancelled first. */
+  waiter: ((exit: Exit.Exit<unknown, unknown>) => void) | undefined
+  cancelled: boolean
+}
+
+/** What the dispatcher knows about a task function, by task id. */
+interface TaskKind {
+  readonly key: number
+  /** Estimated µs per item; negative while unknown. */
+  microsPerItem: number
+}
+
+/** A worker, as the dispatcher sees it. */
+export interface Slot {
+  readonly workerId: number
+  /** Posts a message to the worker; throws if it cannot be cloned. */
+  readonly post: (message: Array<unknown>, transfers: ReadonlyArray<Task.Transferable>) => void
+  ready: boolean
+  /** The jobs this worker holds, by job id. */
+  readonly inflight: Map<number, Job>
+  queuedMicros: number
+  /** Task keys already defined on this worker. */
+  readonly defined: Set<number>
+}
+
+export const makeSlot = (workerId: number, post: Slot["post"]): Slot => ({
+  workerId,
+  post,
+  ready: false,
+  inflight: new Map(),
+  queuedMicros: 0,
+  defined: new Set()
+})
+
+export class Dispatcher {
+  readonly slots: Array<Slot> = []
+  private readonly kinds = new Map<string, TaskKind>()
+  private queue: Array<Job> = []
+  private head = 0
+  private nextJobId = 0
+  private flushScheduled = false
+  /** Submitted jobs whose caller has not been answered yet. */
+  outstanding = 0
+  /** Called whenever `outstanding` rises from zero. */
+  onBusy: () => void = () => {}
+  /** Called whenever `outstanding` drops to zero. */
+  onIdle: () => void = () => {}
+  /** Once set (the pool has stopped), every new job is settled with it at once. */
+  rejectWith: Exit.Exit<never, unknown> | undefined = undefined
+
+  // -- submitting and waiting ---------------------------------------------------
+
+  submit(
+    task: Task.Any,
+    mode: Protocol.Mode,
+    payload: unknown,
+    items: number,
+    transfer?: ReadonlyArray<Task.Transferable>
+  ): Job {
+    let kind = this.kinds.get(task.id)
+    if (kind === undefined) {
+      kind = { key: this.kinds.size, microsPerItem: -1 }
+      this.kinds.set(task.id, kind)
+    }
+    const job: Job = {
+      id: this.nextJobId++,
+      task,
+      kind,
+      mode,
+      payload,
+      transfer,
+      items,
+      cost: 0,
+      slot: undefined,
+      exit: undefined,
+      waiter: undefined,
+      cancelled: false
+    }
+    if (this.rejectWith !== undefined) {
+      job.exit = this.rejectWith
+      return job
+    }
+    if (this.outstanding++ === 0) this.onBusy()
+    this.queue.push(job)
+    if (!this.flushScheduled) {
+      this.flushScheduled = true
+      queueMicrotask(() => {
+        this.flushScheduled = false
+        this.dispatch()
+      })
+    }
+    return job
+  }
+
+  /**
+   * Cancels a job on behalf of its caller: a queued job is dropped; a running
+   * one is asked to stop, and its worker stays counted busy until the worker
+   * answers.
+   */
+  cancel(job: Job): void {
+    if (job.cancelled || job.exit !== undefined) return
+    job.cancelled = true
+    job.waiter = undefined
+    job.payload = undefined
+    this.answered()
+    if (job.slot !== undefined) {
+      try {
+        job.slot.post([Protocol.OP_CANCEL, job.id], [])
+      } catch {
+        // the worker is gone; its exit settles the slot
+      }
+    }
+  }
+
+  // -- dispatch -------------------------------------------------------------------
+
+  /** Sends queued jobs to workers with room for them, in batches. */
+  dispatch(): void {
+    while (this.head < this.queue.length) {
+      const job = this.queue[this.head]
+      if (job.cancelled) {
+        this.head++
+        continue
+      }
+      job.cost = job.kind.microsPerItem < 0 ? -1 : job.kind.microsPerItem * job.items
+      const slot = this.pick(job)
+      if (slot === undefined) break
+      const message: Array<unknown> = []
+      let transfers: Array<Task.Transferable> | undefined
+      const batch: Array<Job> = []
+      for (let next: Job | undefined = job; next !== undefined;) {
+        this.head++
+        if (!next.cancelled) {
+          if (!slot.defined.has(next.kind.key)) {
+            slot.defined.add(next.kind.key)
+            message.push(Protocol.OP_DEFINE, next.kind.key, next.task.url, next.task.name)
+          }
+          message.push(Protocol.OP_RUN, next.id, next.kind.key, next.mode, next.payload)
+          if (next.transfer !== undefined) (transfers ??= []).push(...next.transfer)
+          this.hold(slot, next)
+          batch.push(next)
+        }
+        next = this.queue[this.head]
+        if (next !== undefined) {
+          next.cost = next.kind.microsPerItem < 0 ? -1 : next.kind.microsPerItem * next.items
+          if (!this.hasRoom(slot, next)) next = undefined
+        }
+      }
+      this.send(slot, message, transfers ?? [], batch)
+    }
+    if (this.head === this.queue.length) {
+      this.queue = []
+      this.head = 0
+    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head)
+      this.head = 0
+    }
+  }
+
+  private hasRoom(slot: Slot, job: Job): boolean {
+    if (slot.inflight.size === 0) return true
+    return job.cost >= 0 && slot.inflight.size < MAX_INFLIGHT &&
+      slot.queuedMicros + job.cost <= TARGET_QUEUED_MICROS
+  }
+
+  /** The least-loaded ready worker with room for `job`. */
+  private pick(job: Job): Slot | undefined {
+    let best: Slot | undefined
+    for (const slot of this.slots) {
+      if (!slot.ready || !this.hasRoom(slot, job)) continue
+      if (best === undefined || slot.queuedMicros < best.queuedMicros ||
+        (slot.queuedMicros === best.queuedMicros && slot.inflight.size < best.inflight.size)) {
+        best = slot
+      }
+    }
+    return best
+  }
+
+  private hold(slot: Slot, job: Job): void {
+    job.slot = slot
+    slot.inflight.set(job.id, job)
+    slot.queuedMicros += Math.max(job.cost, 0)
+  }
+
+  private release(slot: Slot, job: Job): void {
+    slot.inflight.delete(job.id)
+    slot.queuedMicros = slot.inflight.size === 0 ? 0 : Math.max(0, slot.queuedMicros - Math.max(job.cost, 0))
+    job.slot = undefined
+  }
+
+  /**
+   * Posts a batch. If the batch cannot be cloned, posts its jobs one by one so
+   * that only the jobs whose arguments cannot be sent fail.
+   */
+  private send(slot: Slot, message: Array<unknown>, transfers: ReadonlyArray<Task.Transferable>, batch: Array<Job>) {
+    try {
+      slot.post(message, transfers)
+      return
+    } catch {
+      // find the culprits below
+    }
+    for (const job of batch) {
+      try {
+        slot.post([
+          Protocol.OP_DEFINE,
+          job.kind.key,
+          job.task.url,
+          job.task.name,
+          Protocol.OP_RUN,
+          job.id,
+          job.kind.key,
+          job.mode,
+          job.payload
+        ], job.transfer ?? [])
+      } catch (error) {
+        this.release(slot, job)
+        this.settle(
+          job,
+          Exit.fail(
+            new SerializationError({
+              task: job.task.id,
+              direction: "argument",
+              message: `an argument of ${job.task.name} cannot be sent to a worker: ${errorMessage(error)}`
+            })
+          )
+        )
+      }
+    }
+  }
+
+  // -- replies ------------------------------------------------------------------------
+
+  /** Handles a batch of replies from a worker, then refills it. */
+  onReplies(slot: Slot, replies: ReadonlyArray<unknown>): void {
+    for (let i = 0; i < replies.length; i += Protocol.REPLY_WIDTH) {
+      const job = slot.inflight.get(replies[i] as number)
+      if (job === undefined) continue
+      this.release(slot, job)
+      const micros = replies[i + 3] as number
+      const kind = job.kind
+      const perItem = micros / job.items
+      kind.microsPerItem = kind.microsPerItem < 0 ? perItem : 0.7 * kind.microsPerItem + 0.3 * perItem
+      if (job.cancelled) continue
+      this.settle(job, decode(job, replies[i + 1] as Protocol.Status, replies[i + 2]))
+    }
+    this.dispatch()
+  }
+
+  // -- workers coming and going -----------------------------------------------------
+
+  addSlot(slot: Slot): void {
+    this.slots.push(slot)
+  }
+
+  markReady(slot: Slot): void {
+    slot.ready = true
+    this.dispatch()
+  }
+
+  /** A worker died: fail exactly the jobs it held, then hand the queue to the others. */
+  removeSlot(slot: Slot, exitCode: number | null, signal: string | null, detail: string): void {
+    const index = this.slots.indexOf(slot)
+    if (index >= 0) this.slots.splice(index, 1)
+    slot.ready = false
+    const jobs = Array.from(slot.inflight.values())
+    slot.inflight.clear()
+    slot.queuedMicros = 0
+    const how = signal !== null ? `was killed by signal ${signal}` : `exited with code ${exitCode}`
+    for (const job of jobs) {
+      job.slot = undefined
+      if (job.cancelled) continue
+      this.settle(
+        job,
+        Exit.fail(
+          new WorkerCrashed({
+            workerId: slot.workerId,
+            exitCode,
+            signal,
+            message: `worker ${slot.workerId} ${how} while running ${job.task.name} (${detail})`
+          })
+        )
+      )
+    }
+    this.dispatch()
+  }
+
+  /** Fails every queued and running job (terminate, or a broken pool). */
+  failAll(reason: unknown): void {
+    const error = Exit.fail(reason)
+    for (let i = this.head; i < this.queue.length; i++) {
+      const job = this.queue[i]
+      if (!job.cancelled && job.exit === undefined) this.settle(job, error)
+    }
+    this.queue = []
+    this.head = 0
+    for (const slot of this.slots) {
+      for (const job of slot.inflight.values()) {
+        if (!job.cancelled && job.exit === undefined) this.settle(job, error)
+      }
+    }
+  }
+
+  private settle(job: Job, exit: Exit.Exit<unknown, unknown>): void {
+    if (job.exit !== undefined || job.cancelled) return
+    job.exit = exit
+    job.payload = undefined
+    const waiter = job.waiter
+    job.waiter = undefined
+    this.answered()
+    waiter?.(exit)
+  }
+
+  private answered(): void {
+    if (--this.outstanding === 0) this.onIdle()
+  }
+}
+
+const decode = (job: Job, status: Protocol.Status, payload: unknown): Exit.Exit<unknown, unknown> => {
+  switch (status) {
+    case Protocol.STATUS_OK:
+      return Exit.succeed(payload)
+    case Protocol.STATUS_DECLARED: {
+      const [index, encoded] = payload as [number, unknown]
+      try {
+        return Exit.fail(job.task.errors.decode(index, encoded))
+      } catch (error) {
+        return Exit.fail(
+          new TaskError({
+            task: job.task.id,
+            remoteName: "DeclaredErrorDecodeError",
+            message: `${job.task.name} failed with a declared error that could not be decoded: ${errorMessage(error)}`,
+            remoteStack: undefined
+          })
+        )
+      }
+    }
+    case Protocol.STATUS_UNCLONEABLE:
+      return Exit.fail(
+        new SerializationError({
+          task: job.task.id,
+          direction: "result",
+          message: `the result of ${job.task.name} cannot be sent back from its worker: ${payload as string}`
+        })
+      )
+    case Protocol.STATUS_FAILED:
+    case Protocol.STATUS_CANCELLED: {
+      const remote = (payload ?? { name: "Interrupted", message: "the task was cancelled", stack: undefined }) as
+        Protocol.RemoteError
+      return Exit.fail(
+        new TaskError({
+          task: job.task.id,
+          remoteName: remote.name,
+          message: remote.message,
+          remoteStack: remote.stack
+        })
+      )
+    }
+  }
+}
+
+const errorMessage = (error: unknown): string => error instanceof Error ? error.message : String(error)

@@ -1,0 +1,60 @@
+/**
+ * The wire protocol between a pool and its workers.
+ *
+ * Both directions send flat arrays so that one `postMessage` carries many
+ * tasks or many results: batching is what makes tiny tasks cheap.
+ *
+ * Pool → worker, a sequence of operations:
+ * - `DEFINE key url name`: from now on `key` names function `name` of the
+ *   task module at `url` (sent once per worker, before the key's first use).
+ * - `RUN id key mode payload`: run a task; `mode` says how to read `payload`.
+ * - `CANCEL id`: stop task `id` (abort its signal, interrupt its fiber, or
+ *   skip it if it has not started).
+ *
+ * Worker → pool, a sequence of replies `id status payload micros`, where
+ * `micros` is how long the task ran (the pool uses it to decide how many tasks
+ * to keep in flight on each worker).
+ *
+ * @internal
+ */
+
+export const OP_DEFINE = 0
+export const OP_RUN = 1
+export const OP_CANCEL = 2
+
+/** `payload` is the argument tuple of one call. */
+export const MODE_APPLY = 0
+/** `payload` is a chunk of single arguments: `map`'s `f(x)` for each. */
+export const MODE_MAP = 1
+/** `payload` is a chunk of argument tuples: `starmap`'s `f(...args)` for each. */
+export const MODE_STARMAP = 2
+
+export type Mode = typeof MODE_APPLY | typeof MODE_MAP | typeof MODE_STARMAP
+
+/** `payload` is the result (an array of results for a chunk). */
+export const STATUS_OK = 0
+/** `payload` is a `RemoteError`. */
+export const STATUS_FAILED = 1
+/** `payload` is `[index, encoded]`: a declared error, encoded by its schema. */
+export const STATUS_DECLARED = 2
+/** `payload` is the message of the error that stopped the result being sent. */
+export const STATUS_UNCLONEABLE = 3
+/** The task was cancelled by the pool; `payload` is undefined. */
+export const STATUS_CANCELLED = 4
+
+export type Status =
+  | typeof STATUS_OK
+  | typeof STATUS_FAILED
+  | typeof STATUS_DECLARED
+  | typeof STATUS_UNCLONEABLE
+  | typeof STATUS_CANCELLED
+
+/** An error thrown in a worker, reduced to what always survives a clone. */
+export interface RemoteError {
+  readonly name: string
+  readonly message: string
+  readonly stack: string | undefined
+}
+
+/** Words per operation or reply in the flat arrays. */
+export const REPLY_WIDTH = 4

@@ -1,0 +1,87 @@
+/**
+ * Submitting work to the dispatcher and waiting for it: one call (`apply`) or
+ * a list split in chunks (`map`, `starmap`). Submission is synchronous, so a
+ * task counts as submitted (for `join`) from the moment the pool method runs;
+ * waiting is an `Effect.callback`, so no fiber is spent per task, and
+ * interrupting the waiter cancels the work in the workers.
+ *
+ * @internal
+ */
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Task from "../Task.ts"
+import type { Dispatcher, Job } from "./dispatcher.ts"
+import * as Protocol from "./protocol.ts"
+
+/** Waits for one job. */
+export const awaitJob = <A, E>(dispatcher: Dispatcher, job: Job): Effect.Effect<A, E> =>
+  Effect.callback<A, E>((resume) => {
+    if (job.exit !== undefined) return resume(job.exit as Exit.Exit<A, E>)
+    job.waiter = resume as (exit: Exit.Exit<unknown, unknown>) => void
+    return Effect.sync(() => dispatcher.cancel(job))
+  })
+
+/** The chunks of one `map` / `starmap`, gathered into one ordered result. */
+export interface Chunked {
+  readonly jobs: ReadonlyArray<Job>
+  readonly results: Array<unknown>
+  remaining: number
+  exit: Exit.Exit<Array<unknown>, unknown> | undefined
+  waiter: ((exit: Exit.Exit<Array<unknown>, unknown>) => void) | undefined
+}
+
+/** Splits `items` in chunks of `chunksize` and submits them all, in order. */
+export const submitChunks = (
+  dispatcher: Dispatcher,
+  task: Task.Any,
+  mode: typeof Protocol.MODE_MAP | typeof Protocol.MODE_STARMAP,
+  items: ReadonlyArray<unknown>,
+  chunksize: number
+): Chunked => {
+  const jobs: Array<Job> = []
+  const group: Chunked = {
+    jobs,
+    results: new Array(items.length),
+    remaining: 0,
+    exit: undefined,
+    waiter: undefined
+  }
+  const finish = (exit: Exit.Exit<Array<unknown>, unknown>) => {
+    if (group.exit !== undefined) return
+    group.exit = exit
+    if (exit._tag === "Failure") {
+      // fail fast: the rest of the map's work is cancelled in the workers
+      for (const job of jobs) dispatcher.cancel(job)
+    }
+    const waiter = group.waiter
+    group.waiter = undefined
+    waiter?.(exit)
+  }
+  for (let offset = 0; offset < items.length; offset += chunksize) {
+    const chunk = items.slice(offset, offset + chunksize)
+    const job = dispatcher.submit(task, mode, chunk, chunk.length)
+    jobs.push(job)
+    group.remaining++
+    const onExit = (exit: Exit.Exit<unknown, unknown>) => {
+      if (exit._tag === "Failure") return finish(exit as Exit.Exit<never, unknown>)
+      const values = exit.value as ReadonlyArray<unknown>
+      for (let i = 0; i < values.length; i++) group.results[offset + i] = values[i]
+      if (--group.remaining === 0) finish(Exit.succeed(group.results))
+    }
+    if (job.exit !== undefined) onExit(job.exit)
+    else job.waiter = onExit
+  }
+  if (group.remaining === 0 && group.exit === undefined) finish(Exit.succeed(group.results))
+  return group
+}
+
+/** Waits for a chunked submission; interrupting cancels every chunk still out. */
+export const awaitChunks = <A, E>(dispatcher: Dispatcher, group: Chunked): Effect.Effect<Array<A>, E> =>
+  Effect.callback<Array<A>, E>((resume) => {
+    if (group.exit !== undefined) return resume(group.exit as Exit.Exit<Array<A>, E>)
+    group.waiter = resume as (exit: Exit.Exit<Array<unknown>, unknown>) => void
+    return Effect.sync(() => {
+      group.waiter = undefined
+      for (const job of group.jobs) dispatcher.cancel(job)
+    })
+  })

@@ -1,0 +1,163 @@
+/**
+ * The supervisor: starts the pool's workers over effect's `Worker` platform,
+ * notices when one exits, and stops them all. This is where a worker's death
+ * is turned into `WorkerCrashed` for exactly the tasks it held (through
+ * `Dispatcher.removeSlot`) and the worker is replaced.
+ *
+ * @internal
+ */
+import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import type * as Scope from "effect/Scope"
+import * as Worker from "effect/workers/Worker"
+import { WorkerStartFailed } from "../PoolError.ts"
+import { type Dispatcher, makeSlot, type Slot } from "./dispatcher.ts"
+
+/** Consecutive workers that may die before they are ready before the pool gives up. */
+const MAX_START_FAILURES = 3
+
+/** The platform's handle on one spawned worker (a thread or a child process). */
+export interface RawWorker {
+  /** Resolves with how the worker exited. */
+  readonly exited: Promise<{ readonly code: number | null; readonly signal: string | null }>
+  /** Kills the worker now. */
+  readonly kill: () => void
+  /** Whether the worker may keep the program alive. */
+  readonly ref: (ref: boolean) => void
+}
+
+/** Creates the platform's worker for an id; the `Spawner` that effect's platform calls. */
+export type Spawn = (id: number) => { readonly worker: unknown; readonly raw: RawWorker }
+
+interface Handle {
+  readonly slot: Slot
+  raw: RawWorker | undefined
+  fiber: Fiber.Fiber<unknown, unknown> | undefined
+}
+
+export interface Supervisor {
+  /** Spawns the workers; succeeds once all of them are ready. */
+  readonly start: Effect.Effect<void, WorkerStartFailed>
+  /** Stops every worker (asking them to close, or killing them) and waits until all have exited. */
+  readonly stop: (how: "close" | "kill") => Effect.Effect<void>
+  /** Lets idle workers stop keeping the program alive, or makes busy ones keep it. */
+  readonly ref: (ref: boolean) => void
+}
+
+export const make = Effect.fnUntraced(function*(options: {
+  readonly size: number
+  readonly dispatcher: Dispatcher
+  readonly spawn: Spawn
+  readonly scope: Scope.Scope
+}) {
+  const { dispatcher, scope, size } = options
+  const platform = yield* Worker.WorkerPlatform
+  const handles = new Set<Handle>()
+  const allReady = Deferred.makeUnsafe<void, WorkerStartFailed>()
+  let readyCount = 0
+  let startFailures = 0
+  let nextWorkerId = 1
+  let stopping = false
+  let referenced = false
+
+  const spawnWorker: Effect.Effect<void> = Effect.gen(function*() {
+    if (stopping) return
+    const workerId = nextWorkerId++
+    let wasReady = false
+    const handle: Handle = {
+      slot: makeSlot(workerId, (message, transfers) => {
+        const exit = Effect.runSyncExit(worker.send(message, transfers))
+        if (exit._tag === "Failure") {
+          const error = Cause.squash(exit.cause) as { readonly cause?: unknown }
+          throw error.cause ?? error
+        }
+      }),
+      raw: undefined,
+      fiber: undefined
+    }
+    const spawner: Worker.SpawnerFn = (id) => {
+      const spawned = options.spawn(id)
+      handle.raw = spawned.raw
+      spawned.raw.ref(referenced)
+      return spawned.worker
+    }
+    const worker = yield* Effect.provideService(
+      platform.spawn<Array<unknown>, Array<unknown>>(workerId),
+      Worker.Spawner,
+      spawner
+    ).pipe(Effect.orDie)
+    dispatcher.addSlot(handle.slot)
+    handles.add(handle)
+    handle.fiber = yield* worker.run((replies) => Effect.sync(() => dispatcher.onReplies(handle.slot, replies)), {
+      onSpawn: Effect.sync(() => {
+        wasReady = true
+        startFailures = 0
+        dispatcher.markReady(handle.slot)
+        if (++readyCount === size) Deferred.doneUnsafe(allReady, Exit.void)
+      })
+    }).pipe(
+      Effect.onExit((exit) => onWorkerExit(handle, exit, wasReady)),
+      Effect.forkIn(scope)
+    )
+  })
+
+  const onWorkerExit = (handle: Handle, exit: Exit.Exit<unknown, unknown>, wasReady: boolean) =>
+    Effect.gen(function*() {
+      handles.delete(handle)
+      if (stopping) {
+        dispatcher.removeSlot(handle.slot, null, null, "the pool stopped it")
+        return
+      }
+      // The worker died on its own: wait for its exit status, killing it if it lingers.
+      const raw = handle.raw
+      raw?.kill()
+      const status = raw === undefined ? { code: null, signal: null } : yield* Effect.promise(() => raw.exited)
+      const detail = exit._tag === "Failure" ? describeCause(exit.cause) : "it stopped unexpectedly"
+      dispatcher.removeSlot(handle.slot, status.code, status.signal, detail)
+      if (!wasReady && ++startFailures >= MAX_START_FAILURES) {
+        const error = new WorkerStartFailed({
+          attempts: startFailures,
+          message: `${startFailures} workers in a row exited before they were ready; the last one: ${detail}`
+        })
+        dispatcher.rejectWith = Exit.fail(error)
+        dispatcher.failAll(error)
+        Deferred.doneUnsafe(allReady, Exit.fail(error))
+        return
+      }
+      yield* Effect.forkIn(spawnWorker, scope)
+    })
+
+  return identity<Supervisor>({
+    start: Effect.gen(function*() {
+      for (let i = 0; i < size; i++) yield* spawnWorker
+      yield* Deferred.await(allReady)
+    }),
+    stop: (how) =>
+      Effect.suspend(() => {
+        stopping = true
+        const fibers: Array<Fiber.Fiber<unknown, unknown>> = []
+        for (const handle of handles) {
+          if (how === "kill") handle.raw?.kill()
+          if (handle.fiber !== undefined) fibers.push(handle.fiber)
+        }
+        return Fiber.interruptAll(fibers)
+      }),
+    ref: (ref) => {
+      if (referenced === ref) return
+      referenced = ref
+      for (const handle of handles) handle.raw?.ref(ref)
+    }
+  })
+})
+
+const identity = <A>(a: A): A => a
+
+const describeCause = (cause: Cause.Cause<unknown>): string => {
+  const error = Cause.squash(cause) as { readonly message?: unknown; readonly cause?: unknown }
+  const inner = error?.cause as { readonly message?: unknown } | undefined
+  const message = typeof inner?.message === "string" ? inner.message : undefined
+  return [typeof error?.message === "string" ? error.message : String(error), message].filter(Boolean).join(": ")
+}

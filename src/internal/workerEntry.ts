@@ -1,0 +1,36 @@
+/**
+ * The file every pool worker starts (a worker thread or a child process).
+ *
+ * It speaks effect's worker protocol through `NodeWorkerRunner`, hands each
+ * message to the worker runtime, and exits as soon as the pool asks it to
+ * close, whatever handles a task module left open.
+ *
+ * @internal
+ */
+import * as NodeWorkerRunner from "@effect/platform-node/NodeWorkerRunner"
+import * as Effect from "effect/Effect"
+import * as WorkerRunner from "effect/workers/WorkerRunner"
+import { AsyncLocalStorage } from "node:async_hooks"
+import * as WorkerRuntime from "./workerRuntime.ts"
+
+const program = Effect.gen(function*() {
+  const platform = yield* WorkerRunner.WorkerRunnerPlatform
+  const runner = yield* platform.start<Array<unknown>, Array<unknown>>()
+  const storage = new AsyncLocalStorage<WorkerRuntime.Running>()
+  const runtime = WorkerRuntime.make({
+    send: (message, transfers) => runner.sendUnsafe(0, message, transfers),
+    store: { run: (running, f) => storage.run(running, f), get: () => storage.getStore() },
+    importModule: (url) => import(url)
+  })
+  yield* runner.run<void, never, never>((_portId, message) => runtime.onMessage(message))
+}).pipe(Effect.provide(NodeWorkerRunner.layer))
+
+// Not NodeRuntime.runMain: a forked child would outlive a killed parent, and a
+// closed worker would exit with code 130.
+Effect.runFork(program).addObserver((exit) => {
+  if (exit._tag === "Failure") {
+    console.error("effect-multiprocessing worker failed", exit.cause)
+    process.exit(1)
+  }
+  process.exit(0)
+})

@@ -1,0 +1,355 @@
+/**
+ * The worker side of the pool: loads task modules, runs tasks, batches
+ * replies, and is where cancellation lands inside the worker.
+ *
+ * Sync and Promise tasks run as plain calls (no fiber); an Effect task runs in
+ * its own fiber. Tasks of one message run back to back, but the runtime yields
+ * to the event loop every few milliseconds so that a `CANCEL` can arrive.
+ *
+ * @internal
+ */
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
+import * as Task from "../Task.ts"
+import * as Protocol from "./protocol.ts"
+
+/** Keeps the running task's record across `await`s (AsyncLocalStorage on Node). */
+export interface TaskContextStore {
+  readonly run: <R>(running: Running, f: () => R) => R
+  readonly get: () => Running | undefined
+}
+
+/** A task the worker has received and not yet answered. */
+export interface Running {
+  readonly id: number
+  cancelled: boolean
+  controller: AbortController | undefined
+  fiber: Fiber.Fiber<unknown, unknown> | undefined
+}
+
+interface Definition {
+  readonly url: string
+  readonly name: string
+  fn: Task.TaskFunction | undefined
+  errors: Task.ErrorCodec | undefined
+  loadError: Protocol.RemoteError | undefined
+}
+
+/** How long the runtime runs queued tasks before yielding to the event loop. */
+const SLICE_MS = 4
+/** How long finished results may wait before they are sent. */
+const FLUSH_MS = 1
+
+export const make = (options: {
+  readonly send: (message: Array<unknown>, transfers: ReadonlyArray<Task.Transferable>) => void
+  readonly store: TaskContextStore
+  readonly importModule: (url: string) => Promise<unknown>
+}) => {
+  const { send, store } = options
+  const definitions = new Map<number, Definition>()
+  const running = new Map<number, Running>()
+  // queued RUN operations, flat: id, key, mode, payload
+  let queue: Array<unknown> = []
+  let head = 0
+  let loading: Promise<void> | undefined
+  let drainScheduled = false
+  let replies: Array<unknown> = []
+  let lastFlush = performance.now()
+  let flushScheduled = false
+
+  Task.setSignalProvider(() => {
+    const current = store.get()
+    if (current === undefined) return undefined
+    if (current.controller === undefined) {
+      current.controller = new AbortController()
+      if (current.cancelled) current.controller.abort()
+    }
+    return current.controller.signal
+  })
+
+  // -- replies ---------------------------------------------------------------
+
+  const flush = () => {
+    flushScheduled = false
+    if (replies.length === 0) return
+    const batch = replies
+    replies = []
+    lastFlush = performance.now()
+    try {
+      send(batch, [])
+    } catch {
+      // one result could not be cloned: send them one by one, replacing the culprits
+      for (let i = 0; i < batch.length; i += Protocol.REPLY_WIDTH) {
+        const one = batch.slice(i, i + Protocol.REPLY_WIDTH)
+        try {
+          send(one, [])
+        } catch (error) {
+          send([one[0], Protocol.STATUS_UNCLONEABLE, describe(error).message, one[3]], [])
+        }
+      }
+    }
+  }
+
+  const scheduleFlush = () => {
+    if (flushScheduled) return
+    flushScheduled = true
+    queueMicrotask(flush)
+  }
+
+  const reply = (task: Running, status: Protocol.Status, payload: unknown, started: number) => {
+    running.delete(task.id)
+    if (task.cancelled) {
+      status = Protocol.STATUS_CANCELLED
+      payload = undefined
+    }
+    replies.push(task.id, status, payload, Math.round((performance.now() - started) * 1000))
+  }
+
+  const replyTransfer = (task: Running, value: Task.Transferred<unknown>, started: number) => {
+    running.delete(task.id)
+    flush()
+    const micros = Math.round((performance.now() - started) * 1000)
+    try {
+      send([task.id, Protocol.STATUS_OK, value.value, micros], value.transfer)
+    } catch (error) {
+      send([task.id, Protocol.STATUS_UNCLONEABLE, describe(error).message, micros], [])
+    }
+  }
+
+  const replyError = (task: Running, definition: Definition, error: unknown, started: number) => {
+    let encoded: ReturnType<Task.ErrorCodec["encode"]>
+    try {
+      encoded = definition.errors!.encode(error)
+    } catch (cause) {
+      return reply(task, Protocol.STATUS_FAILED, describe(cause, "a declared error could not be encoded: "), started)
+    }
+    if (encoded !== undefined) return reply(task, Protocol.STATUS_DECLARED, encoded, started)
+    reply(task, Protocol.STATUS_FAILED, describe(error), started)
+  }
+
+  // -- running tasks -----------------------------------------------------------
+
+  /**
+   * Runs one RUN operation. A chunk (`map` / `starmap`) calls the function for
+   * each item in order and answers with the array of results; the first
+   * failure fails the chunk.
+   */
+  const runTask = (task: Running, definition: Definition, mode: Protocol.Mode, payload: unknown) => {
+    const started = performance.now()
+    const fn = definition.fn!
+    const single = mode === Protocol.MODE_APPLY
+    const items = (single ? [payload] : payload) as ReadonlyArray<unknown>
+    const spread = mode !== Protocol.MODE_MAP
+    const results: Array<unknown> = single ? [] : new Array(items.length)
+
+    const step = (from: number): void => {
+      for (let i = from; i < items.length; i++) {
+        if (task.cancelled) return reply(task, Protocol.STATUS_CANCELLED, undefined, started)
+        let result: unknown
+        try {
+          const args = spread ? items[i] as ReadonlyArray<unknown> : [items[i]]
+          result = store.run(task, () => fn(...args))
+        } catch (error) {
+          return replyError(task, definition, error, started)
+        }
+        if (Effect.isEffect(result)) {
+          return runEffect(task, result as Effect.Effect<unknown, unknown>, (value) => {
+            results[i] = value
+            step(i + 1)
+          }, (error) => replyError(task, definition, error, started), started)
+        }
+        if (isThenable(result)) {
+          result.then((value) => {
+            results[i] = value
+            step(i + 1)
+            scheduleFlush()
+          }, (error) => {
+            replyError(task, definition, error, started)
+            scheduleFlush()
+          })
+          return
+        }
+        results[i] = result
+      }
+      if (single) {
+        const value = results[0]
+        if (Task.isTransferred(value)) return replyTransfer(task, value, started)
+        return reply(task, Protocol.STATUS_OK, value, started)
+      }
+      for (let i = 0; i < results.length; i++) {
+        if (Task.isTransferred(results[i])) results[i] = (results[i] as Task.Transferred<unknown>).value
+      }
+      reply(task, Protocol.STATUS_OK, results, started)
+    }
+    step(0)
+  }
+
+  const runEffect = (
+    task: Running,
+    effect: Effect.Effect<unknown, unknown>,
+    onSuccess: (value: unknown) => void,
+    onFailure: (error: unknown) => void,
+    started: number
+  ) => {
+    const fiber = Effect.runFork(effect)
+    task.fiber = fiber
+    if (task.cancelled) fiber.interruptUnsafe()
+    fiber.addObserver((exit) => {
+      task.fiber = undefined
+      if (exit._tag === "Success") {
+        onSuccess(exit.value)
+      } else if (Cause.hasInterruptsOnly(exit.cause)) {
+        if (task.cancelled) {
+          reply(task, Protocol.STATUS_CANCELLED, undefined, started)
+        } else {
+          onFailure(new Error("the task's fiber was interrupted inside the worker"))
+        }
+      } else {
+        const failure = Cause.findErrorOption(exit.cause)
+        onFailure(failure._tag === "Some" ? failure.value : causeError(exit.cause))
+      }
+      scheduleFlush()
+    })
+  }
+
+  // -- the queue -----------------------------------------------------------------
+
+  const load = (definition: Definition): Promise<void> =>
+    Promise.resolve()
+      .then(() => Task.registry().get(definition.url) ?? options.importModule(definition.url))
+      .then(() => {
+        const entry = Task.registry().get(definition.url)
+        if (entry === undefined) {
+          throw new Error(
+            `the module ${definition.url} does not declare its tasks with Task.module(import.meta.url, ...)`
+          )
+        }
+        const fn = entry.functions[definition.name]
+        if (typeof fn !== "function") {
+          throw new Error(`the module ${definition.url} has no task named "${definition.name}"`)
+        }
+        definition.fn = fn
+        definition.errors = entry.errors
+      })
+      .catch((error) => {
+        definition.loadError = describe(error, `could not load task module ${definition.url}: `)
+      })
+
+  const drain = (): void => {
+    drainScheduled = false
+    const sliceStart = performance.now()
+    while (head < queue.length) {
+      if (loading !== undefined) return
+      if (performance.now() - sliceStart > SLICE_MS) {
+        drainScheduled = true
+        setImmediate(drain)
+        break
+      }
+      const id = queue[head] as number
+      const definition = definitions.get(queue[head + 1] as number)!
+      if (definition.fn === undefined && definition.loadError === undefined) {
+        loading = load(definition).then(() => {
+          loading = undefined
+          drain()
+        })
+        return
+      }
+      const mode = queue[head + 2] as Protocol.Mode
+      const payload = queue[head + 3]
+      queue[head + 3] = undefined
+      head += 4
+      const task = running.get(id)!
+      if (task.cancelled) {
+        reply(task, Protocol.STATUS_CANCELLED, undefined, performance.now())
+      } else if (definition.loadError !== undefined) {
+        reply(task, Protocol.STATUS_FAILED, definition.loadError, performance.now())
+      } else {
+        runTask(task, definition, mode, payload)
+      }
+      if (performance.now() - lastFlush > FLUSH_MS) flush()
+    }
+    if (head === queue.length) {
+      queue = []
+      head = 0
+    }
+    flush()
+  }
+
+  const cancel = (id: number) => {
+    const task = running.get(id)
+    if (task === undefined || task.cancelled) return
+    task.cancelled = true
+    task.controller?.abort()
+    task.fiber?.interruptUnsafe()
+  }
+
+  /** Handles one message from the pool. */
+  const onMessage = (ops: ReadonlyArray<unknown>): void => {
+    for (let i = 0; i < ops.length;) {
+      switch (ops[i]) {
+        case Protocol.OP_DEFINE: {
+          if (definitions.has(ops[i + 1] as number)) {
+            i += 4
+            break
+          }
+          definitions.set(ops[i + 1] as number, {
+            url: ops[i + 2] as string,
+            name: ops[i + 3] as string,
+            fn: undefined,
+            errors: undefined,
+            loadError: undefined
+          })
+          i += 4
+          break
+        }
+        case Protocol.OP_RUN: {
+          const id = ops[i + 1] as number
+          running.set(id, { id, cancelled: false, controller: undefined, fiber: undefined })
+          queue.push(id, ops[i + 2], ops[i + 3], ops[i + 4])
+          i += 5
+          break
+        }
+        case Protocol.OP_CANCEL: {
+          cancel(ops[i + 1] as number)
+          i += 2
+          break
+        }
+        default:
+          throw new Error(`effect-multiprocessing: unknown operation ${String(ops[i])}`)
+      }
+    }
+    if (!drainScheduled) drain()
+  }
+
+  return { onMessage }
+}
+
+const isThenable = (u: unknown): u is PromiseLike<unknown> =>
+  typeof u === "object" && u !== null && typeof (u as any).then === "function"
+
+/** Reduces anything thrown to a name, a message and a stack, which always clone. */
+export const describe = (error: unknown, prefix = ""): Protocol.RemoteError => {
+  if (error instanceof Error) {
+    return {
+      name: error.name,
+      message: prefix + error.message,
+      stack: typeof error.stack === "string" ? error.stack : undefined
+    }
+  }
+  let message: string
+  try {
+    message = typeof error === "string" ? error : JSON.stringify(error) ?? String(error)
+  } catch {
+    message = String(error)
+  }
+  return { name: "NonErrorThrown", message: prefix + message, stack: undefined }
+}
+
+const causeError = (cause: Cause.Cause<unknown>): Error => {
+  const squashed = Cause.squash(cause)
+  if (squashed instanceof Error) return squashed
+  const error = new Error(Cause.pretty(cause))
+  error.name = "Defect"
+  return error
+}
