@@ -330,7 +330,10 @@ export const make = (
         const chunksize = options?.chunksize ?? 1
         const invalid = Chunking.validate(chunksize)
         if (invalid) return Effect.fail(invalid)
-        const input = Stream.isStream(items) ? items : Stream.fromIterable(items)
+        // an iterable is read one chunk at a time (Stream.fromIterable would read 4096 items ahead)
+        const input = Stream.isStream(items)
+          ? items
+          : Stream.fromIterable(items, { chunkSize: Array.isArray(items) ? undefined : chunksize })
         return Effect.succeed(input.pipe(
           Stream.grouped(chunksize),
           Stream.mapEffect(

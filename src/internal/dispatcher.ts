@@ -165,7 +165,8 @@ export class Dispatcher {
       job.cost = job.kind.microsPerItem < 0 ? -1 : job.kind.microsPerItem * job.items
       const slot = this.pick(job)
       if (slot === undefined) break
-      const message: Array<unknown> = []
+      const defines: Array<unknown> = []
+      const runs: Array<unknown> = []
       let transfers: Array<Task.Transferable> | undefined
       const batch: Array<Job> = []
       for (let next: Job | undefined = job; next !== undefined;) {
@@ -173,9 +174,9 @@ export class Dispatcher {
         if (!next.cancelled) {
           if (!slot.defined.has(next.kind.key)) {
             slot.defined.add(next.kind.key)
-            message.push(Protocol.OP_DEFINE, next.kind.key, next.task.url, next.task.name)
+            defines.push(Protocol.OP_DEFINE, next.kind.key, next.task.url, next.task.name)
           }
-          message.push(Protocol.OP_RUN, next.id, next.kind.key, next.mode, next.payload)
+          runs.push(Protocol.OP_RUN, next.id, next.kind.key, next.mode, next.payload)
           if (next.transfer !== undefined) (transfers ??= []).push(...next.transfer)
           this.hold(slot, next)
           batch.push(next)
@@ -186,7 +187,7 @@ export class Dispatcher {
           if (!this.hasRoom(slot, next)) next = undefined
         }
       }
-      this.send(slot, message, transfers ?? [], batch)
+      this.send(slot, defines, runs, transfers ?? [], batch)
     }
     if (this.head === this.queue.length) {
       this.queue = []
@@ -229,29 +230,32 @@ export class Dispatcher {
   }
 
   /**
-   * Posts a batch. If the batch cannot be cloned, posts its jobs one by one so
-   * that only the jobs whose arguments cannot be sent fail.
+   * Posts a batch. If the batch cannot be cloned, posts its definitions, then
+   * its jobs one by one, so that only the jobs whose arguments cannot be sent
+   * fail.
    */
-  private send(slot: Slot, message: Array<unknown>, transfers: ReadonlyArray<Task.Transferable>, batch: Array<Job>) {
+  private send(
+    slot: Slot,
+    defines: Array<unknown>,
+    runs: Array<unknown>,
+    transfers: ReadonlyArray<Task.Transferable>,
+    batch: Array<Job>
+  ) {
     try {
-      slot.post(message, transfers)
+      slot.post(defines.length === 0 ? runs : defines.concat(runs), transfers)
       return
     } catch {
       // find the culprits below
     }
+    try {
+      if (defines.length > 0) slot.post(defines, [])
+    } catch {
+      // the worker is gone; its exit settles the slot
+      return
+    }
     for (const job of batch) {
       try {
-        slot.post([
-          Protocol.OP_DEFINE,
-          job.kind.key,
-          job.task.url,
-          job.task.name,
-          Protocol.OP_RUN,
-          job.id,
-          job.kind.key,
-          job.mode,
-          job.payload
-        ], job.transfer ?? [])
+        slot.post([Protocol.OP_RUN, job.id, job.kind.key, job.mode, job.payload], job.transfer ?? [])
       } catch (error) {
         this.release(slot, job)
         this.settle(

@@ -71,8 +71,9 @@ export const make = Effect.fnUntraced(function*(options: {
       slot: makeSlot(workerId, (message, transfers) => {
         const exit = Effect.runSyncExit(worker.send(message, transfers))
         if (exit._tag === "Failure") {
-          const error = Cause.squash(exit.cause) as { readonly cause?: unknown }
-          throw error.cause ?? error
+          // a WorkerError: the reason's cause is the platform's own error (e.g. a DataCloneError)
+          const error = Cause.squash(exit.cause) as { readonly reason?: { readonly cause?: unknown } }
+          throw error.reason?.cause ?? error
         }
       }),
       raw: undefined,
