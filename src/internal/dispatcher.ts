@@ -243,6 +243,7 @@ export class Dispatcher {
   ) {
     try {
       slot.post(defines.length === 0 ? runs : defines.concat(runs), transfers)
+      for (const job of batch) job.payload = undefined // the worker has its copy
       return
     } catch {
       // find the culprits below
@@ -256,6 +257,7 @@ export class Dispatcher {
     for (const job of batch) {
       try {
         slot.post([Protocol.OP_RUN, job.id, job.kind.key, job.mode, job.payload], job.transfer ?? [])
+        job.payload = undefined
       } catch (error) {
         this.release(slot, job)
         this.settle(

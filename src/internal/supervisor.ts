@@ -61,7 +61,8 @@ export const make = Effect.fnUntraced(function*(options: {
   let startFailures = 0
   let nextWorkerId = 1
   let stopping = false
-  let referenced = false
+  // workers keep the program alive while they start; the pool unrefs them whenever it is idle
+  let referenced = true
 
   const spawnWorker: Effect.Effect<void> = Effect.gen(function*() {
     if (stopping) return

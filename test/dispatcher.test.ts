@@ -1,0 +1,129 @@
+/**
+ * Unit tests of the dispatcher's bookkeeping with in-memory workers: which
+ * worker holds which task, batching, cancellation and crash isolation. The
+ * same behaviour is tested end to end with real threads in the other files.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Exit } from "effect"
+import { Task, WorkerCrashed } from "../src/index.ts"
+import { Dispatcher, type Job, makeSlot, type Slot } from "../src/internal/dispatcher.ts"
+import * as Protocol from "../src/internal/protocol.ts"
+
+const tasks = Task.module("file:///virtual/dispatcher-tasks.ts", {
+  add: (a: number, b: number) => a + b,
+  slow: (x: number) => x
+})
+
+/** An in-memory worker: records every message posted to it. */
+const fakeWorker = (dispatcher: Dispatcher, workerId: number) => {
+  const posted: Array<Array<unknown>> = []
+  const slot = makeSlot(workerId, (message) => {
+    posted.push(message)
+  })
+  dispatcher.addSlot(slot)
+  dispatcher.markReady(slot)
+  return { slot, posted, runIds: () => posted.flatMap(runIdsOf) }
+}
+
+const runIdsOf = (message: ReadonlyArray<unknown>): Array<number> => {
+  const ids: Array<number> = []
+  for (let i = 0; i < message.length;) {
+    if (message[i] === Protocol.OP_DEFINE) i += 4
+    else if (message[i] === Protocol.OP_RUN) {
+      ids.push(message[i + 1] as number)
+      i += 5
+    } else i += 2
+  }
+  return ids
+}
+
+const reply = (dispatcher: Dispatcher, slot: Slot, job: Job, value: unknown, micros = 1) =>
+  dispatcher.onReplies(slot, [job.id, Protocol.STATUS_OK, value, micros])
+
+const outcomes = (jobs: ReadonlyArray<Job>) => {
+  const seen = new Map<number, Exit.Exit<unknown, unknown>>()
+  for (const job of jobs) job.waiter = (exit) => seen.set(job.id, exit)
+  return seen
+}
+
+const settle = () => new Promise<void>((resolve) => queueMicrotask(resolve))
+
+describe("dispatcher", () => {
+  it("sends a task of unknown cost only to an idle worker, then batches once it is known to be cheap", async () => {
+    const dispatcher = new Dispatcher()
+    const a = fakeWorker(dispatcher, 1)
+    const b = fakeWorker(dispatcher, 2)
+    const jobs = Array.from({ length: 10 }, (_, i) => dispatcher.submit(tasks.add, Protocol.MODE_APPLY, [i, 1], 1))
+    await settle()
+    // unknown cost: one job per worker
+    assert.deepStrictEqual([a.runIds(), b.runIds()], [[0], [1]])
+    assert.strictEqual(a.posted[0][0], Protocol.OP_DEFINE, "the task is defined before its first run")
+    reply(dispatcher, a.slot, jobs[0], 1, 2)
+    // now known to take ~2µs: the rest goes out batched in one message
+    assert.strictEqual(a.posted.length, 2)
+    assert.deepStrictEqual(runIdsOf(a.posted[1]), [2, 3, 4, 5, 6, 7, 8, 9])
+    assert.strictEqual(a.posted[1][0], Protocol.OP_RUN, "no second DEFINE for the same worker")
+  })
+
+  it("never queues a long task behind another while a worker is idle", async () => {
+    const dispatcher = new Dispatcher()
+    const a = fakeWorker(dispatcher, 1)
+    const b = fakeWorker(dispatcher, 2)
+    const first = dispatcher.submit(tasks.slow, Protocol.MODE_APPLY, [0], 1)
+    await settle()
+    reply(dispatcher, a.slot, first, 0, 50_000) // 50 ms: long
+    const jobs = Array.from({ length: 4 }, (_, i) => dispatcher.submit(tasks.slow, Protocol.MODE_APPLY, [i], 1))
+    await settle()
+    assert.deepStrictEqual([a.runIds().slice(1), b.runIds()], [[jobs[0].id], [jobs[1].id]])
+    reply(dispatcher, b.slot, jobs[1], 1, 50_000)
+    assert.deepStrictEqual(b.runIds(), [jobs[1].id, jobs[2].id])
+  })
+
+  it("a dead worker fails exactly the jobs it held; queued jobs go to the others", async () => {
+    const dispatcher = new Dispatcher()
+    const a = fakeWorker(dispatcher, 1)
+    const b = fakeWorker(dispatcher, 2)
+    const jobs = Array.from({ length: 3 }, (_, i) => dispatcher.submit(tasks.slow, Protocol.MODE_APPLY, [i], 1))
+    const seen = outcomes(jobs)
+    await settle()
+    assert.deepStrictEqual([a.runIds(), b.runIds()], [[0], [1]])
+    dispatcher.removeSlot(a.slot, 9, null, "test")
+    const crashed = seen.get(0)
+    assert.isTrue(crashed !== undefined && Exit.isFailure(crashed))
+    const error = crashed!._tag === "Failure" ? crashed!.cause.reasons[0] : undefined
+    assert.instanceOf(error?._tag === "Fail" ? error.error : undefined, WorkerCrashed)
+    assert.isFalse(seen.has(1), "the other worker's job is untouched")
+    reply(dispatcher, b.slot, jobs[1], "one")
+    assert.deepStrictEqual(seen.get(1), Exit.succeed("one"))
+    assert.deepStrictEqual(b.runIds(), [1, 2], "the queued job went to the surviving worker")
+    reply(dispatcher, b.slot, jobs[2], "two")
+    assert.strictEqual(dispatcher.outstanding, 0)
+  })
+
+  it("cancelling a queued job means it is never sent; cancelling a running one sends CANCEL and keeps the worker busy", async () => {
+    const dispatcher = new Dispatcher()
+    const a = fakeWorker(dispatcher, 1)
+    const running = dispatcher.submit(tasks.slow, Protocol.MODE_APPLY, [0], 1)
+    const queued = dispatcher.submit(tasks.slow, Protocol.MODE_APPLY, [1], 1)
+    await settle()
+    dispatcher.cancel(queued)
+    dispatcher.cancel(running)
+    assert.deepStrictEqual(a.posted.at(-1), [Protocol.OP_CANCEL, running.id])
+    assert.strictEqual(dispatcher.outstanding, 0, "both callers are answered at once")
+    assert.strictEqual(a.slot.inflight.size, 1, "but the worker still holds the cancelled task")
+    const next = dispatcher.submit(tasks.slow, Protocol.MODE_APPLY, [2], 1)
+    await settle()
+    assert.notInclude(a.runIds(), next.id, "no new work until the worker answers")
+    dispatcher.onReplies(a.slot, [running.id, Protocol.STATUS_CANCELLED, undefined, 5])
+    assert.deepStrictEqual(a.runIds(), [running.id, next.id])
+    assert.notInclude(a.runIds(), queued.id)
+  })
+
+  it("once the pool has stopped, new jobs are settled at once with the pool's error", () => {
+    const dispatcher = new Dispatcher()
+    dispatcher.rejectWith = Exit.fail("stopped")
+    const job = dispatcher.submit(tasks.add, Protocol.MODE_APPLY, [1, 2], 1)
+    assert.deepStrictEqual(job.exit, Exit.fail("stopped"))
+    assert.strictEqual(dispatcher.outstanding, 0)
+  })
+})
