@@ -263,7 +263,7 @@ export interface Transferred<A> {
  * @example
  * ```ts
  * export const tasks = Task.module(import.meta.url, {
- *   invert: (pixels: Uint8Array) => {
+ *   invert: (pixels: Uint8Array<ArrayBuffer>) => {
  *     for (let i = 0; i < pixels.length; i++) pixels[i] = 255 - pixels[i]
  *     return Task.transfer(pixels, [pixels.buffer])
  *   }

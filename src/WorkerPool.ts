@@ -103,7 +103,9 @@ export interface ApplyOptions {
  * @category models
  */
 export interface AsyncOptions<A, E> {
+  /** Called with the result when the task succeeds. */
   readonly callback?: ((value: A) => void) | undefined
+  /** Called with the error when the task fails (not when the result is interrupted). */
   readonly errorCallback?: ((error: E) => void) | undefined
 }
 
@@ -336,16 +338,19 @@ export const make = (
           : Stream.fromIterable(items, { chunkSize: Array.isArray(items) ? undefined : chunksize })
         return Effect.succeed(input.pipe(
           Stream.grouped(chunksize),
+          // each chunk's outcome as an Exit, so that an ordered stream emits every result
+          // before a failed chunk, and fails (cancelling the chunks in flight) when it reaches it
           Stream.mapEffect(
             (chunk) =>
-              Effect.suspend(() =>
+              Effect.exit(Effect.suspend(() =>
                 awaitJob<ReadonlyArray<unknown>, unknown>(
                   dispatcher,
                   dispatcher.submit(task, Protocol.MODE_MAP, chunk, chunk.length)
                 )
-              ),
+              )),
             { concurrency: size * IMAP_CHUNKS_PER_WORKER, unordered }
           ),
+          Stream.mapEffect((exit) => exit),
           Stream.flattenIterable
         ))
       }))
@@ -410,8 +415,9 @@ const withCallbacks = <A, E>(wait: Effect.Effect<A, E>, options: AsyncOptions<A,
         if (exit._tag === "Success") {
           options.callback?.(exit.value)
         } else {
+          // Python calls error_callback with the exception; an interruption is not one
           const error = Cause.findErrorOption(exit.cause)
-          options.errorCallback?.(error._tag === "Some" ? error.value : Cause.squash(exit.cause) as E)
+          if (error._tag === "Some") options.errorCallback?.(error.value)
         }
         return Effect.void
       } catch (error) {

@@ -69,6 +69,21 @@ layer(WorkerPool.layer({ size: 2 }), { excludeTestServices: true })("async resul
       assert.instanceOf(yield* Deferred.await(failure), TaskError)
     }))
 
+  it.effect("errorCallback is not called when the result is interrupted", () =>
+    Effect.gen(function*() {
+      const flags = shared()
+      let called = false
+      const result = yield* WorkerPool.applyAsync(tasks.interruptible, [flags], {
+        errorCallback: () => {
+          called = true
+        }
+      })
+      yield* waitFor(flags, 0)
+      yield* Fiber.interrupt(result.fiber)
+      yield* waitFor(flags, 1)
+      assert.isFalse(called)
+    }))
+
   it.effect("25. a callback that throws does not break the pool, nor change the result", () =>
     Effect.gen(function*() {
       const result = yield* WorkerPool.applyAsync(tasks.square, [5], {

@@ -120,6 +120,16 @@ describe("crashes and broken modules", () => {
       assert.strictEqual(poolThreads(), threadsBefore)
     }))
 
+  it.effect("23. a worker killed by an uncaught throw fails its task with WorkerCrashed naming the cause", () =>
+    Effect.gen(function*() {
+      const pool = yield* WorkerPool.make({ size: 1 })
+      const error = yield* Effect.flip(pool.apply(tasks.throwInTimer, ["thrown in a timer"]))
+      assert.instanceOf(error, WorkerCrashed)
+      assert.strictEqual(error.exitCode, 1)
+      assert.include(error.message, "thrown in a timer")
+      assert.strictEqual(yield* pool.apply(tasks.square, [9]), 81, "a replacement serves")
+    }))
+
   it.effect("23. a map over a pool where a worker crashes fails with WorkerCrashed; the pool keeps serving", () =>
     Effect.gen(function*() {
       const pool = yield* WorkerPool.make({ size: 2 })

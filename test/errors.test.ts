@@ -52,11 +52,19 @@ layer(WorkerPool.layer({ size: 2 }))("errors", (it) => {
       assert.strictEqual((inMap as Odd).n, 7)
     }))
 
-  it.effect("9. an undeclared Effect failure arrives as a TaskError naming it", () =>
+  it.effect("9. an undeclared Effect failure arrives as a TaskError naming it and its fields", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(WorkerPool.apply(tasks.failUndeclared, ["not declared"]))
       assert.instanceOf(error, TaskError)
       assert.strictEqual(error.remoteName, "Undeclared")
+      assert.include(error.message, "not declared")
+    }))
+
+  it.effect("9. only an Effect's failure is decoded as a declared error: a thrown one is a TaskError, as typed", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(WorkerPool.apply(tasks.throwDeclared, [3]))
+      assert.instanceOf(error, TaskError)
+      assert.strictEqual(error.remoteName, "Odd")
     }))
 
   it.effect("10. map fails with the first failure it observes", () =>
@@ -93,6 +101,14 @@ layer(WorkerPool.layer({ size: 2 }))("errors", (it) => {
       assert.strictEqual(yield* WorkerPool.apply(tasks.square, [3]), 9)
     }))
 
+  it.effect("11. a bad argument as the very first call of a new pool fails only that call", () =>
+    Effect.gen(function*() {
+      const pool = yield* WorkerPool.make({ size: 1 })
+      const error = yield* Effect.flip(pool.apply(tasks.identity, [() => 1]))
+      assert.instanceOf(error, SerializationError)
+      assert.strictEqual(yield* pool.apply(tasks.square, [2]), 4)
+    }))
+
   it.effect("11. a result that cannot be sent back fails that one call; the worker survives", () =>
     Effect.gen(function*() {
       const pool = yield* WorkerPool.make({ size: 1 })
@@ -110,6 +126,21 @@ layer(WorkerPool.layer({ size: 2 }))("errors", (it) => {
       assert.instanceOf(failure(exits[1]), SerializationError)
       assert.deepStrictEqual(exits[2], Exit.succeed(9))
       assert.strictEqual(yield* pool.apply(tasks.threadId, []), before, "same worker, not a replacement")
+    }))
+
+  it.effect("imap emits every result before a failed item, in order, then fails", () =>
+    Effect.gen(function*() {
+      const flags = new Int32Array(new SharedArrayBuffer(8))
+      const emitted: Array<number> = []
+      const error = yield* Effect.flip(
+        Stream.runForEach(
+          WorkerPool.imap(tasks.failSecondFirst, [[flags, 0], [flags, 1]] as const),
+          (n) => Effect.sync(() => emitted.push(n))
+        )
+      )
+      assert.instanceOf(error, TaskError)
+      assert.strictEqual(error.message, "item 1 failed")
+      assert.deepStrictEqual(emitted, [0], "item 0 finished after item 1 failed, and was still emitted")
     }))
 
   it.effect("12. an error thrown by the input iterable fails the call with that error, unwrapped", () =>

@@ -282,12 +282,15 @@ export class Dispatcher {
       const job = slot.inflight.get(replies[i] as number)
       if (job === undefined) continue
       this.release(slot, job)
-      const micros = replies[i + 3] as number
-      const kind = job.kind
-      const perItem = micros / job.items
-      kind.microsPerItem = kind.microsPerItem < 0 ? perItem : 0.7 * kind.microsPerItem + 0.3 * perItem
+      const status = replies[i + 1] as Protocol.Status
+      if (status === Protocol.STATUS_OK) {
+        // only complete runs say what the task costs (a cancelled or failed one stopped early)
+        const kind = job.kind
+        const perItem = (replies[i + 3] as number) / job.items
+        kind.microsPerItem = kind.microsPerItem < 0 ? perItem : 0.7 * kind.microsPerItem + 0.3 * perItem
+      }
       if (job.cancelled) continue
-      this.settle(job, decode(job, replies[i + 1] as Protocol.Status, replies[i + 2]))
+      this.settle(job, decode(job, status, replies[i + 2]))
     }
     this.dispatch()
   }

@@ -18,6 +18,7 @@ export const spawnThread: Spawn = (id) => {
   return {
     worker,
     raw: {
+      post: (message, transfers) => worker.postMessage([0, message], transfers as Array<WorkerThreads.Transferable>),
       exited,
       kill: () => void worker.terminate(),
       ref: (ref) => ref ? worker.ref() : worker.unref()

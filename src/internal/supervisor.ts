@@ -14,6 +14,7 @@ import * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
 import * as Worker from "effect/workers/Worker"
 import { WorkerStartFailed } from "../PoolError.ts"
+import type * as Task from "../Task.ts"
 import { type Dispatcher, makeSlot, type Slot } from "./dispatcher.ts"
 
 /** Consecutive workers that may die before they are ready before the pool gives up. */
@@ -21,6 +22,14 @@ const MAX_START_FAILURES = 3
 
 /** The platform's handle on one spawned worker (a thread or a child process). */
 export interface RawWorker {
+  /**
+   * Posts a request in effect's worker envelope (`[0, message]`, see
+   * `WorkerRunner.PlatformMessage`). Posting directly rather than through
+   * `Worker.send` keeps clone errors synchronous (effect's send buffers until
+   * its port is set, then fails the whole worker on a bad message) and saves
+   * an Effect run per batch.
+   */
+  readonly post: (message: Array<unknown>, transfers: ReadonlyArray<Task.Transferable>) => void
   /** Resolves with how the worker exited. */
   readonly exited: Promise<{ readonly code: number | null; readonly signal: string | null }>
   /** Kills the worker now. */
@@ -69,14 +78,7 @@ export const make = Effect.fnUntraced(function*(options: {
     const workerId = nextWorkerId++
     let wasReady = false
     const handle: Handle = {
-      slot: makeSlot(workerId, (message, transfers) => {
-        const exit = Effect.runSyncExit(worker.send(message, transfers))
-        if (exit._tag === "Failure") {
-          // a WorkerError: the reason's cause is the platform's own error (e.g. a DataCloneError)
-          const error = Cause.squash(exit.cause) as { readonly reason?: { readonly cause?: unknown } }
-          throw error.reason?.cause ?? error
-        }
-      }),
+      slot: makeSlot(workerId, (message, transfers) => handle.raw!.post(message, transfers)),
       raw: undefined,
       fiber: undefined
     }
@@ -158,8 +160,9 @@ export const make = Effect.fnUntraced(function*(options: {
 const identity = <A>(a: A): A => a
 
 const describeCause = (cause: Cause.Cause<unknown>): string => {
-  const error = Cause.squash(cause) as { readonly message?: unknown; readonly cause?: unknown }
-  const inner = error?.cause as { readonly message?: unknown } | undefined
+  // usually a WorkerError, whose reason's cause is the platform's own error (the worker's uncaught throw)
+  const error = Cause.squash(cause) as { readonly message?: unknown; readonly reason?: { readonly cause?: unknown } }
+  const inner = error?.reason?.cause as { readonly message?: unknown } | undefined
   const message = typeof inner?.message === "string" ? inner.message : undefined
   return [typeof error?.message === "string" ? error.message : String(error), message].filter(Boolean).join(": ")
 }

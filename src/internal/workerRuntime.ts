@@ -10,6 +10,7 @@
  */
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as Task from "../Task.ts"
 import * as Protocol from "./protocol.ts"
@@ -117,7 +118,12 @@ export const make = (options: {
     }
   }
 
-  const replyError = (task: Running, definition: Definition, error: unknown, started: number) => {
+  /** A thrown error, a rejection or a defect: always a `TaskError` on the caller's side. */
+  const replyThrown = (task: Running, error: unknown, started: number) =>
+    reply(task, Protocol.STATUS_FAILED, describe(error), started)
+
+  /** An Effect's typed failure: a declared error is encoded by its schema, anything else becomes a `TaskError`. */
+  const replyFailure = (task: Running, definition: Definition, error: unknown, started: number) => {
     let encoded: ReturnType<Task.ErrorCodec["encode"]>
     try {
       encoded = definition.errors!.encode(error)
@@ -151,13 +157,23 @@ export const make = (options: {
           const args = spread ? items[i] as ReadonlyArray<unknown> : [items[i]]
           result = store.run(task, () => fn(...args))
         } catch (error) {
-          return replyError(task, definition, error, started)
+          return replyThrown(task, error, started)
         }
         if (Effect.isEffect(result)) {
-          return runEffect(task, result as Effect.Effect<unknown, unknown>, (value) => {
-            results[i] = value
-            step(i + 1)
-          }, (error) => replyError(task, definition, error, started), started)
+          return runEffect(task, result as Effect.Effect<unknown, unknown>, (exit) => {
+            if (exit._tag === "Success") {
+              results[i] = exit.value
+              return step(i + 1)
+            }
+            if (Cause.hasInterruptsOnly(exit.cause)) {
+              return task.cancelled
+                ? reply(task, Protocol.STATUS_CANCELLED, undefined, started)
+                : replyThrown(task, new Error("the task's fiber was interrupted inside the worker"), started)
+            }
+            const failure = Cause.findErrorOption(exit.cause)
+            if (failure._tag === "Some") return replyFailure(task, definition, failure.value, started)
+            replyThrown(task, causeError(exit.cause), started)
+          })
         }
         if (isThenable(result)) {
           result.then((value) => {
@@ -165,7 +181,7 @@ export const make = (options: {
             step(i + 1)
             scheduleFlush()
           }, (error) => {
-            replyError(task, definition, error, started)
+            replyThrown(task, error, started)
             scheduleFlush()
           })
           return
@@ -185,30 +201,18 @@ export const make = (options: {
     step(0)
   }
 
+  /** Runs an Effect task in its own fiber; `task.fiber` is what `CANCEL` interrupts. */
   const runEffect = (
     task: Running,
     effect: Effect.Effect<unknown, unknown>,
-    onSuccess: (value: unknown) => void,
-    onFailure: (error: unknown) => void,
-    started: number
+    onExit: (exit: Exit.Exit<unknown, unknown>) => void
   ) => {
     const fiber = Effect.runFork(effect)
     task.fiber = fiber
     if (task.cancelled) fiber.interruptUnsafe()
     fiber.addObserver((exit) => {
       task.fiber = undefined
-      if (exit._tag === "Success") {
-        onSuccess(exit.value)
-      } else if (Cause.hasInterruptsOnly(exit.cause)) {
-        if (task.cancelled) {
-          reply(task, Protocol.STATUS_CANCELLED, undefined, started)
-        } else {
-          onFailure(new Error("the task's fiber was interrupted inside the worker"))
-        }
-      } else {
-        const failure = Cause.findErrorOption(exit.cause)
-        onFailure(failure._tag === "Some" ? failure.value : causeError(exit.cause))
-      }
+      onExit(exit)
       scheduleFlush()
     })
   }
@@ -333,17 +337,20 @@ export const describe = (error: unknown, prefix = ""): Protocol.RemoteError => {
   if (error instanceof Error) {
     return {
       name: error.name,
-      message: prefix + error.message,
+      // an error with no message (e.g. an undeclared tagged error) is described by its fields
+      message: prefix + (error.message !== "" ? error.message : json(error)),
       stack: typeof error.stack === "string" ? error.stack : undefined
     }
   }
-  let message: string
+  return { name: "NonErrorThrown", message: prefix + (typeof error === "string" ? error : json(error)), stack: undefined }
+}
+
+const json = (value: unknown): string => {
   try {
-    message = typeof error === "string" ? error : JSON.stringify(error) ?? String(error)
+    return JSON.stringify(value) ?? String(value)
   } catch {
-    message = String(error)
+    return String(value)
   }
-  return { name: "NonErrorThrown", message: prefix + message, stack: undefined }
 }
 
 const causeError = (cause: Cause.Cause<unknown>): Error => {
