@@ -118,6 +118,25 @@ export type Success<R> = [R] extends [Effect.Effect<infer A, infer _E, infer _R>
 export type Failure<R, Declared> = [R] extends [Effect.Effect<infer _A, infer E, infer _R>] ? Extract<E, Declared>
   : never
 
+/**
+ * Rejects, at compile time, an Effect task that requires services: a worker
+ * has none to give it yet, so it would fail with "Service not found" at run
+ * time. Provide what it needs inside the task (`Effect.provide`).
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type NoRequirements<Fns> = { readonly [K in keyof Fns]: NoRequirement<Fns[K]> }
+
+type NoRequirement<F> = F extends (...args: Array<any>) => infer Return
+  ? [Return] extends [never] ? F
+  : [Return] extends [Effect.Effect<infer _A, infer _E, infer R>] ? [R] extends [never] ? F
+    : `an Effect task must not require services (it requires ${ServiceNames<R>}): provide them inside the task`
+  : F
+  : F
+
+type ServiceNames<R> = R extends { readonly key: infer Key extends string } ? Key : "a service"
+
 type Untransfer<A> = A extends Transferred<infer B> ? B : A
 
 /**
@@ -168,7 +187,7 @@ export const module = <
   const Errors extends ReadonlyArray<ErrorSchema> = readonly []
 >(
   url: string,
-  functions: Fns,
+  functions: Fns & NoRequirements<Fns>,
   options?: { readonly errors?: Errors | undefined }
 ): { readonly [K in keyof Fns & string]: TaskOf<Fns[K], Errors[number]["Type"]> } => {
   if (typeof url !== "string" || !URL.canParse(url)) {

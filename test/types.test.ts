@@ -1,7 +1,7 @@
 /** Type-level tests of the public signatures: arguments and results are typed end to end. */
 import { describe, expectTypeOf, it } from "@effect/vitest"
-import type { Cause, Effect, Stream } from "effect"
-import type { AsyncResult, DispatchError, PoolNotRunning, Task, WorkerPool } from "../src/index.ts"
+import { type Cause, Context, Effect, type Stream } from "effect"
+import { type AsyncResult, type DispatchError, type PoolNotRunning, Task, type WorkerPool } from "../src/index.ts"
 import { type Odd, tasks } from "./fixtures/tasks.ts"
 
 // Only type-checked: the checks below never run a pool.
@@ -35,6 +35,21 @@ describe("types", () => {
       Effect.Effect<AsyncResult.AsyncResult<number, DispatchError>, PoolNotRunning>
     >()
   }))
+
+  it("an Effect task that requires a service does not compile", () =>
+    typeOnly(() => {
+      class Config extends Context.Service<Config, { readonly factor: number }>()("test/Config") {}
+      Task.module("file:///virtual/requires.ts", {
+        // @ts-expect-error: a worker has no Config to give it
+        scaled: (x: number) => Config.use((config) => Effect.succeed(x * config.factor))
+      })
+      Task.module("file:///virtual/provides.ts", {
+        scaled: (x: number) =>
+          Config.use((config) => Effect.succeed(x * config.factor)).pipe(
+            Effect.provideService(Config, { factor: 2 })
+          )
+      })
+    }))
 
   it("wrong arguments do not compile", () =>
     typeOnly(() => {
