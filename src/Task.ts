@@ -277,7 +277,8 @@ export interface Transferred<A> {
  * Marks a task's result to be transferred rather than copied: the listed
  * `ArrayBuffer`s (or `MessagePort`s) move to the caller, which is much faster
  * for large binary results. The caller receives `value` itself. (For the
- * arguments, use the `transfer` option of `apply`.)
+ * arguments, use the `transfer` option of `apply`.) Results of a `map` chunk
+ * are unwrapped but copied.
  *
  * @example
  * ```ts

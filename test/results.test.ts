@@ -112,6 +112,13 @@ layer(WorkerPool.layer({ size: 2 }))("results and ordering", (it) => {
       assert.deepStrictEqual(yield* WorkerPool.map(tasks.square, [1, 2], { chunksize: 1 }), [1, 4])
     }))
 
+  it.effect("a large chunk of Effect tasks that complete at once runs without growing the stack", () =>
+    Effect.gen(function*() {
+      const evens = Array.from({ length: 50_000 }, (_, i) => 2 * i)
+      const halves = yield* WorkerPool.map(tasks.half, evens, { chunksize: evens.length })
+      assert.deepStrictEqual(halves, evens.map((n) => n / 2))
+    }))
+
   it.effect("7. starmap spreads each tuple into the call", () =>
     Effect.gen(function*() {
       assert.deepStrictEqual(yield* WorkerPool.starmap(tasks.add, [[1, 2], [10, 20], [100, 200]] as const), [3, 30, 300])

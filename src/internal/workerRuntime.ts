@@ -149,6 +149,23 @@ export const make = (options: {
     const spread = mode !== Protocol.MODE_MAP
     const results: Array<unknown> = single ? [] : new Array(items.length)
 
+    /** Records an Effect task's success and says whether to go on, or replies with its failure. */
+    const onEffectExit = (exit: Exit.Exit<unknown, unknown>, i: number): boolean => {
+      if (exit._tag === "Success") {
+        results[i] = exit.value
+        return true
+      }
+      if (Cause.hasInterruptsOnly(exit.cause)) {
+        if (task.cancelled) reply(task, Protocol.STATUS_CANCELLED, undefined, started)
+        else replyThrown(task, new Error("the task's fiber was interrupted inside the worker"), started)
+        return false
+      }
+      const failure = Cause.findErrorOption(exit.cause)
+      if (failure._tag === "Some") replyFailure(task, definition, failure.value, started)
+      else replyThrown(task, causeError(exit.cause), started)
+      return false
+    }
+
     const step = (from: number): void => {
       for (let i = from; i < items.length; i++) {
         if (task.cancelled) return reply(task, Protocol.STATUS_CANCELLED, undefined, started)
@@ -160,20 +177,21 @@ export const make = (options: {
           return replyThrown(task, error, started)
         }
         if (Effect.isEffect(result)) {
-          return runEffect(task, result as Effect.Effect<unknown, unknown>, (exit) => {
-            if (exit._tag === "Success") {
-              results[i] = exit.value
-              return step(i + 1)
-            }
-            if (Cause.hasInterruptsOnly(exit.cause)) {
-              return task.cancelled
-                ? reply(task, Protocol.STATUS_CANCELLED, undefined, started)
-                : replyThrown(task, new Error("the task's fiber was interrupted inside the worker"), started)
-            }
-            const failure = Cause.findErrorOption(exit.cause)
-            if (failure._tag === "Some") return replyFailure(task, definition, failure.value, started)
-            replyThrown(task, causeError(exit.cause), started)
+          const fiber = Effect.runFork(result as Effect.Effect<unknown, unknown>)
+          const done = fiber.pollUnsafe()
+          if (done !== undefined) {
+            // completed synchronously: go on in this loop, so a long chunk does not grow the stack
+            if (onEffectExit(done, i)) continue
+            return
+          }
+          task.fiber = fiber
+          if (task.cancelled) fiber.interruptUnsafe()
+          fiber.addObserver((exit) => {
+            task.fiber = undefined
+            if (onEffectExit(exit, i)) step(i + 1)
+            scheduleFlush()
           })
+          return
         }
         if (isThenable(result)) {
           result.then((value) => {
@@ -199,22 +217,6 @@ export const make = (options: {
       reply(task, Protocol.STATUS_OK, results, started)
     }
     step(0)
-  }
-
-  /** Runs an Effect task in its own fiber; `task.fiber` is what `CANCEL` interrupts. */
-  const runEffect = (
-    task: Running,
-    effect: Effect.Effect<unknown, unknown>,
-    onExit: (exit: Exit.Exit<unknown, unknown>) => void
-  ) => {
-    const fiber = Effect.runFork(effect)
-    task.fiber = fiber
-    if (task.cancelled) fiber.interruptUnsafe()
-    fiber.addObserver((exit) => {
-      task.fiber = undefined
-      onExit(exit)
-      scheduleFlush()
-    })
   }
 
   // -- the queue -----------------------------------------------------------------
