@@ -267,7 +267,8 @@ export const make = (
       if (state === "closed") runBackground(stopWorkers("close"))
     }
 
-    const terminate = Effect.suspend(() => {
+    // uninterruptible: a terminate cut short would leave the pool half stopped, and join waiting forever
+    const terminate = Effect.uninterruptible(Effect.suspend(() => {
       if (state === "terminated") return Deferred.await(stopped)
       state = "terminated"
       dispatcher.rejectWith = Exit.fail(
@@ -275,7 +276,7 @@ export const make = (
       )
       dispatcher.failAll(new PoolTerminated({ message: "the pool was terminated before the task finished" }))
       return stopWorkers("kill")
-    })
+    }))
     yield* Effect.addFinalizer(() => terminate)
 
     yield* supervisor.start
@@ -336,6 +337,8 @@ export const make = (
         const input = Stream.isStream(items)
           ? items
           : Stream.fromIterable(items, { chunkSize: Array.isArray(items) ? undefined : chunksize })
+        // while the stream runs, the pool is not idle: a close waits for the rest of its input
+        const release = dispatcher.busy()
         return Effect.succeed(input.pipe(
           Stream.grouped(chunksize),
           // each chunk's outcome as an Exit, so that an ordered stream emits every result
@@ -351,7 +354,8 @@ export const make = (
             { concurrency: size * IMAP_CHUNKS_PER_WORKER, unordered }
           ),
           Stream.mapEffect((exit) => exit),
-          Stream.flattenIterable
+          Stream.flattenIterable,
+          Stream.ensuring(Effect.sync(release))
         ))
       }))
 

@@ -74,6 +74,18 @@ describe("cancellation", () => {
       assert.strictEqual(Atomics.load(never, 0), 0, "the cancelled task never started")
     }))
 
+  it.effect("26. cancelling a long chunk of synchronous items stops it at the next item boundary", () =>
+    Effect.gen(function*() {
+      const pool = yield* WorkerPool.make({ size: 1 })
+      const counter = shared(1)
+      const items = Array.from({ length: 200 }, () => [counter, 20] as const) // 4 s of work in one chunk
+      const mapping = yield* Effect.forkChild(pool.starmap(tasks.countAndSpin, items, { chunksize: items.length }))
+      yield* waitFor(counter, 0)
+      yield* Fiber.interrupt(mapping)
+      assert.strictEqual(yield* pool.apply(tasks.square, [3]), 9)
+      assert.isBelow(Atomics.load(counter, 0), items.length, "the chunk stopped before its end")
+    }))
+
   it.effect("10. a map that fails cancels the rest of its work in the workers", () =>
     Effect.gen(function*() {
       const pool = yield* WorkerPool.make({ size: 2 })
@@ -128,6 +140,34 @@ describe("crashes and broken modules", () => {
       assert.strictEqual(error.exitCode, 1)
       assert.include(error.message, "thrown in a timer")
       assert.strictEqual(yield* pool.apply(tasks.square, [9]), 81, "a replacement serves")
+    }))
+
+  it.effect("23. a crash fails only the task that was running: finished and not-yet-started ones are unaffected", () =>
+    Effect.gen(function*() {
+      const pool = yield* WorkerPool.make({ size: 2 })
+      yield* pool.apply(tasks.exitAt, [1]) // now known to be cheap, so calls are batched onto each worker
+      const items = [1, 2, 99, ...Array.from({ length: 40 }, (_, i) => i + 3)]
+      const exits = yield* Effect.forEach(items, (x) => Effect.exit(pool.apply(tasks.exitAt, [x])), {
+        concurrency: "unbounded"
+      })
+      exits.forEach((exit, i) => {
+        if (items[i] === 99) {
+          assert.isTrue(Exit.isFailure(exit))
+          assert.instanceOf(Cause.squash((exit as Exit.Failure<unknown, unknown>).cause), WorkerCrashed)
+        } else {
+          assert.deepStrictEqual(exit, Exit.succeed(items[i]), `item ${items[i]}`)
+        }
+      })
+    }))
+
+  it.effect("once a task is known to be fast, simultaneous calls still go to idle workers first", () =>
+    Effect.gen(function*() {
+      const pool = yield* WorkerPool.make({ size: 2 })
+      yield* pool.apply(tasks.barrier, [shared(1), 1]) // measured: fast
+      const counter = shared(1)
+      // two calls that can only finish together: batched onto one worker, they would deadlock
+      const threads = yield* pool.starmap(tasks.barrier, [[counter, 2], [counter, 2]], { chunksize: 1 })
+      assert.strictEqual(new Set(threads).size, 2)
     }))
 
   it.effect("23. a map over a pool where a worker crashes fails with WorkerCrashed; the pool keeps serving", () =>

@@ -14,15 +14,16 @@ const tasks = Task.module("file:///virtual/dispatcher-tasks.ts", {
   slow: (x: number) => x
 })
 
-/** An in-memory worker: records every message posted to it. */
+/** An in-memory worker: records every message posted to it; `started` is how many jobs it says it began. */
 const fakeWorker = (dispatcher: Dispatcher, workerId: number) => {
   const posted: Array<Array<unknown>> = []
+  const state = { started: 0 }
   const slot = makeSlot(workerId, (message) => {
     posted.push(message)
-  })
+  }, () => state.started)
   dispatcher.addSlot(slot)
   dispatcher.markReady(slot)
-  return { slot, posted, runIds: () => posted.flatMap(runIdsOf) }
+  return { slot, posted, state, runIds: () => posted.flatMap(runIdsOf) }
 }
 
 const runIdsOf = (message: ReadonlyArray<unknown>): Array<number> => {
@@ -59,10 +60,23 @@ describe("dispatcher", () => {
     assert.deepStrictEqual([a.runIds(), b.runIds()], [[0], [1]])
     assert.strictEqual(a.posted[0][0], Protocol.OP_DEFINE, "the task is defined before its first run")
     reply(dispatcher, a.slot, jobs[0], 1, 2)
-    // now known to take ~2µs: the rest goes out batched in one message
+    // now known to take ~2µs: the rest goes out batched, one message per worker, shared between them
     assert.strictEqual(a.posted.length, 2)
-    assert.deepStrictEqual(runIdsOf(a.posted[1]), [2, 3, 4, 5, 6, 7, 8, 9])
+    assert.deepStrictEqual(runIdsOf(a.posted[1]), [2, 4, 6, 8])
+    assert.deepStrictEqual(b.runIds(), [1, 3, 5, 7, 9])
     assert.strictEqual(a.posted[1][0], Protocol.OP_RUN, "no second DEFINE for the same worker")
+  })
+
+  it("gives an idle worker a job before batching more onto a busy one", async () => {
+    const dispatcher = new Dispatcher()
+    const a = fakeWorker(dispatcher, 1)
+    const b = fakeWorker(dispatcher, 2)
+    const warm = dispatcher.submit(tasks.add, Protocol.MODE_APPLY, [0, 0], 1)
+    await settle()
+    reply(dispatcher, a.slot, warm, 0, 1) // cheap: it could batch
+    const pair = [0, 1].map((i) => dispatcher.submit(tasks.add, Protocol.MODE_APPLY, [i, i], 1))
+    await settle()
+    assert.deepStrictEqual([a.runIds().slice(1), b.runIds()], [[pair[0].id], [pair[1].id]])
   })
 
   it("never queues a long task behind another while a worker is idle", async () => {
@@ -87,6 +101,7 @@ describe("dispatcher", () => {
     const seen = outcomes(jobs)
     await settle()
     assert.deepStrictEqual([a.runIds(), b.runIds()], [[0], [1]])
+    a.state.started = 1 // it died while running job 0
     dispatcher.removeSlot(a.slot, 9, null, "test")
     const crashed = seen.get(0)
     assert.isTrue(crashed !== undefined && Exit.isFailure(crashed))
@@ -98,6 +113,30 @@ describe("dispatcher", () => {
     assert.deepStrictEqual(b.runIds(), [1, 2], "the queued job went to the surviving worker")
     reply(dispatcher, b.slot, jobs[2], "two")
     assert.strictEqual(dispatcher.outstanding, 0)
+  })
+
+  it("a dead worker fails the jobs it had started and re-queues, in order, the ones it had not", async () => {
+    const dispatcher = new Dispatcher()
+    const a = fakeWorker(dispatcher, 1)
+    const warm = dispatcher.submit(tasks.add, Protocol.MODE_APPLY, [0, 0], 1)
+    await settle()
+    reply(dispatcher, a.slot, warm, 0, 1)
+    const jobs = Array.from({ length: 4 }, (_, i) => dispatcher.submit(tasks.add, Protocol.MODE_APPLY, [i, i], 1))
+    const seen = outcomes(jobs)
+    await settle()
+    assert.deepStrictEqual(a.runIds().slice(1), jobs.map((job) => job.id))
+    a.state.started = 3 // the warm-up, then jobs[0] and jobs[1]: jobs[1] was running when it died
+    dispatcher.removeSlot(a.slot, 1, null, "test")
+    assert.isTrue(Exit.isFailure(seen.get(jobs[0].id)!))
+    assert.isTrue(Exit.isFailure(seen.get(jobs[1].id)!))
+    assert.isFalse(seen.has(jobs[2].id), "not started: not failed")
+    assert.isFalse(seen.has(jobs[3].id))
+    const b = fakeWorker(dispatcher, 2)
+    assert.deepStrictEqual(b.runIds(), [jobs[2].id, jobs[3].id], "re-sent, with their arguments, in order")
+    assert.deepStrictEqual(
+      b.posted[0].slice(-5),
+      [Protocol.OP_RUN, jobs[3].id, jobs[3].kind.key, Protocol.MODE_APPLY, [3, 3]]
+    )
   })
 
   it("cancelling a queued job means it is never sent; cancelling a running one sends CANCEL and keeps the worker busy", async () => {

@@ -172,5 +172,10 @@ layer(WorkerPool.layer({ size: 2 }))("errors", (it) => {
       assert.instanceOf(error, TaskError)
       assert.strictEqual(error.remoteName, "NonErrorThrown")
       assert.include(error.message, "42")
+      for (const kind of ["no-prototype", "circular"] as const) {
+        const unprintable = yield* Effect.flip(WorkerPool.apply(tasks.throwUnprintable, [kind]))
+        assert.instanceOf(unprintable, TaskError, kind)
+        assert.strictEqual(unprintable.remoteName, "NonErrorThrown")
+      }
     }))
 })

@@ -1,6 +1,6 @@
 /** SEMANTICS.md "Lifecycle" (15–21) and pool start (22), against real worker threads. */
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Fiber, Scope, Stream } from "effect"
+import { Cause, Effect, Exit, Fiber, Queue, Scope, Stream } from "effect"
 import { execFile } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { PoolNotRunning, PoolStillRunning, PoolTerminated, WorkerPool } from "../src/index.ts"
@@ -114,6 +114,42 @@ describe("lifecycle", () => {
       expectNotRunning(yield* Effect.flip(closedThenTerminated.apply(tasks.square, [1])), "terminated")
     }))
 
+  it.effect("18. a terminate whose caller is interrupted still completes: join and scope close do not hang", () =>
+    Effect.gen(function*() {
+      const threadsBefore = poolThreads()
+      const pool = yield* WorkerPool.make({ size: 1 })
+      const flags = shared()
+      yield* pool.applyAsync(tasks.spin, [flags])
+      yield* waitFor(flags, 0)
+      const terminating = yield* Effect.forkChild(pool.terminate)
+      yield* Effect.yieldNow // let it start: it is now waiting for the killed worker to exit
+      expectNotRunning(yield* Effect.flip(pool.apply(tasks.square, [1])), "terminated")
+      yield* Fiber.interrupt(terminating)
+      yield* pool.join
+      yield* pool.terminate
+      assert.strictEqual(poolThreads(), threadsBefore)
+    }))
+
+  it.effect("17. close lets an imap that is still reading its input finish", () =>
+    Effect.gen(function*() {
+      const pool = yield* WorkerPool.make({ size: 1 })
+      const input = yield* Queue.unbounded<number, Cause.Done>()
+      const results = yield* Queue.unbounded<number>()
+      const consumer = yield* pool.imap(tasks.square, Stream.fromQueue(input)).pipe(
+        Stream.runForEach((n) => Queue.offer(results, n)),
+        Effect.forkChild
+      )
+      yield* Queue.offer(input, 2)
+      assert.strictEqual(yield* Queue.take(results), 4)
+      yield* pool.close // the pool is idle now, but the imap is not done
+      yield* Queue.offer(input, 3)
+      assert.strictEqual(yield* Queue.take(results), 9)
+      yield* Queue.end(input)
+      yield* Fiber.join(consumer)
+      yield* pool.join
+      expectNotRunning(yield* Effect.flip(Stream.runCollect(pool.imap(tasks.square, [1]))), "closed")
+    }))
+
   it.effect("20. results completed before terminate can still be read afterwards", () =>
     Effect.gen(function*() {
       const pool = yield* WorkerPool.make({ size: 1 })
@@ -151,7 +187,7 @@ describe("lifecycle", () => {
           resume(error ? Effect.fail(new Error(`${error.message}\n${stderr}`)) : Effect.succeed(stdout))
         })
       })
-      assert.strictEqual(output.trim(), "result 49")
+      assert.strictEqual(output.trim(), "result 49\ncrash WorkerCrashed")
     }))
 
   it.effect("22. make({ size: n }) starts exactly n workers, all ready to run tasks at once", () =>

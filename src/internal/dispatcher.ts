@@ -7,11 +7,17 @@
  *
  * Dispatch keeps, for each worker, the jobs it holds (`Slot.inflight`: the
  * record that makes crash isolation and cancellation exact) and an estimate of
- * the work queued on it. A job goes to the least-loaded ready worker. Several
- * small jobs may be in flight on one worker, batched into one message, until
- * about `TARGET_QUEUED_MICROS` of estimated work is queued there; a job whose
- * cost is unknown or large waits for an idle worker, so long tasks never queue
- * behind each other while another worker idles.
+ * the work queued on it. Each job goes to the least-loaded ready worker, so an
+ * idle worker always gets work before a busy one gets more. Several small jobs
+ * may be in flight on one worker, sent as one message, until about
+ * `TARGET_QUEUED_MICROS` of estimated work is queued there; a job whose cost is
+ * unknown or large waits for an idle worker, so long tasks never queue behind
+ * each other while another worker idles.
+ *
+ * A worker publishes how many of the jobs sent to it it has started
+ * (`Slot.started`). When it dies, the jobs it had started fail with
+ * `WorkerCrashed`; the ones it had not started go back to the front of the
+ * queue (a job keeps its arguments until it is settled for that).
  *
  * @internal
  */
@@ -36,6 +42,8 @@ export interface Job {
   readonly items: number
   cost: number
   slot: Slot | undefined
+  /** Its position among the jobs posted to `slot`, to compare with `Slot.started`. */
+  seq: number
   /** The outcome, once settled. */
   exit: Exit.Exit<unknown, unknown> | undefined
   /** Called once with the outcome, unless the job was cancelled first. */
@@ -55,6 +63,10 @@ export interface Slot {
   readonly workerId: number
   /** Posts a message to the worker; throws if it cannot be cloned. */
   readonly post: (message: Array<unknown>, transfers: ReadonlyArray<Task.Transferable>) => void
+  /** How many of the jobs posted to it the worker has started, if it can tell. */
+  readonly started: () => number | undefined
+  /** How many jobs have been posted to it. */
+  sent: number
   ready: boolean
   /** The jobs this worker holds, by job id. */
   readonly inflight: Map<number, Job>
@@ -63,9 +75,11 @@ export interface Slot {
   readonly defined: Set<number>
 }
 
-export const makeSlot = (workerId: number, post: Slot["post"]): Slot => ({
+export const makeSlot = (workerId: number, post: Slot["post"], started: Slot["started"]): Slot => ({
   workerId,
   post,
+  started,
+  sent: 0,
   ready: false,
   inflight: new Map(),
   queuedMicros: 0,
@@ -79,6 +93,8 @@ export class Dispatcher {
   private head = 0
   private nextJobId = 0
   private flushScheduled = false
+  /** Cancelled jobs still in the queue, dropped when dispatch reaches them or by `compact`. */
+  private cancelledQueued = 0
   /** Submitted jobs whose caller has not been answered yet. */
   outstanding = 0
   /** Called whenever `outstanding` rises from zero. */
@@ -112,6 +128,7 @@ export class Dispatcher {
       items,
       cost: 0,
       slot: undefined,
+      seq: -1,
       exit: undefined,
       waiter: undefined,
       cancelled: false
@@ -149,52 +166,64 @@ export class Dispatcher {
       } catch {
         // the worker is gone; its exit settles the slot
       }
+    } else if (++this.cancelledQueued > 1024 && this.cancelledQueued * 2 > this.queue.length - this.head) {
+      // many callers gave up while the queue was stuck behind busy workers: drop their jobs now
+      this.queue = this.queue.slice(this.head).filter((queued) => !queued.cancelled)
+      this.head = 0
+      this.cancelledQueued = 0
+    }
+  }
+
+  /**
+   * Counts as outstanding work until the returned function is called: a
+   * running `imap` holds this while its input may still produce items, so a
+   * closed pool waits for it as Python's does.
+   */
+  busy(): () => void {
+    if (this.outstanding++ === 0) this.onBusy()
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      this.answered()
     }
   }
 
   // -- dispatch -------------------------------------------------------------------
 
-  /** Sends queued jobs to workers with room for them, in batches. */
+  /**
+   * Gives each queued job, in order, to the least-loaded worker with room for
+   * it, then sends each worker its share as one message.
+   */
   dispatch(): void {
+    let batches: Map<Slot, Array<Job>> | undefined
     while (this.head < this.queue.length) {
       const job = this.queue[this.head]
       if (job.cancelled) {
         this.head++
+        this.cancelledQueued--
         continue
       }
       job.cost = job.kind.microsPerItem < 0 ? -1 : job.kind.microsPerItem * job.items
       const slot = this.pick(job)
       if (slot === undefined) break
-      const defines: Array<unknown> = []
-      const runs: Array<unknown> = []
-      let transfers: Array<Task.Transferable> | undefined
-      const batch: Array<Job> = []
-      for (let next: Job | undefined = job; next !== undefined;) {
-        this.head++
-        if (!next.cancelled) {
-          if (!slot.defined.has(next.kind.key)) {
-            slot.defined.add(next.kind.key)
-            defines.push(Protocol.OP_DEFINE, next.kind.key, next.task.url, next.task.name)
-          }
-          runs.push(Protocol.OP_RUN, next.id, next.kind.key, next.mode, next.payload)
-          if (next.transfer !== undefined) (transfers ??= []).push(...next.transfer)
-          this.hold(slot, next)
-          batch.push(next)
-        }
-        next = this.queue[this.head]
-        if (next !== undefined) {
-          next.cost = next.kind.microsPerItem < 0 ? -1 : next.kind.microsPerItem * next.items
-          if (!this.hasRoom(slot, next)) next = undefined
-        }
-      }
-      this.send(slot, defines, runs, transfers ?? [], batch)
+      this.head++
+      this.hold(slot, job)
+      batches ??= new Map()
+      const batch = batches.get(slot)
+      if (batch === undefined) batches.set(slot, [job])
+      else batch.push(job)
     }
     if (this.head === this.queue.length) {
       this.queue = []
       this.head = 0
+      this.cancelledQueued = 0
     } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.head)
       this.head = 0
+    }
+    if (batches !== undefined) {
+      for (const [slot, batch] of batches) this.send(slot, batch)
     }
   }
 
@@ -230,20 +259,26 @@ export class Dispatcher {
   }
 
   /**
-   * Posts a batch. If the batch cannot be cloned, posts its definitions, then
-   * its jobs one by one, so that only the jobs whose arguments cannot be sent
-   * fail.
+   * Posts a batch as one message (defining on the worker the task functions it
+   * has not seen yet). If the batch cannot be cloned, posts the definitions,
+   * then the jobs one by one, so that only the jobs whose arguments cannot be
+   * sent fail.
    */
-  private send(
-    slot: Slot,
-    defines: Array<unknown>,
-    runs: Array<unknown>,
-    transfers: ReadonlyArray<Task.Transferable>,
-    batch: Array<Job>
-  ) {
+  private send(slot: Slot, batch: ReadonlyArray<Job>) {
+    const defines: Array<unknown> = []
+    const runs: Array<unknown> = []
+    let transfers: Array<Task.Transferable> | undefined
+    for (const job of batch) {
+      if (!slot.defined.has(job.kind.key)) {
+        slot.defined.add(job.kind.key)
+        defines.push(Protocol.OP_DEFINE, job.kind.key, job.task.url, job.task.name)
+      }
+      runs.push(Protocol.OP_RUN, job.id, job.kind.key, job.mode, job.payload)
+      if (job.transfer !== undefined) (transfers ??= []).push(...job.transfer)
+    }
     try {
-      slot.post(defines.length === 0 ? runs : defines.concat(runs), transfers)
-      for (const job of batch) job.payload = undefined // the worker has its copy
+      slot.post(defines.length === 0 ? runs : defines.concat(runs), transfers ?? [])
+      for (const job of batch) job.seq = slot.sent++
       return
     } catch {
       // find the culprits below
@@ -257,7 +292,7 @@ export class Dispatcher {
     for (const job of batch) {
       try {
         slot.post([Protocol.OP_RUN, job.id, job.kind.key, job.mode, job.payload], job.transfer ?? [])
-        job.payload = undefined
+        job.seq = slot.sent++
       } catch (error) {
         this.release(slot, job)
         this.settle(
@@ -306,18 +341,29 @@ export class Dispatcher {
     this.dispatch()
   }
 
-  /** A worker died: fail exactly the jobs it held, then hand the queue to the others. */
+  /**
+   * A worker died: fail exactly the jobs it had started, put the ones it had
+   * not started back at the front of the queue, and hand the queue to the
+   * other workers.
+   */
   removeSlot(slot: Slot, exitCode: number | null, signal: string | null, detail: string): void {
     const index = this.slots.indexOf(slot)
     if (index >= 0) this.slots.splice(index, 1)
     slot.ready = false
+    const started = slot.started()
     const jobs = Array.from(slot.inflight.values())
     slot.inflight.clear()
     slot.queuedMicros = 0
+    const requeued: Array<Job> = []
     const how = signal !== null ? `was killed by signal ${signal}` : `exited with code ${exitCode}`
     for (const job of jobs) {
       job.slot = undefined
       if (job.cancelled) continue
+      if (started !== undefined && job.seq >= started) {
+        job.seq = -1
+        requeued.push(job)
+        continue
+      }
       this.settle(
         job,
         Exit.fail(
@@ -330,18 +376,23 @@ export class Dispatcher {
         )
       )
     }
+    if (requeued.length > 0) {
+      requeued.sort((a, b) => a.id - b.id)
+      this.queue.splice(this.head, 0, ...requeued)
+    }
     this.dispatch()
   }
 
   /** Fails every queued and running job (terminate, or a broken pool). */
   failAll(reason: unknown): void {
     const error = Exit.fail(reason)
-    for (let i = this.head; i < this.queue.length; i++) {
-      const job = this.queue[i]
-      if (!job.cancelled && job.exit === undefined) this.settle(job, error)
-    }
+    const queued = this.queue.slice(this.head)
     this.queue = []
     this.head = 0
+    this.cancelledQueued = 0
+    for (const job of queued) {
+      if (!job.cancelled && job.exit === undefined) this.settle(job, error)
+    }
     for (const slot of this.slots) {
       for (const job of slot.inflight.values()) {
         if (!job.cancelled && job.exit === undefined) this.settle(job, error)

@@ -30,6 +30,11 @@ export interface RawWorker {
    * an Effect run per batch.
    */
   readonly post: (message: Array<unknown>, transfers: ReadonlyArray<Task.Transferable>) => void
+  /**
+   * How many of the jobs posted to it the worker has started (read from
+   * memory it shares with the pool), or `undefined` if it cannot tell.
+   */
+  readonly started: () => number | undefined
   /** Resolves with how the worker exited. */
   readonly exited: Promise<{ readonly code: number | null; readonly signal: string | null }>
   /** Kills the worker now. */
@@ -66,6 +71,7 @@ export const make = Effect.fnUntraced(function*(options: {
   const platform = yield* Worker.WorkerPlatform
   const handles = new Set<Handle>()
   const allReady = Deferred.makeUnsafe<void, WorkerStartFailed>()
+  /** Workers ready now: start succeeds once all `size` are, at the same time. */
   let readyCount = 0
   let startFailures = 0
   let nextWorkerId = 1
@@ -78,14 +84,17 @@ export const make = Effect.fnUntraced(function*(options: {
     const workerId = nextWorkerId++
     let wasReady = false
     const handle: Handle = {
-      slot: makeSlot(workerId, (message, transfers) => handle.raw!.post(message, transfers)),
+      slot: makeSlot(
+        workerId,
+        (message, transfers) => handle.raw!.post(message, transfers),
+        () => handle.raw?.started()
+      ),
       raw: undefined,
       fiber: undefined
     }
     const spawner: Worker.SpawnerFn = (id) => {
       const spawned = options.spawn(id)
       handle.raw = spawned.raw
-      spawned.raw.ref(referenced)
       return spawned.worker
     }
     const worker = yield* Effect.provideService(
@@ -99,6 +108,8 @@ export const make = Effect.fnUntraced(function*(options: {
       onSpawn: Effect.sync(() => {
         wasReady = true
         startFailures = 0
+        // now that effect listens to the worker (a listener refs a Node worker again), apply the pool's choice
+        handle.raw?.ref(referenced)
         dispatcher.markReady(handle.slot)
         if (++readyCount === size) Deferred.doneUnsafe(allReady, Exit.void)
       })
@@ -111,6 +122,7 @@ export const make = Effect.fnUntraced(function*(options: {
   const onWorkerExit = (handle: Handle, exit: Exit.Exit<unknown, unknown>, wasReady: boolean) =>
     Effect.gen(function*() {
       handles.delete(handle)
+      if (wasReady) readyCount--
       if (stopping) {
         dispatcher.removeSlot(handle.slot, null, null, "the pool stopped it")
         return

@@ -11,17 +11,24 @@ import * as NodeWorkerRunner from "@effect/platform-node/NodeWorkerRunner"
 import * as Effect from "effect/Effect"
 import * as WorkerRunner from "effect/workers/WorkerRunner"
 import { AsyncLocalStorage } from "node:async_hooks"
+import * as WorkerThreads from "node:worker_threads"
+import type { ThreadData } from "./nodeThreads.ts"
 import * as WorkerRuntime from "./workerRuntime.ts"
 
 const program = Effect.gen(function*() {
   const platform = yield* WorkerRunner.WorkerRunnerPlatform
   const runner = yield* platform.start<Array<unknown>, Array<unknown>>()
   const storage = new AsyncLocalStorage<WorkerRuntime.Running>()
+  // shared with the pool: how many jobs this worker has started, so a crash fails only those
+  const progress = (WorkerThreads.workerData as ThreadData | undefined)?.progress
   const runtime = WorkerRuntime.make({
     send: (message, transfers) => runner.sendUnsafe(0, message, transfers),
+    onStart: progress === undefined ? () => {} : (started) => Atomics.store(progress, 0, started),
     store: { run: (running, f) => storage.run(running, f), get: () => storage.getStore() },
     importModule: (url) => import(url)
   })
+  // a task that exits the worker, or throws where nothing catches it, must not take finished results with it
+  process.on("exit", runtime.flush)
   yield* runner.run<void, never, never>((_portId, message) => runtime.onMessage(message))
 }).pipe(Effect.provide(NodeWorkerRunner.layer))
 

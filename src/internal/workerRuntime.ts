@@ -44,6 +44,8 @@ const FLUSH_MS = 1
 
 export const make = (options: {
   readonly send: (message: Array<unknown>, transfers: ReadonlyArray<Task.Transferable>) => void
+  /** Publishes how many of the jobs received so far have started (a crash fails only those). */
+  readonly onStart: (started: number) => void
   readonly store: TaskContextStore
   readonly importModule: (url: string) => Promise<unknown>
 }) => {
@@ -58,6 +60,11 @@ export const make = (options: {
   let replies: Array<unknown> = []
   let lastFlush = performance.now()
   let flushScheduled = false
+  /** When the current run of synchronous work began: past `SLICE_MS`, yield to the event loop. */
+  let sliceStart = performance.now()
+  let started = 0
+  /** Whether the job at the head of the queue was counted as started (it may be waiting for its module). */
+  let headStarted = false
 
   Task.setSignalProvider(() => {
     const current = store.get()
@@ -205,6 +212,16 @@ export const make = (options: {
           return
         }
         results[i] = result
+        if (!single && i + 1 < items.length && performance.now() - sliceStart > SLICE_MS) {
+          // a long chunk of sync items: let a CANCEL in, then go on where it stopped
+          const next = i + 1
+          setImmediate(() => {
+            sliceStart = performance.now()
+            step(next)
+            flush()
+          })
+          return
+        }
       }
       if (single) {
         const value = results[0]
@@ -244,7 +261,7 @@ export const make = (options: {
 
   const drain = (): void => {
     drainScheduled = false
-    const sliceStart = performance.now()
+    sliceStart = performance.now()
     while (head < queue.length) {
       if (loading !== undefined) return
       if (performance.now() - sliceStart > SLICE_MS) {
@@ -252,9 +269,15 @@ export const make = (options: {
         setImmediate(drain)
         break
       }
+      if (!headStarted) {
+        // counted before its module loads: loading is part of running it
+        headStarted = true
+        options.onStart(++started)
+      }
       const id = queue[head] as number
       const definition = definitions.get(queue[head + 1] as number)!
       if (definition.fn === undefined && definition.loadError === undefined) {
+        flush() // what finished already must not wait for the module
         loading = load(definition).then(() => {
           loading = undefined
           drain()
@@ -265,6 +288,7 @@ export const make = (options: {
       const payload = queue[head + 3]
       queue[head + 3] = undefined
       head += 4
+      headStarted = false
       const task = running.get(id)!
       if (task.cancelled) {
         reply(task, Protocol.STATUS_CANCELLED, undefined, performance.now())
@@ -328,19 +352,31 @@ export const make = (options: {
     if (!drainScheduled) drain()
   }
 
-  return { onMessage }
+  return {
+    onMessage,
+    /** Sends what is finished now: called when the worker exits, so a crash loses only unfinished work. */
+    flush
+  }
 }
 
 const isThenable = (u: unknown): u is PromiseLike<unknown> =>
   typeof u === "object" && u !== null && typeof (u as any).then === "function"
 
-/** Reduces anything thrown to a name, a message and a stack, which always clone. */
+/** Reduces anything thrown to a name, a message and a stack, which always clone. Never throws. */
 export const describe = (error: unknown, prefix = ""): Protocol.RemoteError => {
+  try {
+    return describeUnsafe(error, prefix)
+  } catch {
+    return { name: "NonErrorThrown", message: prefix + Object.prototype.toString.call(error), stack: undefined }
+  }
+}
+
+const describeUnsafe = (error: unknown, prefix: string): Protocol.RemoteError => {
   if (error instanceof Error) {
     return {
-      name: error.name,
+      name: String(error.name),
       // an error with no message (e.g. an undeclared tagged error) is described by its fields
-      message: prefix + (error.message !== "" ? error.message : json(error)),
+      message: prefix + (error.message !== "" ? String(error.message) : json(error)),
       stack: typeof error.stack === "string" ? error.stack : undefined
     }
   }
