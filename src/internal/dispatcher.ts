@@ -93,7 +93,7 @@ export class Dispatcher {
   private head = 0
   private nextJobId = 0
   private flushScheduled = false
-  /** Cancelled jobs still in the queue, dropped when dispatch reaches them or by `compact`. */
+  /** Cancelled jobs still in the queue: dropped when dispatch reaches them, or all at once when many pile up. */
   private cancelledQueued = 0
   /** Submitted jobs whose caller has not been answered yet. */
   outstanding = 0
