@@ -31,6 +31,7 @@ import * as NodeWorker from "@effect/platform-node/NodeWorker"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberSet from "effect/FiberSet"
@@ -63,6 +64,12 @@ import type * as TaskModule from "./Task.ts"
 export interface Options {
   /** How many workers; a positive integer. Defaults to `os.availableParallelism()`. */
   readonly size?: number | undefined
+  /**
+   * How long a cancelled task may keep its worker blocked in synchronous code
+   * before the worker is killed and replaced (a synchronous loop cannot be
+   * interrupted any other way). Defaults to 250 milliseconds.
+   */
+  readonly cancelGracePeriod?: Duration.Input | undefined
 }
 
 /**
@@ -213,6 +220,9 @@ export interface Pool {
  */
 export class WorkerPool extends Context.Service<WorkerPool, Pool>()("effect-multiprocessing/WorkerPool") {}
 
+/** The default `cancelGracePeriod`. */
+const DEFAULT_CANCEL_GRACE_PERIOD = "250 millis"
+
 /** How many chunks of an `imap` may be in flight per worker. */
 const IMAP_CHUNKS_PER_WORKER = 8
 
@@ -222,7 +232,8 @@ const IMAP_CHUNKS_PER_WORKER = 8
  * until every worker has exited.
  *
  * Fails with `Cause.IllegalArgumentError` for a size that is not a positive
- * integer, and with `WorkerStartFailed` if workers cannot start.
+ * integer or a `cancelGracePeriod` that is not a finite duration, and with
+ * `WorkerStartFailed` if workers cannot start.
  *
  * @since 0.1.0
  * @category constructors
@@ -235,6 +246,13 @@ export const make = (
     if (!Number.isSafeInteger(size) || size < 1) {
       return yield* new Cause.IllegalArgumentError(`WorkerPool size must be a positive integer, got ${String(size)}`)
     }
+    const grace = Duration.fromInput(options?.cancelGracePeriod ?? DEFAULT_CANCEL_GRACE_PERIOD)
+    if (grace._tag === "None" || !Duration.isFinite(grace.value) || Duration.toMillis(grace.value) < 0) {
+      return yield* new Cause.IllegalArgumentError(
+        `cancelGracePeriod must be a finite, non-negative duration, got ${String(options?.cancelGracePeriod)}`
+      )
+    }
+    const cancelGracePeriod = grace.value
     const scope = yield* Effect.scope
     const dispatcher = new Dispatcher()
     const asyncResults = yield* FiberSet.make<unknown, unknown>()
@@ -262,6 +280,19 @@ export const make = (
       }).pipe(Effect.andThen(Deferred.done(stopped, Exit.void)))
 
     dispatcher.onBusy = () => supervisor.ref(true)
+    // a cancelled task stuck in synchronous code cannot be interrupted: after the grace period, replace its worker
+    dispatcher.onCancelRunning = (job) =>
+      runBackground(Effect.sleep(cancelGracePeriod).pipe(Effect.andThen(Effect.sync(() => {
+        const stuck = dispatcher.stuckOn(job)
+        if (stuck !== undefined) {
+          supervisor.kill(
+            stuck,
+            `killed: a cancelled ${job.task.name} was still running synchronously after ${
+              Duration.format(cancelGracePeriod)
+            }`
+          )
+        }
+      }))))
     dispatcher.onIdle = () => {
       supervisor.ref(false)
       if (state === "closed") runBackground(stopWorkers("close"))

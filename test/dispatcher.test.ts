@@ -17,10 +17,14 @@ const tasks = Task.module("file:///virtual/dispatcher-tasks.ts", {
 /** An in-memory worker: records every message posted to it; `started` is how many jobs it says it began. */
 const fakeWorker = (dispatcher: Dispatcher, workerId: number) => {
   const posted: Array<Array<unknown>> = []
-  const state = { started: 0 }
+  const state: { started: number; running: number | undefined; cancelsRead: number } = {
+    started: 0,
+    running: undefined,
+    cancelsRead: 0
+  }
   const slot = makeSlot(workerId, (message) => {
     posted.push(message)
-  }, () => state.started)
+  }, () => ({ ...state }))
   dispatcher.addSlot(slot)
   dispatcher.markReady(slot)
   return { slot, posted, state, runIds: () => posted.flatMap(runIdsOf) }

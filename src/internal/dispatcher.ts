@@ -49,6 +49,8 @@ export interface Job {
   /** Called once with the outcome, unless the job was cancelled first. */
   waiter: ((exit: Exit.Exit<unknown, unknown>) => void) | undefined
   cancelled: boolean
+  /** Which `CANCEL` to its worker this job's was (1-based; 0: none sent), to compare with `Progress.cancelsRead`. */
+  cancelOrdinal: number
 }
 
 /** What the dispatcher knows about a task function, by task id. */
@@ -63,10 +65,12 @@ export interface Slot {
   readonly workerId: number
   /** Posts a message to the worker; throws if it cannot be cloned. */
   readonly post: (message: Array<unknown>, transfers: ReadonlyArray<Task.Transferable>) => void
-  /** How many of the jobs posted to it the worker has started, if it can tell. */
-  readonly started: () => number | undefined
+  /** What the worker is doing (jobs started, the job holding its thread), if it can tell. */
+  readonly progress: () => Protocol.Progress | undefined
   /** How many jobs have been posted to it. */
   sent: number
+  /** How many `CANCEL`s have been posted to it. */
+  cancelsSent: number
   ready: boolean
   /** The jobs this worker holds, by job id. */
   readonly inflight: Map<number, Job>
@@ -75,11 +79,12 @@ export interface Slot {
   readonly defined: Set<number>
 }
 
-export const makeSlot = (workerId: number, post: Slot["post"], started: Slot["started"]): Slot => ({
+export const makeSlot = (workerId: number, post: Slot["post"], progress: Slot["progress"]): Slot => ({
   workerId,
   post,
-  started,
+  progress,
   sent: 0,
+  cancelsSent: 0,
   ready: false,
   inflight: new Map(),
   queuedMicros: 0,
@@ -101,6 +106,8 @@ export class Dispatcher {
   onBusy: () => void = () => {}
   /** Called whenever `outstanding` drops to zero. */
   onIdle: () => void = () => {}
+  /** Called when a running job is cancelled: the pool checks later whether it stopped (`stuckOn`). */
+  onCancelRunning: (job: Job) => void = () => {}
   /** Once set (the pool has stopped), every new job is settled with it at once. */
   rejectWith: Exit.Exit<never, unknown> | undefined = undefined
 
@@ -131,7 +138,8 @@ export class Dispatcher {
       seq: -1,
       exit: undefined,
       waiter: undefined,
-      cancelled: false
+      cancelled: false,
+      cancelOrdinal: 0
     }
     if (this.rejectWith !== undefined) {
       job.exit = this.rejectWith
@@ -163,9 +171,11 @@ export class Dispatcher {
     if (job.slot !== undefined) {
       try {
         job.slot.post([Protocol.OP_CANCEL, job.id], [])
+        job.cancelOrdinal = ++job.slot.cancelsSent
       } catch {
         // the worker is gone; its exit settles the slot
       }
+      this.onCancelRunning(job)
     } else if (++this.cancelledQueued > 1024 && this.cancelledQueued * 2 > this.queue.length - this.head) {
       // many callers gave up while the queue was stuck behind busy workers: drop their jobs now
       this.queue = this.queue.slice(this.head).filter((queued) => !queued.cancelled)
@@ -187,6 +197,21 @@ export class Dispatcher {
       released = true
       this.answered()
     }
+  }
+
+  /**
+   * The worker that is stuck on a cancelled job, if it is: it still holds the
+   * job, has not read its `CANCEL` (so it is blocked in synchronous code), has
+   * started the job, and no other job is known to be the one blocking it.
+   */
+  stuckOn(job: Job): Slot | undefined {
+    const slot = job.slot
+    if (slot === undefined || job.cancelOrdinal === 0 || !slot.inflight.has(job.id)) return undefined
+    const progress = slot.progress()
+    if (progress === undefined || progress.cancelsRead >= job.cancelOrdinal) return undefined
+    if (job.seq < 0 || job.seq >= progress.started) return undefined
+    if (progress.running !== undefined && progress.running !== Protocol.runningSlot(job.id)) return undefined
+    return slot
   }
 
   // -- dispatch -------------------------------------------------------------------
@@ -316,8 +341,8 @@ export class Dispatcher {
     for (let i = 0; i < replies.length; i += Protocol.REPLY_WIDTH) {
       const job = slot.inflight.get(replies[i] as number)
       if (job === undefined) continue
-      this.release(slot, job)
       const status = replies[i + 1] as Protocol.Status
+      this.release(slot, job)
       if (status === Protocol.STATUS_OK) {
         // only complete runs say what the task costs (a cancelled or failed one stopped early)
         const kind = job.kind
@@ -350,7 +375,7 @@ export class Dispatcher {
     const index = this.slots.indexOf(slot)
     if (index >= 0) this.slots.splice(index, 1)
     slot.ready = false
-    const started = slot.started()
+    const started = slot.progress()?.started
     const jobs = Array.from(slot.inflight.values())
     slot.inflight.clear()
     slot.queuedMicros = 0

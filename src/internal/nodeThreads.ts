@@ -12,12 +12,12 @@ export const entryUrl = new URL(`./workerEntry${import.meta.url.endsWith(".ts") 
 
 /** What a thread worker receives as `workerData`. */
 export interface ThreadData {
-  /** `[0]`: how many of the jobs sent to it the worker has started (see `Dispatcher.removeSlot`). */
+  /** The worker's `Protocol.Progress`: `[0]` jobs started, `[1]` `runningSlot` of the job holding the thread, `[2]` CANCELs read. */
   readonly progress: Int32Array
 }
 
 export const spawnThread: Spawn = (id) => {
-  const progress = new Int32Array(new SharedArrayBuffer(4))
+  const progress = new Int32Array(new SharedArrayBuffer(12))
   const workerData: ThreadData = { progress }
   const worker = new WorkerThreads.Worker(entryUrl, { name: `effect-multiprocessing worker ${id}`, workerData })
   const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
@@ -27,7 +27,14 @@ export const spawnThread: Spawn = (id) => {
     worker,
     raw: {
       post: (message, transfers) => worker.postMessage([0, message], transfers as Array<WorkerThreads.Transferable>),
-      started: () => Atomics.load(progress, 0),
+      progress: () => {
+        const running = Atomics.load(progress, 1)
+        return {
+          started: Atomics.load(progress, 0),
+          running: running === 0 ? undefined : running,
+          cancelsRead: Atomics.load(progress, 2)
+        }
+      },
       exited,
       kill: () => void worker.terminate(),
       ref: (ref) => ref ? worker.ref() : worker.unref()

@@ -15,6 +15,11 @@
  * `micros` is how long the task ran (the pool uses it to decide how many tasks
  * to keep in flight on each worker).
  *
+ * Besides messages, a thread worker shares an `Int32Array` with the pool (see
+ * `Progress`): `[0]` how many of its jobs it has started, `[1]` the id + 1 of
+ * the job it is running synchronously right now (0 when none), `[2]` how many
+ * `CANCEL`s it has read. Shared memory is seen at once, at no message cost.
+ *
  * @internal
  */
 
@@ -58,3 +63,16 @@ export interface RemoteError {
 
 /** Words per operation or reply in the flat arrays. */
 export const REPLY_WIDTH = 4
+
+/** What a worker publishes in memory it shares with the pool. */
+export interface Progress {
+  /** How many of the jobs posted to the worker it has started. */
+  readonly started: number
+  /** `runningSlot(id)` of the job it is running synchronously right now, or `undefined`. */
+  readonly running: number | undefined
+  /** How many `CANCEL`s it has read: one it has not read means it is blocked in synchronous code. */
+  readonly cancelsRead: number
+}
+
+/** Encodes a job id for `Progress.running` in an Int32 slot (0 means none). */
+export const runningSlot = (id: number): number => (id % 0x7ffffffe) + 1

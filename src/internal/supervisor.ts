@@ -15,6 +15,7 @@ import type * as Scope from "effect/Scope"
 import * as Worker from "effect/workers/Worker"
 import { WorkerStartFailed } from "../PoolError.ts"
 import type * as Task from "../Task.ts"
+import type * as Protocol from "./protocol.ts"
 import { type Dispatcher, makeSlot, type Slot } from "./dispatcher.ts"
 
 /** Consecutive workers that may die before they are ready before the pool gives up. */
@@ -31,10 +32,10 @@ export interface RawWorker {
    */
   readonly post: (message: Array<unknown>, transfers: ReadonlyArray<Task.Transferable>) => void
   /**
-   * How many of the jobs posted to it the worker has started (read from
-   * memory it shares with the pool), or `undefined` if it cannot tell.
+   * What the worker is doing, read from memory it shares with the pool, or
+   * `undefined` if it cannot tell.
    */
-  readonly started: () => number | undefined
+  readonly progress: () => Protocol.Progress | undefined
   /** Resolves with how the worker exited. */
   readonly exited: Promise<{ readonly code: number | null; readonly signal: string | null }>
   /** Kills the worker now. */
@@ -50,6 +51,8 @@ interface Handle {
   readonly slot: Slot
   raw: RawWorker | undefined
   fiber: Fiber.Fiber<unknown, unknown> | undefined
+  /** Why the pool killed this worker, if it did. */
+  killedBecause: string | undefined
 }
 
 export interface Supervisor {
@@ -59,6 +62,8 @@ export interface Supervisor {
   readonly stop: (how: "close" | "kill") => Effect.Effect<void>
   /** Lets idle workers stop keeping the program alive, or makes busy ones keep it. */
   readonly ref: (ref: boolean) => void
+  /** Kills one worker now, for the reason given; it is replaced like a crashed one. */
+  readonly kill: (slot: Slot, because: string) => void
 }
 
 export const make = Effect.fnUntraced(function*(options: {
@@ -87,10 +92,11 @@ export const make = Effect.fnUntraced(function*(options: {
       slot: makeSlot(
         workerId,
         (message, transfers) => handle.raw!.post(message, transfers),
-        () => handle.raw?.started()
+        () => handle.raw?.progress()
       ),
       raw: undefined,
-      fiber: undefined
+      fiber: undefined,
+      killedBecause: undefined
     }
     const spawner: Worker.SpawnerFn = (id) => {
       const spawned = options.spawn(id)
@@ -131,7 +137,8 @@ export const make = Effect.fnUntraced(function*(options: {
       const raw = handle.raw
       raw?.kill()
       const status = raw === undefined ? { code: null, signal: null } : yield* Effect.promise(() => raw.exited)
-      const detail = exit._tag === "Failure" ? describeCause(exit.cause) : "it stopped unexpectedly"
+      const detail = handle.killedBecause ??
+        (exit._tag === "Failure" ? describeCause(exit.cause) : "it stopped unexpectedly")
       dispatcher.removeSlot(handle.slot, status.code, status.signal, detail)
       if (!wasReady && ++startFailures >= MAX_START_FAILURES) {
         const error = new WorkerStartFailed({
@@ -165,6 +172,13 @@ export const make = Effect.fnUntraced(function*(options: {
       if (referenced === ref) return
       referenced = ref
       for (const handle of handles) handle.raw?.ref(ref)
+    },
+    kill: (slot, because) => {
+      for (const handle of handles) {
+        if (handle.slot !== slot) continue
+        handle.killedBecause ??= because
+        handle.raw?.kill()
+      }
     }
   })
 })

@@ -13,17 +13,24 @@ import * as WorkerRunner from "effect/workers/WorkerRunner"
 import { AsyncLocalStorage } from "node:async_hooks"
 import * as WorkerThreads from "node:worker_threads"
 import type { ThreadData } from "./nodeThreads.ts"
+import * as Protocol from "./protocol.ts"
 import * as WorkerRuntime from "./workerRuntime.ts"
 
 const program = Effect.gen(function*() {
   const platform = yield* WorkerRunner.WorkerRunnerPlatform
   const runner = yield* platform.start<Array<unknown>, Array<unknown>>()
   const storage = new AsyncLocalStorage<WorkerRuntime.Running>()
-  // shared with the pool: how many jobs this worker has started, so a crash fails only those
+  // shared with the pool: how many jobs this worker has started, and which one holds the thread now
   const progress = (WorkerThreads.workerData as ThreadData | undefined)?.progress
   const runtime = WorkerRuntime.make({
     send: (message, transfers) => runner.sendUnsafe(0, message, transfers),
-    onStart: progress === undefined ? () => {} : (started) => Atomics.store(progress, 0, started),
+    publish: progress === undefined
+      ? { started: () => {}, running: () => {}, cancelsRead: () => {} }
+      : {
+        started: (count) => Atomics.store(progress, 0, count),
+        running: (id) => Atomics.store(progress, 1, id === undefined ? 0 : Protocol.runningSlot(id)),
+        cancelsRead: (count) => Atomics.store(progress, 2, count)
+      },
     store: { run: (running, f) => storage.run(running, f), get: () => storage.getStore() },
     importModule: (url) => import(url)
   })

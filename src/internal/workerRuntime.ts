@@ -44,8 +44,15 @@ const FLUSH_MS = 1
 
 export const make = (options: {
   readonly send: (message: Array<unknown>, transfers: ReadonlyArray<Task.Transferable>) => void
-  /** Publishes how many of the jobs received so far have started (a crash fails only those). */
-  readonly onStart: (started: number) => void
+  /** Publishes, in memory shared with the pool, what the worker is doing (see `Protocol.Progress`). */
+  readonly publish: {
+    /** How many of the jobs received so far have started: a crash fails only those. */
+    readonly started: (count: number) => void
+    /** The job running synchronously now (`undefined`: none): a cancelled one stuck there gets the worker killed. */
+    readonly running: (id: number | undefined) => void
+    /** How many `CANCEL`s the worker has read: it is not stuck while it reads them. */
+    readonly cancelsRead: (count: number) => void
+  }
   readonly store: TaskContextStore
   readonly importModule: (url: string) => Promise<unknown>
 }) => {
@@ -63,6 +70,7 @@ export const make = (options: {
   /** When the current run of synchronous work began: past `SLICE_MS`, yield to the event loop. */
   let sliceStart = performance.now()
   let started = 0
+  let cancelsRead = 0
   /** Whether the job at the head of the queue was counted as started (it may be waiting for its module). */
   let headStarted = false
 
@@ -173,7 +181,17 @@ export const make = (options: {
       return false
     }
 
+    /** Runs items from `from` on, synchronously, publishing that this job holds the thread meanwhile. */
     const step = (from: number): void => {
+      options.publish.running(task.id)
+      try {
+        stepFrom(from)
+      } finally {
+        options.publish.running(undefined)
+      }
+    }
+
+    const stepFrom = (from: number): void => {
       for (let i = from; i < items.length; i++) {
         if (task.cancelled) return reply(task, Protocol.STATUS_CANCELLED, undefined, started)
         let result: unknown
@@ -272,7 +290,7 @@ export const make = (options: {
       if (!headStarted) {
         // counted before its module loads: loading is part of running it
         headStarted = true
-        options.onStart(++started)
+        options.publish.started(++started)
       }
       const id = queue[head] as number
       const definition = definitions.get(queue[head + 1] as number)!
@@ -307,6 +325,8 @@ export const make = (options: {
   }
 
   const cancel = (id: number) => {
+    // tell the pool at once that this worker is not stuck: it reads its messages
+    options.publish.cancelsRead(++cancelsRead)
     const task = running.get(id)
     if (task === undefined || task.cancelled) return
     task.cancelled = true
