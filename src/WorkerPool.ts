@@ -70,6 +70,14 @@ export interface Options {
    * interrupted any other way). Defaults to 250 milliseconds.
    */
   readonly cancelGracePeriod?: Duration.Input | undefined
+  /**
+   * Heap and stack limits of each worker thread (`worker_threads`'
+   * `resourceLimits`). A worker that exceeds them dies, and only the tasks it
+   * was running fail, with `WorkerCrashed`.
+   */
+  readonly resourceLimits?: NodeThreads.ThreadOptions["resourceLimits"]
+  /** Node options for each worker thread (`worker_threads`' `execArgv`). */
+  readonly execArgv?: ReadonlyArray<string> | undefined
 }
 
 /**
@@ -262,7 +270,7 @@ export const make = (
     const supervisor = yield* Supervisor.make({
       size,
       dispatcher,
-      spawn: NodeThreads.spawnThread,
+      spawn: NodeThreads.spawnThread({ resourceLimits: options?.resourceLimits, execArgv: options?.execArgv }),
       scope: workersScope
     }).pipe(Effect.provide(NodeWorker.layerPlatform))
 

@@ -16,10 +16,21 @@ export interface ThreadData {
   readonly progress: Int32Array
 }
 
-export const spawnThread: Spawn = (id) => {
+/** Options passed on to every `worker_threads.Worker` of a pool. */
+export interface ThreadOptions {
+  readonly resourceLimits?: WorkerThreads.ResourceLimits | undefined
+  readonly execArgv?: ReadonlyArray<string> | undefined
+}
+
+export const spawnThread = (options: ThreadOptions): Spawn => (id) => {
   const progress = new Int32Array(new SharedArrayBuffer(12))
   const workerData: ThreadData = { progress }
-  const worker = new WorkerThreads.Worker(entryUrl, { name: `effect-multiprocessing worker ${id}`, workerData })
+  const worker = new WorkerThreads.Worker(entryUrl, {
+    name: `effect-multiprocessing worker ${id}`,
+    workerData,
+    resourceLimits: options.resourceLimits,
+    execArgv: options.execArgv === undefined ? undefined : [...options.execArgv]
+  })
   const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
     worker.once("exit", (code) => resolve({ code, signal: null }))
   })

@@ -6,7 +6,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit } from "effect"
-import { TaskError, WorkerCrashed, WorkerPool } from "../../src/index.ts"
+import { TaskError, WorkerCrashed, WorkerPool, WorkerStartFailed } from "../../src/index.ts"
 import { tasks as broken } from "../fixtures/broken-module.ts"
 import { tasks } from "../fixtures/tasks.ts"
 import { poolThreads, shared, waitFor } from "../utils.ts"
@@ -90,5 +90,26 @@ describe("crashes and broken modules", () => {
       assert.strictEqual(yield* pool.apply(tasks.square, [3]), 9)
       const again = yield* Effect.exit(pool.map(broken.neverRuns, [1, 2]))
       assert.instanceOf(Cause.squash((again as Exit.Failure<unknown, unknown>).cause), TaskError)
+    }))
+})
+
+describe("resource limits and start failures", () => {
+  it.effect("23. a worker that runs out of heap under resourceLimits fails its task with WorkerCrashed; it is replaced", () =>
+    Effect.gen(function*() {
+      const pool = yield* WorkerPool.make({ size: 1, resourceLimits: { maxOldGenerationSizeMb: 64 } })
+      const error = yield* Effect.flip(pool.apply(tasks.exhaustHeap, []))
+      assert.instanceOf(error, WorkerCrashed)
+      assert.include(error.message, "memory limit")
+      assert.strictEqual(yield* pool.apply(tasks.square, [12]), 144)
+    }))
+
+  it.effect("24. workers that cannot start: the pool gives up after a few attempts, with the cause", () =>
+    Effect.gen(function*() {
+      const threadsBefore = poolThreads()
+      const error = yield* Effect.flip(WorkerPool.make({ size: 2, execArgv: ["--no-such-flag"] }))
+      assert.instanceOf(error, WorkerStartFailed)
+      assert.strictEqual(error.attempts, 3)
+      assert.include(error.message, "--no-such-flag")
+      assert.strictEqual(poolThreads(), threadsBefore)
     }))
 })

@@ -1,0 +1,52 @@
+/**
+ * Fault injection, "no orphans, no leaks": pools created and closed in a loop
+ * leave no thread or process listener behind, and a million tasks streamed
+ * through `imap` keep the caller's heap bounded.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Stream } from "effect"
+import { WorkerPool } from "../../src/index.ts"
+import { tasks } from "../fixtures/tasks.ts"
+import { poolThreads } from "../utils.ts"
+
+const listeners = () => process.eventNames().map((name) => `${String(name)}:${process.listenerCount(name)}`).join(",")
+
+describe("no leaks", () => {
+  it.effect("creating and closing 200 pools leaves no thread and no process listener behind", () =>
+    Effect.gen(function*() {
+      const threadsBefore = poolThreads()
+      const listenersBefore = listeners()
+      yield* Effect.forEach(
+        Array.from({ length: 200 }, (_, i) => i),
+        (i) =>
+          Effect.scoped(Effect.gen(function*() {
+            const pool = yield* WorkerPool.make({ size: 1 })
+            assert.strictEqual(yield* pool.apply(tasks.square, [i]), i * i)
+          })),
+        { concurrency: 4 }
+      )
+      assert.strictEqual(poolThreads(), threadsBefore)
+      assert.strictEqual(listeners(), listenersBefore)
+    }), { timeout: 120_000 })
+
+  it.effect("1,000,000 tiny tasks through imap keep the caller's heap bounded", () =>
+    Effect.gen(function*() {
+      const pool = yield* WorkerPool.make({ size: 2 })
+      const n = 1_000_000
+      function* input() {
+        for (let i = 0; i < n; i++) yield i
+      }
+      const base = process.memoryUsage().heapUsed
+      let peak = base
+      let count = 0
+      yield* Stream.runForEach(pool.imap(tasks.padded, input()), (s) =>
+        Effect.sync(() => {
+          if (s.length !== 200) throw new Error(`bad result ${s}`)
+          if ((++count & 0x3fff) === 0) peak = Math.max(peak, process.memoryUsage().heapUsed)
+        }))
+      assert.strictEqual(count, n)
+      // keeping the results (200 MB of strings) or the job records would blow far past this
+      const grownMiB = (peak - base) / 2 ** 20
+      assert.isBelow(grownMiB, 128, `the heap grew by ${grownMiB.toFixed(0)} MiB`)
+    }), { timeout: 120_000 })
+})
