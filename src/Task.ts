@@ -156,6 +156,16 @@ export type TaskOf<F extends TaskFunction, Declared> = Task<Parameters<F>, Succe
 export type Args<T> = T extends Task<infer Args, infer _A, infer _E> ? Args : never
 
 /**
+ * What `map` and `imap` pass to a task: its first parameter, if it can be
+ * called with that alone (further parameters optional); `never` otherwise.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type MapItem<T> = T extends Task<infer Args, infer _A, infer _E> ? [Args[0]] extends Args ? Args[0] : never
+  : never
+
+/**
  * The result type of a task.
  *
  * @since 0.1.0

@@ -41,6 +41,7 @@ import * as Stream from "effect/Stream"
 import * as AsyncResult from "./AsyncResult.ts"
 import * as Chunking from "./internal/chunking.ts"
 import { Dispatcher } from "./internal/dispatcher.ts"
+import * as NodeProcesses from "./internal/nodeProcesses.ts"
 import * as NodeThreads from "./internal/nodeThreads.ts"
 import * as Protocol from "./internal/protocol.ts"
 import { awaitChunks, awaitJob, type Chunked, submitChunks } from "./internal/submission.ts"
@@ -71,13 +72,25 @@ export interface Options {
    */
   readonly cancelGracePeriod?: Duration.Input | undefined
   /**
-   * Heap and stack limits of each worker thread (`worker_threads`'
-   * `resourceLimits`). A worker that exceeds them dies, and only the tasks it
-   * was running fail, with `WorkerCrashed`.
+   * What a worker is (Python's `context`): `"threads"` (the default), worker
+   * threads of this process, the fastest; or `"processes"`, child processes
+   * (`child_process.fork`), with memory of their own, so a worker's crash or
+   * leak cannot touch the caller. A process worker runs one task at a time,
+   * and values are copied with Node's advanced serialization (typed arrays,
+   * `Map`, `Set`, `Date`, `BigInt` survive; a transfer becomes a copy).
+   */
+  readonly backend?: "threads" | "processes" | undefined
+  /**
+   * Heap and stack limits of each worker (`worker_threads`' `resourceLimits`;
+   * for processes only `maxOldGenerationSizeMb` applies, as
+   * `--max-old-space-size`). A worker that exceeds them dies, and only the
+   * tasks it was running fail, with `WorkerCrashed`.
    */
   readonly resourceLimits?: NodeThreads.ThreadOptions["resourceLimits"]
-  /** Node options for each worker thread (`worker_threads`' `execArgv`). */
+  /** Node options for each worker (`execArgv`). */
   readonly execArgv?: ReadonlyArray<string> | undefined
+  /** The environment of each process worker; defaults to this process's (threads share it). */
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined
 }
 
 /**
@@ -147,11 +160,11 @@ export interface Pool {
    * The input is split in chunks; the first failure fails the call and
    * cancels the rest of its work (Python waits for every chunk).
    */
-  readonly map: <X, A, E>(
-    task: Task<[X], A, E>,
-    items: Iterable<X>,
+  readonly map: <T extends TaskModule.Any>(
+    task: T,
+    items: Iterable<TaskModule.MapItem<T>>,
     options?: MapOptions
-  ) => Effect.Effect<Array<A>, E | DispatchError | Cause.IllegalArgumentError>
+  ) => Effect.Effect<Array<TaskModule.Result<T>>, TaskModule.Error<T> | DispatchError | Cause.IllegalArgumentError>
 
   /** Like `map`, with each item an argument tuple: `task(...args)`. */
   readonly starmap: <Args extends ReadonlyArray<unknown>, A, E>(
@@ -165,18 +178,26 @@ export interface Pool {
    * `Iterable` or a `Stream`) is read as results are consumed, with a bounded
    * number of chunks in flight.
    */
-  readonly imap: <X, A, E, EX = never, RX = never>(
-    task: Task<[X], A, E>,
-    items: Iterable<X> | Stream.Stream<X, EX, RX>,
+  readonly imap: <T extends TaskModule.Any, EX = never, RX = never>(
+    task: T,
+    items: Iterable<TaskModule.MapItem<T>> | Stream.Stream<TaskModule.MapItem<T>, EX, RX>,
     options?: MapOptions
-  ) => Stream.Stream<A, E | EX | DispatchError | Cause.IllegalArgumentError, RX>
+  ) => Stream.Stream<
+    TaskModule.Result<T>,
+    TaskModule.Error<T> | EX | DispatchError | Cause.IllegalArgumentError,
+    RX
+  >
 
   /** Like `imap`, with results in completion order. */
-  readonly imapUnordered: <X, A, E, EX = never, RX = never>(
-    task: Task<[X], A, E>,
-    items: Iterable<X> | Stream.Stream<X, EX, RX>,
+  readonly imapUnordered: <T extends TaskModule.Any, EX = never, RX = never>(
+    task: T,
+    items: Iterable<TaskModule.MapItem<T>> | Stream.Stream<TaskModule.MapItem<T>, EX, RX>,
     options?: MapOptions
-  ) => Stream.Stream<A, E | EX | DispatchError | Cause.IllegalArgumentError, RX>
+  ) => Stream.Stream<
+    TaskModule.Result<T>,
+    TaskModule.Error<T> | EX | DispatchError | Cause.IllegalArgumentError,
+    RX
+  >
 
   /** Submits `task(...args)` and returns at once with an `AsyncResult`. */
   readonly applyAsync: <Args extends ReadonlyArray<unknown>, A, E>(
@@ -186,12 +207,12 @@ export interface Pool {
   ) => Effect.Effect<AsyncResult.AsyncResult<A, E | DispatchError>, PoolNotRunning>
 
   /** Submits a `map` and returns at once with an `AsyncResult`. */
-  readonly mapAsync: <X, A, E>(
-    task: Task<[X], A, E>,
-    items: Iterable<X>,
-    options?: MapOptions & AsyncOptions<Array<A>, E | DispatchError>
+  readonly mapAsync: <T extends TaskModule.Any>(
+    task: T,
+    items: Iterable<TaskModule.MapItem<T>>,
+    options?: MapOptions & AsyncOptions<Array<TaskModule.Result<T>>, TaskModule.Error<T> | DispatchError>
   ) => Effect.Effect<
-    AsyncResult.AsyncResult<Array<A>, E | DispatchError>,
+    AsyncResult.AsyncResult<Array<TaskModule.Result<T>>, TaskModule.Error<T> | DispatchError>,
     PoolNotRunning | Cause.IllegalArgumentError
   >
 
@@ -254,6 +275,11 @@ export const make = (
     if (!Number.isSafeInteger(size) || size < 1) {
       return yield* new Cause.IllegalArgumentError(`WorkerPool size must be a positive integer, got ${String(size)}`)
     }
+    if (options?.backend !== undefined && options.backend !== "threads" && options.backend !== "processes") {
+      return yield* new Cause.IllegalArgumentError(
+        `backend must be "threads" or "processes", got ${String(options.backend)}`
+      )
+    }
     const grace = Duration.fromInput(options?.cancelGracePeriod ?? DEFAULT_CANCEL_GRACE_PERIOD)
     if (grace._tag === "None" || !Duration.isFinite(grace.value) || Duration.toMillis(grace.value) < 0) {
       return yield* new Cause.IllegalArgumentError(
@@ -270,7 +296,13 @@ export const make = (
     const supervisor = yield* Supervisor.make({
       size,
       dispatcher,
-      spawn: NodeThreads.spawnThread({ resourceLimits: options?.resourceLimits, execArgv: options?.execArgv }),
+      backend: options?.backend === "processes"
+        ? NodeProcesses.processes({
+          execArgv: options.execArgv,
+          env: options.env,
+          maxOldGenerationSizeMb: options.resourceLimits?.maxOldGenerationSizeMb
+        })
+        : NodeThreads.threads({ resourceLimits: options?.resourceLimits, execArgv: options?.execArgv }),
       scope: workersScope
     }).pipe(Effect.provide(NodeWorker.layerPlatform))
 
@@ -497,11 +529,15 @@ export const apply = <Args extends ReadonlyArray<unknown>, A, E>(
  * @since 0.1.0
  * @category accessors
  */
-export const map = <X, A, E>(
-  task: Task<[X], A, E>,
-  items: Iterable<X>,
+export const map = <T extends TaskModule.Any>(
+  task: T,
+  items: Iterable<TaskModule.MapItem<T>>,
   options?: MapOptions
-): Effect.Effect<Array<A>, E | DispatchError | Cause.IllegalArgumentError, WorkerPool> =>
+): Effect.Effect<
+  Array<TaskModule.Result<T>>,
+  TaskModule.Error<T> | DispatchError | Cause.IllegalArgumentError,
+  WorkerPool
+> =>
   WorkerPool.use((pool) => pool.map(task, items, options))
 
 /**
@@ -523,11 +559,15 @@ export const starmap = <Args extends ReadonlyArray<unknown>, A, E>(
  * @since 0.1.0
  * @category accessors
  */
-export const imap = <X, A, E, EX = never, RX = never>(
-  task: Task<[X], A, E>,
-  items: Iterable<X> | Stream.Stream<X, EX, RX>,
+export const imap = <T extends TaskModule.Any, EX = never, RX = never>(
+  task: T,
+  items: Iterable<TaskModule.MapItem<T>> | Stream.Stream<TaskModule.MapItem<T>, EX, RX>,
   options?: MapOptions
-): Stream.Stream<A, E | EX | DispatchError | Cause.IllegalArgumentError, RX | WorkerPool> =>
+): Stream.Stream<
+  TaskModule.Result<T>,
+  TaskModule.Error<T> | EX | DispatchError | Cause.IllegalArgumentError,
+  RX | WorkerPool
+> =>
   Stream.unwrap(WorkerPool.useSync((pool) => pool.imap(task, items, options)))
 
 /**
@@ -536,11 +576,15 @@ export const imap = <X, A, E, EX = never, RX = never>(
  * @since 0.1.0
  * @category accessors
  */
-export const imapUnordered = <X, A, E, EX = never, RX = never>(
-  task: Task<[X], A, E>,
-  items: Iterable<X> | Stream.Stream<X, EX, RX>,
+export const imapUnordered = <T extends TaskModule.Any, EX = never, RX = never>(
+  task: T,
+  items: Iterable<TaskModule.MapItem<T>> | Stream.Stream<TaskModule.MapItem<T>, EX, RX>,
   options?: MapOptions
-): Stream.Stream<A, E | EX | DispatchError | Cause.IllegalArgumentError, RX | WorkerPool> =>
+): Stream.Stream<
+  TaskModule.Result<T>,
+  TaskModule.Error<T> | EX | DispatchError | Cause.IllegalArgumentError,
+  RX | WorkerPool
+> =>
   Stream.unwrap(WorkerPool.useSync((pool) => pool.imapUnordered(task, items, options)))
 
 /**
@@ -562,12 +606,12 @@ export const applyAsync = <Args extends ReadonlyArray<unknown>, A, E>(
  * @since 0.1.0
  * @category accessors
  */
-export const mapAsync = <X, A, E>(
-  task: Task<[X], A, E>,
-  items: Iterable<X>,
-  options?: MapOptions & AsyncOptions<Array<A>, E | DispatchError>
+export const mapAsync = <T extends TaskModule.Any>(
+  task: T,
+  items: Iterable<TaskModule.MapItem<T>>,
+  options?: MapOptions & AsyncOptions<Array<TaskModule.Result<T>>, TaskModule.Error<T> | DispatchError>
 ): Effect.Effect<
-  AsyncResult.AsyncResult<Array<A>, E | DispatchError>,
+  AsyncResult.AsyncResult<Array<TaskModule.Result<T>>, TaskModule.Error<T> | DispatchError>,
   PoolNotRunning | Cause.IllegalArgumentError,
   WorkerPool
 > => WorkerPool.use((pool) => pool.mapAsync(task, items, options))

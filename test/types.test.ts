@@ -31,6 +31,12 @@ describe("types", () => {
     expectTypeOf(pool.imap(tasks.half, [1, 2])).toEqualTypeOf<
       Stream.Stream<number, Odd | DispatchError | Cause.IllegalArgumentError>
     >()
+    // map passes one argument: a task whose further parameters are optional takes it too
+    expectTypeOf<Task.MapItem<typeof tasks.pid>>().toEqualTypeOf<unknown>()
+    expectTypeOf<Task.MapItem<typeof tasks.add>>().toEqualTypeOf<never>()
+    expectTypeOf(pool.map(tasks.pid, [0, 1])).toEqualTypeOf<
+      Effect.Effect<Array<number>, DispatchError | Cause.IllegalArgumentError>
+    >()
     expectTypeOf(pool.applyAsync(tasks.square, [3])).toEqualTypeOf<
       Effect.Effect<AsyncResult.AsyncResult<number, DispatchError>, PoolNotRunning>
     >()

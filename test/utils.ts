@@ -28,3 +28,38 @@ export const poolThreads = (): number =>
       return false // the thread exited while we looked
     }
   }).length
+
+/** The live child processes of this process, by pid (from /proc: a zombie or a stranger's pid does not count). */
+export const childProcesses = (): Array<number> =>
+  fs.readdirSync("/proc").filter((entry) => /^\d+$/.test(entry)).flatMap((pid) => {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+      return fields[1] === String(process.pid) && fields[0] !== "Z" ? [Number(pid)] : []
+    } catch {
+      return [] // it exited while we looked
+    }
+  })
+
+/** Whether a process is alive (and not a zombie). */
+export const isAlive = (pid: number): boolean => {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z"
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Polls (every 10 ms, on real timers) until `condition` holds, failing after
+ * `seconds`: for events no API reports, such as another process's exit.
+ */
+export const eventually = (condition: () => boolean, what: string, seconds = 20): Effect.Effect<void> =>
+  Effect.promise(async () => {
+    const deadline = Date.now() + seconds * 1000
+    while (!condition()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`)
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+  })

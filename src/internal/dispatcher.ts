@@ -65,8 +65,15 @@ export interface Slot {
   readonly workerId: number
   /** Posts a message to the worker; throws if it cannot be cloned. */
   readonly post: (message: Array<unknown>, transfers: ReadonlyArray<Task.Transferable>) => void
-  /** What the worker is doing (jobs started, the job holding its thread), if it can tell. */
+  /**
+   * What the worker is doing, from memory it shares with the pool; `undefined`
+   * for a worker that reports by message instead (see `progressOf`).
+   */
   readonly progress: () => Protocol.Progress | undefined
+  /** Most jobs in flight on it: one for a worker that cannot say which jobs it started. */
+  readonly maxInflight: number
+  /** `Progress.cancelsRead` as last reported by message. */
+  cancelsReported: number
   /** How many jobs have been posted to it. */
   sent: number
   /** How many `CANCEL`s have been posted to it. */
@@ -79,10 +86,17 @@ export interface Slot {
   readonly defined: Set<number>
 }
 
-export const makeSlot = (workerId: number, post: Slot["post"], progress: Slot["progress"]): Slot => ({
+export const makeSlot = (
+  workerId: number,
+  post: Slot["post"],
+  progress: Slot["progress"],
+  maxInflight = MAX_INFLIGHT
+): Slot => ({
   workerId,
   post,
   progress,
+  maxInflight,
+  cancelsReported: 0,
   sent: 0,
   cancelsSent: 0,
   ready: false,
@@ -207,8 +221,8 @@ export class Dispatcher {
   stuckOn(job: Job): Slot | undefined {
     const slot = job.slot
     if (slot === undefined || job.cancelOrdinal === 0 || !slot.inflight.has(job.id)) return undefined
-    const progress = slot.progress()
-    if (progress === undefined || progress.cancelsRead >= job.cancelOrdinal) return undefined
+    const progress = progressOf(slot)
+    if (progress.cancelsRead >= job.cancelOrdinal) return undefined
     if (job.seq < 0 || job.seq >= progress.started) return undefined
     if (progress.running !== undefined && progress.running !== Protocol.runningSlot(job.id)) return undefined
     return slot
@@ -254,7 +268,7 @@ export class Dispatcher {
 
   private hasRoom(slot: Slot, job: Job): boolean {
     if (slot.inflight.size === 0) return true
-    return job.cost >= 0 && slot.inflight.size < MAX_INFLIGHT &&
+    return job.cost >= 0 && slot.inflight.size < slot.maxInflight &&
       slot.queuedMicros + job.cost <= TARGET_QUEUED_MICROS
   }
 
@@ -339,9 +353,13 @@ export class Dispatcher {
   /** Handles a batch of replies from a worker, then refills it. */
   onReplies(slot: Slot, replies: ReadonlyArray<unknown>): void {
     for (let i = 0; i < replies.length; i += Protocol.REPLY_WIDTH) {
+      const status = replies[i + 1] as Protocol.Status
+      if (status === Protocol.STATUS_PROGRESS) {
+        slot.cancelsReported = replies[i + 2] as number
+        continue
+      }
       const job = slot.inflight.get(replies[i] as number)
       if (job === undefined) continue
-      const status = replies[i + 1] as Protocol.Status
       this.release(slot, job)
       if (status === Protocol.STATUS_OK) {
         // only complete runs say what the task costs (a cancelled or failed one stopped early)
@@ -375,7 +393,7 @@ export class Dispatcher {
     const index = this.slots.indexOf(slot)
     if (index >= 0) this.slots.splice(index, 1)
     slot.ready = false
-    const started = slot.progress()?.started
+    const started = progressOf(slot).started
     const jobs = Array.from(slot.inflight.values())
     slot.inflight.clear()
     slot.queuedMicros = 0
@@ -384,7 +402,7 @@ export class Dispatcher {
     for (const job of jobs) {
       job.slot = undefined
       if (job.cancelled) continue
-      if (started !== undefined && job.seq >= started) {
+      if (job.seq >= started) {
         job.seq = -1
         requeued.push(job)
         continue
@@ -440,6 +458,14 @@ export class Dispatcher {
   }
 }
 
+/**
+ * A worker's progress: read from shared memory, or, for a worker that reports
+ * by message, every job sent counts as started (it holds one at a time) and the
+ * `CANCEL`s read are the last count it reported.
+ */
+const progressOf = (slot: Slot): Protocol.Progress =>
+  slot.progress() ?? { started: slot.sent, running: undefined, cancelsRead: slot.cancelsReported }
+
 const decode = (job: Job, status: Protocol.Status, payload: unknown): Exit.Exit<unknown, unknown> => {
   switch (status) {
     case Protocol.STATUS_OK:
@@ -468,7 +494,8 @@ const decode = (job: Job, status: Protocol.Status, payload: unknown): Exit.Exit<
         })
       )
     case Protocol.STATUS_FAILED:
-    case Protocol.STATUS_CANCELLED: {
+    case Protocol.STATUS_CANCELLED:
+    case Protocol.STATUS_PROGRESS: {
       const remote = (payload ?? { name: "Interrupted", message: "the task was cancelled", stack: undefined }) as
         Protocol.RemoteError
       return Exit.fail(

@@ -5,7 +5,7 @@
  */
 import * as Os from "node:os"
 import * as WorkerThreads from "node:worker_threads"
-import type { Spawn } from "./supervisor.ts"
+import type { Backend } from "./supervisor.ts"
 
 /** The worker entry next to this file: `.ts` when running from source, `.js` from `dist`. */
 export const entryUrl = new URL(`./workerEntry${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url)
@@ -22,7 +22,10 @@ export interface ThreadOptions {
   readonly execArgv?: ReadonlyArray<string> | undefined
 }
 
-export const spawnThread = (options: ThreadOptions): Spawn => (id) => {
+/** Workers as threads of this process: the default, fastest backend. */
+export const threads = (options: ThreadOptions): Backend => ({ maxInflight: undefined, spawn: spawnThread(options) })
+
+const spawnThread = (options: ThreadOptions): Backend["spawn"] => (id) => {
   const progress = new Int32Array(new SharedArrayBuffer(12))
   const workerData: ThreadData = { progress }
   const worker = new WorkerThreads.Worker(entryUrl, {

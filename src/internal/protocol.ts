@@ -47,12 +47,19 @@ export const STATUS_UNCLONEABLE = 3
 /** The task was cancelled by the pool; `payload` is undefined. */
 export const STATUS_CANCELLED = 4
 
+/**
+ * Not about a task (its id is -1): a worker without shared memory (a child
+ * process) reports `Progress.cancelsRead`; `payload` is the count.
+ */
+export const STATUS_PROGRESS = 5
+
 export type Status =
   | typeof STATUS_OK
   | typeof STATUS_FAILED
   | typeof STATUS_DECLARED
   | typeof STATUS_UNCLONEABLE
   | typeof STATUS_CANCELLED
+  | typeof STATUS_PROGRESS
 
 /** An error thrown in a worker, reduced to what always survives a clone. */
 export interface RemoteError {

@@ -44,8 +44,13 @@ export interface RawWorker {
   readonly ref: (ref: boolean) => void
 }
 
-/** Creates the platform's worker for an id; the `Spawner` that effect's platform calls. */
-export type Spawn = (id: number) => { readonly worker: unknown; readonly raw: RawWorker }
+/** How a pool's workers are made: worker threads or child processes. */
+export interface Backend {
+  /** Creates the platform's worker for an id: what effect's `Spawner` returns, and our handle on it. */
+  readonly spawn: (id: number) => { readonly worker: unknown; readonly raw: RawWorker }
+  /** Most jobs in flight on one worker (see `Slot.maxInflight`); `undefined` for the dispatcher's default. */
+  readonly maxInflight: number | undefined
+}
 
 interface Handle {
   readonly slot: Slot
@@ -69,7 +74,7 @@ export interface Supervisor {
 export const make = Effect.fnUntraced(function*(options: {
   readonly size: number
   readonly dispatcher: Dispatcher
-  readonly spawn: Spawn
+  readonly backend: Backend
   readonly scope: Scope.Scope
 }) {
   const { dispatcher, scope, size } = options
@@ -92,14 +97,15 @@ export const make = Effect.fnUntraced(function*(options: {
       slot: makeSlot(
         workerId,
         (message, transfers) => handle.raw!.post(message, transfers),
-        () => handle.raw?.progress()
+        () => handle.raw?.progress(),
+        options.backend.maxInflight
       ),
       raw: undefined,
       fiber: undefined,
       killedBecause: undefined
     }
     const spawner: Worker.SpawnerFn = (id) => {
-      const spawned = options.spawn(id)
+      const spawned = options.backend.spawn(id)
       handle.raw = spawned.raw
       return spawned.worker
     }

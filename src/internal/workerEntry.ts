@@ -25,7 +25,12 @@ const program = Effect.gen(function*() {
   const runtime = WorkerRuntime.make({
     send: (message, transfers) => runner.sendUnsafe(0, message, transfers),
     publish: progress === undefined
-      ? { started: () => {}, running: () => {}, cancelsRead: () => {} }
+      ? {
+        // a child process: no shared memory; the pool sends it one job at a time and learns of CANCELs read by message
+        started: () => {},
+        running: () => {},
+        cancelsRead: (count) => runner.sendUnsafe(0, [-1, Protocol.STATUS_PROGRESS, count, 0])
+      }
       : {
         started: (count) => Atomics.store(progress, 0, count),
         running: (id) => Atomics.store(progress, 1, id === undefined ? 0 : Protocol.runningSlot(id)),
@@ -38,6 +43,9 @@ const program = Effect.gen(function*() {
   process.on("exit", runtime.flush)
   yield* runner.run<void, never, never>((_portId, message) => runtime.onMessage(message))
 }).pipe(Effect.provide(NodeWorkerRunner.layer))
+
+// A forked worker whose parent is gone (even killed by SIGKILL) exits instead of living on as an orphan.
+if (!WorkerThreads.parentPort && process.send !== undefined) process.on("disconnect", () => process.exit(0))
 
 // Not NodeRuntime.runMain: a forked child would outlive a killed parent, and a
 // closed worker would exit with code 130.
