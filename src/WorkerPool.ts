@@ -40,7 +40,7 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as AsyncResult from "./AsyncResult.ts"
 import * as Chunking from "./internal/chunking.ts"
-import { Dispatcher } from "./internal/dispatcher.ts"
+import { Dispatcher, type Job } from "./internal/dispatcher.ts"
 import * as NodeProcesses from "./internal/nodeProcesses.ts"
 import * as NodeThreads from "./internal/nodeThreads.ts"
 import * as Protocol from "./internal/protocol.ts"
@@ -89,7 +89,7 @@ export interface Options {
   readonly resourceLimits?: NodeThreads.ThreadOptions["resourceLimits"]
   /** Node options for each worker (`execArgv`). */
   readonly execArgv?: ReadonlyArray<string> | undefined
-  /** The environment of each process worker; defaults to this process's (threads share it). */
+  /** The environment of each process worker; defaults to this process's (a thread gets a copy of it as it starts). */
   readonly env?: Readonly<Record<string, string | undefined>> | undefined
 }
 
@@ -256,7 +256,8 @@ const DEFAULT_CANCEL_GRACE_PERIOD = "250 millis"
 const IMAP_CHUNKS_PER_WORKER = 8
 
 /**
- * Starts a pool of `size` worker threads and waits until all are ready. The
+ * Starts a pool of `size` workers (threads, or processes with
+ * `backend: "processes"`) and waits until all are ready. The
  * pool lives in the current `Scope`: closing it terminates the pool and waits
  * until every worker has exited.
  *
@@ -321,18 +322,25 @@ export const make = (
 
     dispatcher.onBusy = () => supervisor.ref(true)
     // a cancelled task stuck in synchronous code cannot be interrupted: after the grace period, replace its worker
-    dispatcher.onCancelRunning = (job) =>
-      runBackground(Effect.sleep(cancelGracePeriod).pipe(Effect.andThen(Effect.sync(() => {
-        const stuck = dispatcher.stuckOn(job)
-        if (stuck !== undefined) {
-          supervisor.kill(
-            stuck,
-            `killed: a cancelled ${job.task.name} was still running synchronously after ${
-              Duration.format(cancelGracePeriod)
-            }`
-          )
+    const watchCancelled = (job: Job): Effect.Effect<void> =>
+      Effect.sleep(cancelGracePeriod).pipe(Effect.andThen(Effect.suspend(() => {
+        switch (dispatcher.cancelVerdict(job)) {
+          case "done":
+            return Effect.void
+          case "waiting":
+            return watchCancelled(job)
+          case "stuck":
+            return Effect.sync(() =>
+              supervisor.kill(
+                job.slot!,
+                `killed: a cancelled ${job.task.name} was still running synchronously after ${
+                  Duration.format(cancelGracePeriod)
+                }`
+              )
+            )
         }
-      }))))
+      })))
+    dispatcher.onCancelRunning = (job) => runBackground(watchCancelled(job))
     dispatcher.onIdle = () => {
       supervisor.ref(false)
       if (state === "closed") runBackground(stopWorkers("close"))

@@ -63,3 +63,6 @@ export const eventually = (condition: () => boolean, what: string, seconds = 20)
       await new Promise((resolve) => setTimeout(resolve, 10))
     }
   })
+
+/** Lets pending microtasks run (the pool dispatches submitted tasks in one): afterwards they are in their workers. */
+export const dispatched: Effect.Effect<void> = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))

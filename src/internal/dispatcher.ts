@@ -120,7 +120,7 @@ export class Dispatcher {
   onBusy: () => void = () => {}
   /** Called whenever `outstanding` drops to zero. */
   onIdle: () => void = () => {}
-  /** Called when a running job is cancelled: the pool checks later whether it stopped (`stuckOn`). */
+  /** Called when a running job is cancelled: the pool checks later whether it stopped (`cancelVerdict`). */
   onCancelRunning: (job: Job) => void = () => {}
   /** Once set (the pool has stopped), every new job is settled with it at once. */
   rejectWith: Exit.Exit<never, unknown> | undefined = undefined
@@ -214,18 +214,22 @@ export class Dispatcher {
   }
 
   /**
-   * The worker that is stuck on a cancelled job, if it is: it still holds the
-   * job, has not read its `CANCEL` (so it is blocked in synchronous code), has
-   * started the job, and no other job is known to be the one blocking it.
+   * Where a cancelled job stands, some time after its `CANCEL` was sent:
+   * - `"done"`: its worker has answered it, or has read the `CANCEL` (it is
+   *   not blocked, and will answer);
+   * - `"stuck"`: its worker has not read the `CANCEL` (it is blocked in
+   *   synchronous code), has started the job, and no other job is known to be
+   *   the one blocking it: the worker must be replaced;
+   * - `"waiting"`: its worker is blocked, but not (yet) by this job: check again later.
    */
-  stuckOn(job: Job): Slot | undefined {
+  cancelVerdict(job: Job): "done" | "stuck" | "waiting" {
     const slot = job.slot
-    if (slot === undefined || job.cancelOrdinal === 0 || !slot.inflight.has(job.id)) return undefined
+    if (slot === undefined || job.cancelOrdinal === 0 || !slot.inflight.has(job.id)) return "done"
     const progress = progressOf(slot)
-    if (progress.cancelsRead >= job.cancelOrdinal) return undefined
-    if (job.seq < 0 || job.seq >= progress.started) return undefined
-    if (progress.running !== undefined && progress.running !== Protocol.runningSlot(job.id)) return undefined
-    return slot
+    if (progress.cancelsRead >= job.cancelOrdinal) return "done"
+    if (job.seq < 0 || job.seq >= progress.started) return "waiting"
+    if (progress.running !== undefined && progress.running !== Protocol.runningSlot(job.id)) return "waiting"
+    return "stuck"
   }
 
   // -- dispatch -------------------------------------------------------------------

@@ -9,6 +9,7 @@
  *
  * @internal
  */
+import type * as Worker from "effect/workers/Worker"
 import * as ChildProcess from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { entryUrl } from "./nodeThreads.ts"
@@ -46,6 +47,10 @@ export const processes = (options: ProcessOptions): Backend => ({
         post: (message) => {
           child.send([0, message])
         },
+        listen: (onReplies) =>
+          child.on("message", (message: Worker.PlatformMessage) => {
+            if (message[0] === 1) onReplies(message[1] as ReadonlyArray<unknown>)
+          }),
         progress: () => undefined,
         exited,
         kill: () => void child.kill("SIGKILL"),

@@ -3,6 +3,7 @@
  *
  * @internal
  */
+import type * as Worker from "effect/workers/Worker"
 import * as Os from "node:os"
 import * as WorkerThreads from "node:worker_threads"
 import type { Backend } from "./supervisor.ts"
@@ -41,6 +42,10 @@ const spawnThread = (options: ThreadOptions): Backend["spawn"] => (id) => {
     worker,
     raw: {
       post: (message, transfers) => worker.postMessage([0, message], transfers as Array<WorkerThreads.Transferable>),
+      listen: (onReplies) =>
+        worker.on("message", (message: Worker.PlatformMessage) => {
+          if (message[0] === 1) onReplies(message[1] as ReadonlyArray<unknown>)
+        }),
       progress: () => {
         const running = Atomics.load(progress, 1)
         return {

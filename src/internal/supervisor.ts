@@ -32,6 +32,13 @@ export interface RawWorker {
    */
   readonly post: (message: Array<unknown>, transfers: ReadonlyArray<Task.Transferable>) => void
   /**
+   * Calls `onReplies` for every batch of replies, synchronously as each
+   * message arrives. (Effect's `Worker.run` handles a message in a forked
+   * fiber, which the worker's exit can interrupt before it runs: replies a
+   * dying worker sent would be lost.)
+   */
+  readonly listen: (onReplies: (replies: ReadonlyArray<unknown>) => void) => void
+  /**
    * What the worker is doing, read from memory it shares with the pool, or
    * `undefined` if it cannot tell.
    */
@@ -84,13 +91,15 @@ export const make = Effect.fnUntraced(function*(options: {
   /** Workers ready now: start succeeds once all `size` are, at the same time. */
   let readyCount = 0
   let startFailures = 0
+  /** Set once workers keep dying before they are ready: the pool stops respawning them. */
+  let broken: WorkerStartFailed | undefined
   let nextWorkerId = 1
   let stopping = false
   // workers keep the program alive while they start; the pool unrefs them whenever it is idle
   let referenced = true
 
   const spawnWorker: Effect.Effect<void> = Effect.gen(function*() {
-    if (stopping) return
+    if (stopping || broken !== undefined) return
     const workerId = nextWorkerId++
     let wasReady = false
     const handle: Handle = {
@@ -107,6 +116,7 @@ export const make = Effect.fnUntraced(function*(options: {
     const spawner: Worker.SpawnerFn = (id) => {
       const spawned = options.backend.spawn(id)
       handle.raw = spawned.raw
+      spawned.raw.listen((replies) => dispatcher.onReplies(handle.slot, replies))
       return spawned.worker
     }
     const worker = yield* Effect.provideService(
@@ -116,7 +126,8 @@ export const make = Effect.fnUntraced(function*(options: {
     ).pipe(Effect.orDie)
     dispatcher.addSlot(handle.slot)
     handles.add(handle)
-    handle.fiber = yield* worker.run((replies) => Effect.sync(() => dispatcher.onReplies(handle.slot, replies)), {
+    // replies arrive through RawWorker.listen; effect's run does the handshake and reports the worker's end
+    handle.fiber = yield* worker.run(() => Effect.void, {
       onSpawn: Effect.sync(() => {
         wasReady = true
         startFailures = 0
@@ -146,14 +157,17 @@ export const make = Effect.fnUntraced(function*(options: {
       const detail = handle.killedBecause ??
         (exit._tag === "Failure" ? describeCause(exit.cause) : "it stopped unexpectedly")
       dispatcher.removeSlot(handle.slot, status.code, status.signal, detail)
-      if (!wasReady && ++startFailures >= MAX_START_FAILURES) {
-        const error = new WorkerStartFailed({
+      if (!wasReady && ++startFailures >= MAX_START_FAILURES && broken === undefined) {
+        broken = new WorkerStartFailed({
           attempts: startFailures,
           message: `${startFailures} workers in a row exited before they were ready; the last one: ${detail}`
         })
-        dispatcher.rejectWith = Exit.fail(error)
-        dispatcher.failAll(error)
-        Deferred.doneUnsafe(allReady, Exit.fail(error))
+        dispatcher.rejectWith = Exit.fail(broken)
+        Deferred.doneUnsafe(allReady, Exit.fail(broken))
+      }
+      if (broken !== undefined) {
+        // no more respawns: healthy workers finish what they hold and drain the queue; with none left, fail it
+        if (!dispatcher.slots.some((slot) => slot.ready)) dispatcher.failAll(broken)
         return
       }
       yield* Effect.forkIn(spawnWorker, scope)

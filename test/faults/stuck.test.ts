@@ -10,7 +10,7 @@ import { Cause, Effect, Fiber } from "effect"
 import * as TestClock from "effect/testing/TestClock"
 import { WorkerCrashed, WorkerPool } from "../../src/index.ts"
 import { tasks } from "../fixtures/tasks.ts"
-import { poolThreads, shared, waitFor } from "../utils.ts"
+import { dispatched, poolThreads, shared, waitFor } from "../utils.ts"
 
 describe("stuck synchronous tasks", () => {
   it.effect("26. cancelling a synchronous loop that never ends replaces its worker; the next task runs", () =>
@@ -56,11 +56,33 @@ describe("stuck synchronous tasks", () => {
       const blocking = yield* Effect.forkChild(pool.apply(tasks.spin, [flags]))
       yield* waitFor(flags, 0)
       const queued = yield* Effect.forkChild(pool.apply(tasks.square, [2]))
-      yield* Effect.yieldNow
+      yield* dispatched
       yield* Fiber.interrupt(queued) // its CANCEL waits behind the loop; it never started
       yield* TestClock.adjust("10 seconds")
       Atomics.store(flags, 1, 1)
       assert.strictEqual(yield* Fiber.join(blocking), "unstuck", "the uncancelled task finished on its worker")
+    }))
+
+  it.effect("26. a cancelled task that starts and hangs only after another task stops blocking its worker is caught", () =>
+    Effect.gen(function*() {
+      const pool = yield* WorkerPool.make({ size: 1 })
+      const quick = shared()
+      Atomics.store(quick, 1, 1)
+      yield* pool.apply(tasks.spin, [quick]) // measured as cheap: the second spin is batched behind the first
+      const first = shared()
+      const blocking = yield* Effect.forkChild(pool.apply(tasks.spin, [first]))
+      yield* waitFor(first, 0)
+      const second = shared() // never released
+      const cancelled = yield* Effect.forkChild(pool.apply(tasks.spin, [second]))
+      yield* dispatched
+      yield* Fiber.interrupt(cancelled) // its CANCEL waits behind the first loop
+      yield* TestClock.adjust("250 millis") // not started yet: no verdict, check again later
+      Atomics.store(first, 1, 1)
+      assert.strictEqual(yield* Fiber.join(blocking), "unstuck")
+      yield* waitFor(second, 0) // the cancelled loop started before its worker read the CANCEL
+      const next = yield* Effect.forkChild(pool.apply(tasks.square, [7]))
+      yield* TestClock.adjust("250 millis")
+      assert.strictEqual(yield* Fiber.join(next), 49, "its worker was replaced")
     }))
 
   it.effect("26. an async task that ignores its signal is not killed: its worker still reads messages", () =>
