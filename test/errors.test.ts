@@ -109,6 +109,19 @@ layer(WorkerPool.layer({ size: 2 }))("errors", (it) => {
       assert.strictEqual(yield* pool.apply(tasks.square, [2]), 4)
     }))
 
+  it.effect("a huge result (256 MiB, copied) arrives intact; the calls around it are unaffected", () =>
+    Effect.gen(function*() {
+      const length = 32 * 1024 * 1024 // 256 MiB of float64
+      const [before, big, after] = yield* Effect.all([
+        WorkerPool.apply(tasks.square, [3]),
+        WorkerPool.apply(tasks.bigResult, [length]),
+        WorkerPool.apply(tasks.square, [4])
+      ], { concurrency: "unbounded" })
+      assert.strictEqual(big.length, length)
+      assert.strictEqual(big[0] + big[length - 1], 1)
+      assert.deepStrictEqual([before, after], [9, 16])
+    }))
+
   it.effect("11. a result that cannot be sent back fails that one call; the worker survives", () =>
     Effect.gen(function*() {
       const pool = yield* WorkerPool.make({ size: 1 })

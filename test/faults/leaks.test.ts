@@ -7,7 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
 import { WorkerPool } from "../../src/index.ts"
 import { tasks } from "../fixtures/tasks.ts"
-import { poolThreads } from "../utils.ts"
+import { childProcesses, poolThreads } from "../utils.ts"
 
 const listeners = () => process.eventNames().map((name) => `${String(name)}:${process.listenerCount(name)}`).join(",")
 
@@ -27,6 +27,21 @@ describe("no leaks", () => {
       )
       assert.strictEqual(poolThreads(), threadsBefore)
       assert.strictEqual(listeners(), listenersBefore)
+    }), { timeout: 120_000 })
+
+  it.effect("creating and closing 40 process pools leaves no child process behind", () =>
+    Effect.gen(function*() {
+      const before = childProcesses()
+      yield* Effect.forEach(
+        Array.from({ length: 40 }, (_, i) => i),
+        (i) =>
+          Effect.scoped(Effect.gen(function*() {
+            const pool = yield* WorkerPool.make({ size: 1, backend: "processes" })
+            assert.strictEqual(yield* pool.apply(tasks.square, [i]), i * i)
+          })),
+        { concurrency: 4 }
+      )
+      assert.deepStrictEqual(childProcesses(), before)
     }), { timeout: 120_000 })
 
   it.effect("1,000,000 tiny tasks through imap keep the caller's heap bounded", () =>
