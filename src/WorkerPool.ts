@@ -54,7 +54,7 @@ import {
   type WorkerStartFailed
 } from "./PoolError.ts"
 import type { Task, Transferable } from "./Task.ts"
-import type * as TaskModule from "./Task.ts"
+import * as TaskModule from "./Task.ts"
 
 /**
  * How to build a pool.
@@ -91,6 +91,23 @@ export interface Options {
   readonly execArgv?: ReadonlyArray<string> | undefined
   /** The environment of each process worker; defaults to this process's (a thread gets a copy of it as it starts). */
   readonly env?: Readonly<Record<string, string | undefined>> | undefined
+  /**
+   * Python's `initializer`: a task run once on each worker, with `initargs`,
+   * before it takes any task (to load something expensive once per worker).
+   * A worker counts as ready only once it has succeeded; if it fails, the
+   * worker is replaced, and after a few failures in a row the pool gives up
+   * with `WorkerStartFailed` carrying the cause.
+   */
+  readonly initializer?: TaskModule.Any | undefined
+  /** The arguments of `initializer`. */
+  readonly initargs?: ReadonlyArray<unknown> | undefined
+  /**
+   * Python's `maxtasksperchild`: a worker is replaced after running this many
+   * tasks (a `map` chunk counts as one), for example to contain a leak. The
+   * replacement starts before the old worker leaves, so the pool stays at
+   * size and no queued task is lost.
+   */
+  readonly maxTasksPerWorker?: number | undefined
 }
 
 /**
@@ -226,6 +243,16 @@ export interface Pool {
     PoolNotRunning | Cause.IllegalArgumentError
   >
 
+  /**
+   * Runs `task(...args)` once on every worker now in the pool, including one
+   * still starting (for example to warm a cache), and returns the results, one
+   * per worker.
+   */
+  readonly broadcast: <Args extends ReadonlyArray<unknown>, A, E>(
+    task: Task<Args, A, E>,
+    args: Readonly<Args>
+  ) => Effect.Effect<Array<A>, E | DispatchError>
+
   /** Stops accepting tasks; the workers exit once the submitted tasks are done. */
   readonly close: Effect.Effect<void>
   /**
@@ -276,6 +303,17 @@ export const make = (
     if (!Number.isSafeInteger(size) || size < 1) {
       return yield* new Cause.IllegalArgumentError(`WorkerPool size must be a positive integer, got ${String(size)}`)
     }
+    const maxTasksPerWorker = options?.maxTasksPerWorker
+    if (maxTasksPerWorker !== undefined && !(Number.isSafeInteger(maxTasksPerWorker) && maxTasksPerWorker >= 1)) {
+      return yield* new Cause.IllegalArgumentError(
+        `maxTasksPerWorker must be a positive integer, got ${String(maxTasksPerWorker)}`
+      )
+    }
+    if (options?.initializer !== undefined && !TaskModule.isTask(options.initializer)) {
+      return yield* new Cause.IllegalArgumentError(
+        "initializer must be a task: a function of a module declared with Task.module"
+      )
+    }
     if (options?.backend !== undefined && options.backend !== "threads" && options.backend !== "processes") {
       return yield* new Cause.IllegalArgumentError(
         `backend must be "threads" or "processes", got ${String(options.backend)}`
@@ -304,7 +342,11 @@ export const make = (
           maxOldGenerationSizeMb: options.resourceLimits?.maxOldGenerationSizeMb
         })
         : NodeThreads.threads({ resourceLimits: options?.resourceLimits, execArgv: options?.execArgv }),
-      scope: workersScope
+      scope: workersScope,
+      initializer: options?.initializer === undefined
+        ? undefined
+        : { task: options.initializer, args: options.initargs ?? [] },
+      maxTasksPerWorker
     }).pipe(Effect.provide(NodeWorker.layerPlatform))
 
     let state: "running" | "closed" | "terminated" = "running"
@@ -476,6 +518,14 @@ export const make = (
           mapWith(Protocol.MODE_STARMAP, task, items, options),
           (group) => startAsync(awaitChunks(dispatcher, group), options)
         ),
+      broadcast: (task, args) =>
+        Effect.suspend(() => {
+          if (state !== "running") return notRunning()
+          const jobs = dispatcher.members().map((slot) =>
+            dispatcher.submitTo(slot, task, Protocol.MODE_APPLY, args, 1)
+          )
+          return Effect.forEach(jobs, (job) => awaitJob(dispatcher, job), { concurrency: "unbounded" })
+        }),
       close: Effect.sync(() => {
         if (state !== "running") return
         state = "closed"
@@ -639,6 +689,17 @@ export const starmapAsync = <Args extends ReadonlyArray<unknown>, A, E>(
   PoolNotRunning | Cause.IllegalArgumentError,
   WorkerPool
 > => WorkerPool.use((pool) => pool.starmapAsync(task, items, options))
+
+/**
+ * `broadcast` on the `WorkerPool` service.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const broadcast = <Args extends ReadonlyArray<unknown>, A, E>(
+  task: Task<Args, A, E>,
+  args: Readonly<Args>
+): Effect.Effect<Array<A>, E | DispatchError, WorkerPool> => WorkerPool.use((pool) => pool.broadcast(task, args))
 
 /**
  * `close` on the `WorkerPool` service.

@@ -14,6 +14,10 @@
  * unknown or large waits for an idle worker, so long tasks never queue behind
  * each other while another worker idles.
  *
+ * A job may also be meant for one worker (`submitTo`: an initializer, a
+ * broadcast): it waits in that worker's `direct` queue, goes out before any
+ * shared work, and fails if that worker dies.
+ *
  * A worker publishes how many of the jobs sent to it it has started
  * (`Slot.started`). When it dies, the jobs it had started fail with
  * `WorkerCrashed`; the ones it had not started go back to the front of the
@@ -44,6 +48,8 @@ export interface Job {
   slot: Slot | undefined
   /** Its position among the jobs posted to `slot`, to compare with `Slot.started`. */
   seq: number
+  /** The one worker it must run on (an initializer, a broadcast), if any. */
+  readonly target: Slot | undefined
   /** The outcome, once settled. */
   exit: Exit.Exit<unknown, unknown> | undefined
   /** Called once with the outcome, unless the job was cancelled first. */
@@ -74,29 +80,40 @@ export interface Slot {
   readonly maxInflight: number
   /** `Progress.cancelsRead` as last reported by message. */
   cancelsReported: number
+  /** It has answered the handshake: it may run the jobs meant for it. */
+  online: boolean
+  /** How many more shared jobs it may take before it is retired (`maxTasksPerWorker`). */
+  budget: number
+  /** Jobs meant for this worker only, not sent yet. */
+  readonly direct: Array<Job>
   /** How many jobs have been posted to it. */
   sent: number
   /** How many `CANCEL`s have been posted to it. */
   cancelsSent: number
-  ready: boolean
   /** The jobs this worker holds, by job id. */
   readonly inflight: Map<number, Job>
   queuedMicros: number
   /** Task keys already defined on this worker. */
   readonly defined: Set<number>
+  /** It may take shared jobs. */
+  ready: boolean
 }
 
 export const makeSlot = (
   workerId: number,
   post: Slot["post"],
   progress: Slot["progress"],
-  maxInflight = MAX_INFLIGHT
+  maxInflight = MAX_INFLIGHT,
+  budget = Infinity
 ): Slot => ({
   workerId,
   post,
   progress,
   maxInflight,
   cancelsReported: 0,
+  online: false,
+  budget,
+  direct: [],
   sent: 0,
   cancelsSent: 0,
   ready: false,
@@ -122,6 +139,8 @@ export class Dispatcher {
   onIdle: () => void = () => {}
   /** Called when a running job is cancelled: the pool checks later whether it stopped (`cancelVerdict`). */
   onCancelRunning: (job: Job) => void = () => {}
+  /** Called when a worker has used up its `budget` and answered all its jobs: the pool replaces it. */
+  onExhausted: (slot: Slot) => void = () => {}
   /** Once set (the pool has stopped), every new job is settled with it at once. */
   rejectWith: Exit.Exit<never, unknown> | undefined = undefined
 
@@ -133,6 +152,26 @@ export class Dispatcher {
     payload: unknown,
     items: number,
     transfer?: ReadonlyArray<Task.Transferable>
+  ): Job {
+    const job = this.makeJob(task, mode, payload, items, transfer, undefined)
+    if (job.exit === undefined) this.queue.push(job)
+    return job
+  }
+
+  /** Submits a job that must run on `slot` (before any shared work it gets). */
+  submitTo(slot: Slot, task: Task.Any, mode: Protocol.Mode, payload: unknown, items: number): Job {
+    const job = this.makeJob(task, mode, payload, items, undefined, slot)
+    if (job.exit === undefined) slot.direct.push(job)
+    return job
+  }
+
+  private makeJob(
+    task: Task.Any,
+    mode: Protocol.Mode,
+    payload: unknown,
+    items: number,
+    transfer: ReadonlyArray<Task.Transferable> | undefined,
+    target: Slot | undefined
   ): Job {
     let kind = this.kinds.get(task.id)
     if (kind === undefined) {
@@ -150,6 +189,7 @@ export class Dispatcher {
       cost: 0,
       slot: undefined,
       seq: -1,
+      target,
       exit: undefined,
       waiter: undefined,
       cancelled: false,
@@ -160,7 +200,6 @@ export class Dispatcher {
       return job
     }
     if (this.outstanding++ === 0) this.onBusy()
-    this.queue.push(job)
     if (!this.flushScheduled) {
       this.flushScheduled = true
       queueMicrotask(() => {
@@ -190,7 +229,7 @@ export class Dispatcher {
         // the worker is gone; its exit settles the slot
       }
       this.onCancelRunning(job)
-    } else if (++this.cancelledQueued > 1024 && this.cancelledQueued * 2 > this.queue.length - this.head) {
+    } else if (job.target === undefined && ++this.cancelledQueued > 1024 && this.cancelledQueued * 2 > this.queue.length - this.head) {
       // many callers gave up while the queue was stuck behind busy workers: drop their jobs now
       this.queue = this.queue.slice(this.head).filter((queued) => !queued.cancelled)
       this.head = 0
@@ -240,6 +279,24 @@ export class Dispatcher {
    */
   dispatch(): void {
     let batches: Map<Slot, Array<Job>> | undefined
+    const add = (slot: Slot, job: Job) => {
+      this.hold(slot, job)
+      batches ??= new Map()
+      const batch = batches.get(slot)
+      if (batch === undefined) batches.set(slot, [job])
+      else batch.push(job)
+    }
+    // jobs meant for one worker first: its initializer must run before any shared work
+    for (const slot of this.slots) {
+      if (!slot.online) continue
+      while (slot.direct.length > 0) {
+        const job = slot.direct[0]
+        job.cost = job.kind.microsPerItem < 0 ? -1 : job.kind.microsPerItem * job.items
+        if (!job.cancelled && !this.hasRoom(slot, job)) break
+        slot.direct.shift()
+        if (!job.cancelled) add(slot, job)
+      }
+    }
     while (this.head < this.queue.length) {
       const job = this.queue[this.head]
       if (job.cancelled) {
@@ -251,11 +308,7 @@ export class Dispatcher {
       const slot = this.pick(job)
       if (slot === undefined) break
       this.head++
-      this.hold(slot, job)
-      batches ??= new Map()
-      const batch = batches.get(slot)
-      if (batch === undefined) batches.set(slot, [job])
-      else batch.push(job)
+      add(slot, job)
     }
     if (this.head === this.queue.length) {
       this.queue = []
@@ -271,6 +324,7 @@ export class Dispatcher {
   }
 
   private hasRoom(slot: Slot, job: Job): boolean {
+    if (job.target === undefined && slot.budget <= 0) return false
     if (slot.inflight.size === 0) return true
     return job.cost >= 0 && slot.inflight.size < slot.maxInflight &&
       slot.queuedMicros + job.cost <= TARGET_QUEUED_MICROS
@@ -280,7 +334,7 @@ export class Dispatcher {
   private pick(job: Job): Slot | undefined {
     let best: Slot | undefined
     for (const slot of this.slots) {
-      if (!slot.ready || !this.hasRoom(slot, job)) continue
+      if (!slot.ready || slot.direct.length > 0 || !this.hasRoom(slot, job)) continue
       if (best === undefined || slot.queuedMicros < best.queuedMicros ||
         (slot.queuedMicros === best.queuedMicros && slot.inflight.size < best.inflight.size)) {
         best = slot
@@ -290,6 +344,7 @@ export class Dispatcher {
   }
 
   private hold(slot: Slot, job: Job): void {
+    if (job.target === undefined) slot.budget--
     job.slot = slot
     slot.inflight.set(job.id, job)
     slot.queuedMicros += Math.max(job.cost, 0)
@@ -371,8 +426,11 @@ export class Dispatcher {
         const perItem = (replies[i + 3] as number) / job.items
         kind.microsPerItem = kind.microsPerItem < 0 ? perItem : 0.7 * kind.microsPerItem + 0.3 * perItem
       }
-      if (job.cancelled) continue
-      this.settle(job, decode(job, status, replies[i + 2]))
+      if (!job.cancelled) this.settle(job, decode(job, status, replies[i + 2]))
+    }
+    if (slot.budget <= 0 && slot.inflight.size === 0 && slot.direct.length === 0 && slot.ready) {
+      slot.ready = false
+      this.onExhausted(slot)
     }
     this.dispatch()
   }
@@ -383,7 +441,20 @@ export class Dispatcher {
     this.slots.push(slot)
   }
 
+  /** The worker answered the handshake: it may run jobs meant for it (its initializer). */
+  markOnline(slot: Slot): void {
+    slot.online = true
+    this.dispatch()
+  }
+
+  /** The workers in the pool, starting or running, but not those being replaced (`maxTasksPerWorker`). */
+  members(): Array<Slot> {
+    return this.slots.filter((slot) => slot.budget > 0 || slot.ready)
+  }
+
+  /** The worker may take shared jobs. */
   markReady(slot: Slot): void {
+    slot.online = true
     slot.ready = true
     this.dispatch()
   }
@@ -403,10 +474,11 @@ export class Dispatcher {
     slot.queuedMicros = 0
     const requeued: Array<Job> = []
     const how = signal !== null ? `was killed by signal ${signal}` : `exited with code ${exitCode}`
+    jobs.push(...slot.direct.splice(0))
     for (const job of jobs) {
       job.slot = undefined
       if (job.cancelled) continue
-      if (job.seq >= started) {
+      if (job.seq >= started && job.target === undefined) {
         job.seq = -1
         requeued.push(job)
         continue
@@ -441,7 +513,7 @@ export class Dispatcher {
       if (!job.cancelled && job.exit === undefined) this.settle(job, error)
     }
     for (const slot of this.slots) {
-      for (const job of slot.inflight.values()) {
+      for (const job of [...slot.inflight.values(), ...slot.direct.splice(0)]) {
         if (!job.cancelled && job.exit === undefined) this.settle(job, error)
       }
     }

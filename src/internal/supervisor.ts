@@ -15,7 +15,7 @@ import type * as Scope from "effect/Scope"
 import * as Worker from "effect/workers/Worker"
 import { WorkerStartFailed } from "../PoolError.ts"
 import type * as Task from "../Task.ts"
-import type * as Protocol from "./protocol.ts"
+import * as Protocol from "./protocol.ts"
 import { type Dispatcher, makeSlot, type Slot } from "./dispatcher.ts"
 
 /** Consecutive workers that may die before they are ready before the pool gives up. */
@@ -65,6 +65,8 @@ interface Handle {
   fiber: Fiber.Fiber<unknown, unknown> | undefined
   /** Why the pool killed this worker, if it did. */
   killedBecause: string | undefined
+  /** It ran its `maxTasksPerWorker`: it is closing, and its replacement is on the way. */
+  retiring: boolean
 }
 
 export interface Supervisor {
@@ -83,6 +85,10 @@ export const make = Effect.fnUntraced(function*(options: {
   readonly dispatcher: Dispatcher
   readonly backend: Backend
   readonly scope: Scope.Scope
+  /** Python's `initializer(*initargs)`: run on each worker once, before it takes any task. */
+  readonly initializer: { readonly task: Task.Any; readonly args: ReadonlyArray<unknown> } | undefined
+  /** Python's `maxtasksperchild`: a worker is replaced after this many tasks (a map chunk is one). */
+  readonly maxTasksPerWorker: number | undefined
 }) {
   const { dispatcher, scope, size } = options
   const platform = yield* Worker.WorkerPlatform
@@ -107,11 +113,13 @@ export const make = Effect.fnUntraced(function*(options: {
         workerId,
         (message, transfers) => handle.raw!.post(message, transfers),
         () => handle.raw?.progress(),
-        options.backend.maxInflight
+        options.backend.maxInflight,
+        options.maxTasksPerWorker
       ),
       raw: undefined,
       fiber: undefined,
-      killedBecause: undefined
+      killedBecause: undefined,
+      retiring: false
     }
     const spawner: Worker.SpawnerFn = (id) => {
       const spawned = options.backend.spawn(id)
@@ -127,14 +135,27 @@ export const make = Effect.fnUntraced(function*(options: {
     dispatcher.addSlot(handle.slot)
     handles.add(handle)
     // replies arrive through RawWorker.listen; effect's run does the handshake and reports the worker's end
+    const becomeReady = () => {
+      wasReady = true
+      startFailures = 0
+      dispatcher.markReady(handle.slot)
+      if (++readyCount === size) Deferred.doneUnsafe(allReady, Exit.void)
+    }
     handle.fiber = yield* worker.run(() => Effect.void, {
       onSpawn: Effect.sync(() => {
-        wasReady = true
-        startFailures = 0
         // now that effect listens to the worker (a listener refs a Node worker again), apply the pool's choice
         handle.raw?.ref(referenced)
-        dispatcher.markReady(handle.slot)
-        if (++readyCount === size) Deferred.doneUnsafe(allReady, Exit.void)
+        const initializer = options.initializer
+        if (initializer === undefined) return becomeReady()
+        // Python's initializer: once per worker, before its first task; a failure counts as a failed start
+        dispatcher.markOnline(handle.slot)
+        const init = dispatcher.submitTo(handle.slot, initializer.task, Protocol.MODE_APPLY, initializer.args, 1)
+        const onInit = (exit: Exit.Exit<unknown, unknown>) => {
+          if (exit._tag === "Success") return becomeReady()
+          kill(handle, `its initializer ${initializer.task.name} failed: ${describeCause(exit.cause)}`)
+        }
+        if (init.exit !== undefined) onInit(init.exit)
+        else init.waiter = onInit
       })
     }).pipe(
       Effect.onExit((exit) => onWorkerExit(handle, exit, wasReady)),
@@ -146,7 +167,7 @@ export const make = Effect.fnUntraced(function*(options: {
     Effect.gen(function*() {
       handles.delete(handle)
       if (wasReady) readyCount--
-      if (stopping) {
+      if (stopping || handle.retiring) {
         dispatcher.removeSlot(handle.slot, null, null, "the pool stopped it")
         return
       }
@@ -173,6 +194,21 @@ export const make = Effect.fnUntraced(function*(options: {
       yield* Effect.forkIn(spawnWorker, scope)
     })
 
+  const kill = (handle: Handle, because: string) => {
+    handle.killedBecause ??= because
+    handle.raw?.kill()
+  }
+
+  // a worker that ran its maxTasksPerWorker: start its replacement, then let it close once idle (it is)
+  dispatcher.onExhausted = (slot) => {
+    for (const handle of handles) {
+      if (handle.slot !== slot || handle.retiring) continue
+      handle.retiring = true
+      Effect.runFork(Effect.forkIn(spawnWorker, scope))
+      if (handle.fiber !== undefined) Effect.runFork(Fiber.interrupt(handle.fiber))
+    }
+  }
+
   return identity<Supervisor>({
     start: Effect.gen(function*() {
       for (let i = 0; i < size; i++) yield* spawnWorker
@@ -195,9 +231,7 @@ export const make = Effect.fnUntraced(function*(options: {
     },
     kill: (slot, because) => {
       for (const handle of handles) {
-        if (handle.slot !== slot) continue
-        handle.killedBecause ??= because
-        handle.raw?.kill()
+        if (handle.slot === slot) kill(handle, because)
       }
     }
   })

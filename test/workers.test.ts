@@ -1,0 +1,120 @@
+/**
+ * Per-worker setup and recycling (SEMANTICS.md "Shape of the API", 24, 27):
+ * Python's initializer runs once on each worker before its first task;
+ * maxTasksPerWorker replaces a worker after that many tasks; broadcast runs a
+ * task on every worker. All with real worker threads (and processes).
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Cause, Effect } from "effect"
+import { WorkerPool, WorkerStartFailed } from "../src/index.ts"
+import { tasks } from "./fixtures/tasks.ts"
+import { shared } from "./utils.ts"
+
+const count = <A>(values: ReadonlyArray<A>) => {
+  const counts = new Map<A, number>()
+  for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1)
+  return counts
+}
+
+describe("initializer", () => {
+  it.effect("runs exactly once on each worker, before its first task", () =>
+    Effect.gen(function*() {
+      const calls = shared(1)
+      const pool = yield* WorkerPool.make({ size: 3, initializer: tasks.initialize, initargs: [calls, "model"] })
+      assert.strictEqual(Atomics.load(calls, 0), 3, "make waited for every worker's initializer")
+      const seen = yield* pool.map(tasks.initLabel, Array.from({ length: 30 }, (_, i) => i), { chunksize: 1 })
+      assert.isTrue(seen.every(([label]) => label === "model"))
+      assert.strictEqual(Atomics.load(calls, 0), 3, "not again for later tasks")
+    }))
+
+  it.effect("runs on every replacement worker too", () =>
+    Effect.gen(function*() {
+      const calls = shared(1)
+      const pool = yield* WorkerPool.make({
+        size: 1,
+        initializer: tasks.initialize,
+        initargs: [calls, "again"],
+        maxTasksPerWorker: 2
+      })
+      const seen = yield* pool.map(tasks.initLabel, [1, 2, 3, 4, 5, 6], { chunksize: 1 })
+      assert.isTrue(seen.every(([label]) => label === "again"))
+      const workers = new Set(seen.map(([, thread]) => thread)).size
+      assert.strictEqual(workers, 3)
+      assert.isAtLeast(Atomics.load(calls, 0), workers, "one initializer run per worker (the next may be starting)")
+    }))
+
+  it.effect("24. an initializer that fails: the pool gives up after a few attempts, with the cause", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        WorkerPool.make({ size: 2, initializer: tasks.failingInit, initargs: ["no model here"] })
+      )
+      assert.instanceOf(error, WorkerStartFailed)
+      assert.include(error.message, "its initializer failingInit failed")
+      assert.include(error.message, "no model here")
+    }))
+
+  it.effect("works with process workers", () =>
+    Effect.gen(function*() {
+      const pool = yield* WorkerPool.make({
+        size: 2,
+        backend: "processes",
+        initializer: tasks.initialize,
+        initargs: [shared(1), "in a process"]
+      })
+      const seen = yield* pool.map(tasks.initLabel, [1, 2, 3, 4], { chunksize: 1 })
+      assert.isTrue(seen.every(([label]) => label === "in a process"))
+    }))
+})
+
+describe("maxTasksPerWorker", () => {
+  it.effect("27. no worker runs more than k tasks; replacements keep the pool at size, nothing is lost", () =>
+    Effect.gen(function*() {
+      const pool = yield* WorkerPool.make({ size: 2, maxTasksPerWorker: 3 })
+      const items = Array.from({ length: 40 }, (_, i) => i)
+      const tagged = yield* pool.map(tasks.tagWithThread, items, { chunksize: 1 })
+      assert.deepStrictEqual(tagged.map(([x]) => x), items)
+      for (const [, runs] of count(tagged.map(([, thread]) => thread))) assert.isAtMost(runs, 3)
+      // a burst of tiny calls, pipelined many to a worker: still at most 3 each
+      const burst = yield* Effect.forEach(items, () => pool.apply(tasks.threadId, []), { concurrency: "unbounded" })
+      for (const [, runs] of count(burst)) assert.isAtMost(runs, 3)
+      assert.strictEqual((yield* pool.broadcast(tasks.threadId, [])).length, 2, "still two workers")
+    }))
+
+  it.effect("27. a map chunk counts as one task", () =>
+    Effect.gen(function*() {
+      const pool = yield* WorkerPool.make({ size: 1, maxTasksPerWorker: 2 })
+      const tagged = yield* pool.map(tasks.tagWithThread, Array.from({ length: 12 }, (_, i) => i), { chunksize: 4 })
+      const perThread = [...count(tagged.map(([, thread]) => thread)).values()]
+      assert.deepStrictEqual(perThread, [8, 4], "two chunks of 4 on the first worker, the third chunk on the next")
+    }))
+
+  it.effect("rejects a value that is not a positive integer", () =>
+    Effect.gen(function*() {
+      for (const maxTasksPerWorker of [0, -1, 2.5]) {
+        const error = yield* Effect.flip(WorkerPool.make({ size: 1, maxTasksPerWorker }))
+        assert.isTrue(Cause.isIllegalArgumentError(error))
+      }
+    }))
+})
+
+describe("broadcast", () => {
+  it.effect("runs a task once on every worker", () =>
+    Effect.gen(function*() {
+      const pool = yield* WorkerPool.make({ size: 3 })
+      const threads = yield* pool.broadcast(tasks.threadId, [])
+      assert.strictEqual(new Set(threads).size, 3)
+      const calls = shared(1)
+      yield* pool.broadcast(tasks.initialize, [calls, "warmed"])
+      assert.strictEqual(Atomics.load(calls, 0), 3)
+      const seen = yield* pool.map(tasks.initLabel, Array.from({ length: 12 }, (_, i) => i), { chunksize: 1 })
+      assert.isTrue(seen.every(([label]) => label === "warmed"))
+    }))
+
+  it.effect("fails with PoolNotRunning after close", () =>
+    Effect.gen(function*() {
+      const pool = yield* WorkerPool.make({ size: 1 })
+      yield* pool.close
+      const error = yield* Effect.flip(pool.broadcast(tasks.threadId, []))
+      assert.strictEqual(error._tag, "PoolNotRunning")
+    }))
+})
