@@ -33,6 +33,7 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import type * as WorkerThreads from "node:worker_threads"
@@ -119,19 +120,21 @@ export type Failure<R, Declared> = [R] extends [Effect.Effect<infer _A, infer E,
   : never
 
 /**
- * Rejects, at compile time, an Effect task that requires services: a worker
- * has none to give it yet, so it would fail with "Service not found" at run
- * time. Provide what it needs inside the task (`Effect.provide`).
+ * Rejects, at compile time, an Effect task that requires a service its
+ * module's `layer` does not provide: the worker would have none to give it,
+ * and it would fail with "Service not found" at run time.
  *
  * @since 0.1.0
  * @category type-level
  */
-export type NoRequirements<Fns> = { readonly [K in keyof Fns]: NoRequirement<Fns[K]> }
+export type NoRequirements<Fns, Provided = never> = { readonly [K in keyof Fns]: NoRequirement<Fns[K], Provided> }
 
-type NoRequirement<F> = F extends (...args: Array<any>) => infer Return
+type NoRequirement<F, Provided> = F extends (...args: Array<any>) => infer Return
   ? [Return] extends [never] ? F
-  : [Return] extends [Effect.Effect<infer _A, infer _E, infer R>] ? [R] extends [never] ? F
-    : `an Effect task must not require services (it requires ${ServiceNames<R>}): provide them inside the task`
+  : [Return] extends [Effect.Effect<infer _A, infer _E, infer R>] ? [Exclude<R, Provided>] extends [never] ? F
+    : `an Effect task requires ${ServiceNames<
+      Exclude<R, Provided>
+    >}, which its module's layer does not provide: add it to the layer, or provide it inside the task`
   : F
   : F
 
@@ -188,23 +191,34 @@ export type Error<T> = T extends Task<infer _Args, infer _A, infer E> ? E : neve
  * - `errors`: schema-backed error classes (e.g. `Schema.TaggedError`) that the
  *   module's Effect tasks may fail with. A failure with one of them reaches the
  *   caller as the same error; any other failure arrives as a `TaskError`.
+ * - `layer`: per-worker setup, the Effect way (Python's `initializer`). Each
+ *   worker builds it once, the first time one of the module's tasks runs
+ *   there, and finalizes it when the worker closes; the module's Effect tasks
+ *   may use the services it provides. If it fails, the module's tasks fail on
+ *   that worker with a `TaskError` carrying the cause. Declare the layer as a
+ *   constant (`const ModelLive = Layer.effect(...)`): written inline,
+ *   TypeScript cannot always infer the services it provides.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const module = <
   const Fns extends Record<string, TaskFunction>,
-  const Errors extends ReadonlyArray<ErrorSchema> = readonly []
+  const Errors extends ReadonlyArray<ErrorSchema> = readonly [],
+  L extends Layer.Any = Layer.Layer<never>
 >(
   url: string,
-  functions: Fns & NoRequirements<Fns>,
-  options?: { readonly errors?: Errors | undefined }
+  functions: Fns & NoRequirements<Fns, Layer.Success<L>>,
+  options?: {
+    readonly errors?: Errors | undefined
+    readonly layer?: L | undefined
+  }
 ): { readonly [K in keyof Fns & string]: TaskOf<Fns[K], Errors[number]["Type"]> } => {
   if (typeof url !== "string" || !URL.canParse(url)) {
     throw new TypeError(`Task.module: expected the module's URL (import.meta.url), got ${String(url)}`)
   }
   const errors = makeErrorCodec(options?.errors ?? [])
-  registry().set(url, { url, functions, errors })
+  registry().set(url, { url, functions, errors, layer: options?.layer as Layer.Layer<unknown, unknown> | undefined })
   const handles: Record<string, Any> = {}
   for (const name of Object.keys(functions)) {
     if (typeof functions[name] !== "function") {
@@ -321,6 +335,8 @@ export interface ModuleEntry {
   readonly url: string
   readonly functions: Record<string, TaskFunction>
   readonly errors: ErrorCodec
+  /** Built once per worker; its services are provided to the module's Effect tasks. */
+  readonly layer: Layer.Layer<unknown, unknown> | undefined
 }
 
 const registryKey = Symbol.for("effect-multiprocessing/Task/registry")

@@ -1,6 +1,6 @@
 /** Type-level tests of the public signatures: arguments and results are typed end to end. */
 import { describe, expectTypeOf, it } from "@effect/vitest"
-import { type Cause, Context, Effect, type Stream } from "effect"
+import { type Cause, Context, Effect, Layer, type Stream } from "effect"
 import { type AsyncResult, type DispatchError, type PoolNotRunning, Task, type WorkerPool } from "../src/index.ts"
 import { type Odd, tasks } from "./fixtures/tasks.ts"
 
@@ -42,13 +42,16 @@ describe("types", () => {
     >()
   }))
 
-  it("an Effect task that requires a service does not compile", () =>
+  it("an Effect task that requires a service its module's layer does not provide does not compile", () =>
     typeOnly(() => {
       class Config extends Context.Service<Config, { readonly factor: number }>()("test/Config") {}
       Task.module("file:///virtual/requires.ts", {
         // @ts-expect-error: a worker has no Config to give it
         scaled: (x: number) => Config.use((config) => Effect.succeed(x * config.factor))
       })
+      Task.module("file:///virtual/layer.ts", {
+        scaled: (x: number) => Config.use((config) => Effect.succeed(x * config.factor))
+      }, { layer: Layer.succeed(Config)({ factor: 3 }) })
       Task.module("file:///virtual/provides.ts", {
         scaled: (x: number) =>
           Config.use((config) => Effect.succeed(x * config.factor)).pipe(

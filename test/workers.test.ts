@@ -6,7 +6,12 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect } from "effect"
-import { WorkerPool, WorkerStartFailed } from "../src/index.ts"
+import { mkdtempSync, readFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { TaskError, WorkerPool, WorkerStartFailed } from "../src/index.ts"
+import { tasks as failingLayer } from "./fixtures/failing-layer-tasks.ts"
+import { tasks as withLayer } from "./fixtures/layer-tasks.ts"
 import { tasks } from "./fixtures/tasks.ts"
 import { shared } from "./utils.ts"
 
@@ -116,5 +121,43 @@ describe("broadcast", () => {
       yield* pool.close
       const error = yield* Effect.flip(pool.broadcast(tasks.threadId, []))
       assert.strictEqual(error._tag, "PoolNotRunning")
+    }))
+})
+
+describe("per-worker setup layer", () => {
+  it.effect("is built once per worker, serves the module's Effect tasks, and is finalized when the worker closes", () =>
+    Effect.gen(function*() {
+      const log = join(mkdtempSync(join(tmpdir(), "emp-")), "finalized")
+      process.env.EMP_LAYER_LOG = log // worker threads copy the environment as they start
+      const pool = yield* WorkerPool.make({ size: 2 })
+      delete process.env.EMP_LAYER_LOG
+      const items = Array.from({ length: 40 }, (_, i) => i)
+      const results = yield* pool.map(withLayer.predict, items, { chunksize: 1 })
+      assert.deepStrictEqual(results.map(([y]) => y), items.map((x) => x * 2))
+      assert.isTrue(results.every(([, build]) => build === 1), "one build per worker, reused by every task")
+      const threads = new Set(results.map(([, , thread]) => thread))
+      assert.strictEqual(yield* pool.apply(withLayer.plain, [1]), 2)
+      yield* pool.close
+      yield* pool.join
+      const finalized = readFileSync(log, "utf8").trim().split("\n").map(Number)
+      assert.deepStrictEqual(new Set(finalized), threads, "each worker that built it finalized it, once")
+      assert.strictEqual(finalized.length, threads.size)
+    }))
+
+  it.effect("a layer that fails fails the module's tasks with the cause; the pool keeps serving", () =>
+    Effect.gen(function*() {
+      const pool = yield* WorkerPool.make({ size: 1 })
+      const error = yield* Effect.flip(pool.apply(failingLayer.render, [1]))
+      assert.instanceOf(error, TaskError)
+      assert.include(error.message, "setup layer failed")
+      assert.include(error.message, "no GPU on this machine")
+      assert.strictEqual(yield* pool.apply(tasks.square, [5]), 25)
+    }))
+
+  it.effect("works with process workers", () =>
+    Effect.gen(function*() {
+      const pool = yield* WorkerPool.make({ size: 2, backend: "processes" })
+      const results = yield* pool.map(withLayer.predict, [1, 2, 3, 4], { chunksize: 1 })
+      assert.deepStrictEqual(results.map(([y, build]) => [y, build]), [[2, 1], [4, 1], [6, 1], [8, 1]])
     }))
 })

@@ -42,6 +42,8 @@ const program = Effect.gen(function*() {
   // a task that exits the worker, or throws where nothing catches it, must not take finished results with it
   process.on("exit", runtime.flush)
   yield* runner.run<void, never, never>((_portId, message) => runtime.onMessage(message))
+  // closing: finalize the task modules' setup layers before the worker exits
+  yield* Effect.promise(runtime.close)
 }).pipe(Effect.provide(NodeWorkerRunner.layer))
 
 // A forked worker whose parent is gone (even killed by SIGKILL) exits instead of living on as an orphan.

@@ -10,7 +10,10 @@
  */
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
-import type * as Exit from "effect/Exit"
+import type * as Context from "effect/Context"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
 import type * as Fiber from "effect/Fiber"
 import * as Task from "../Task.ts"
 import * as Protocol from "./protocol.ts"
@@ -34,6 +37,8 @@ interface Definition {
   readonly name: string
   fn: Task.TaskFunction | undefined
   errors: Task.ErrorCodec | undefined
+  /** The services of the module's setup layer, for its Effect tasks. */
+  context: Context.Context<unknown> | undefined
   loadError: Protocol.RemoteError | undefined
 }
 
@@ -71,6 +76,21 @@ export const make = (options: {
   let sliceStart = performance.now()
   let started = 0
   let cancelsRead = 0
+  /** Where the modules' setup layers live: closed when the worker closes. */
+  const layerScope = Effect.runSync(Scope.make())
+  /** Each module's setup layer, built once per worker (by module URL). */
+  const setups = new Map<string, Promise<Context.Context<unknown>>>()
+  const setup = (url: string, layer: Layer.Layer<unknown, unknown>) => {
+    let built = setups.get(url)
+    if (built === undefined) {
+      built = Effect.runPromiseExit(Layer.buildWithScope(layer, layerScope)).then((exit) => {
+        if (exit._tag === "Success") return exit.value
+        throw new Error(`its setup layer failed: ${Cause.pretty(exit.cause)}`)
+      })
+      setups.set(url, built)
+    }
+    return built
+  }
   /** Whether the job at the head of the queue was counted as started (it may be waiting for its module). */
   let headStarted = false
 
@@ -202,7 +222,10 @@ export const make = (options: {
           return replyThrown(task, error, started)
         }
         if (Effect.isEffect(result)) {
-          const fiber = Effect.runFork(result as Effect.Effect<unknown, unknown>)
+          const effect = result as Effect.Effect<unknown, unknown>
+          const fiber = definition.context === undefined
+            ? Effect.runFork(effect)
+            : Effect.runForkWith(definition.context)(effect)
           const done = fiber.pollUnsafe()
           if (done !== undefined) {
             // completed synchronously: go on in this loop, so a long chunk does not grow the stack
@@ -270,8 +293,15 @@ export const make = (options: {
         if (typeof fn !== "function") {
           throw new Error(`the module ${definition.url} has no task named "${definition.name}"`)
         }
-        definition.fn = fn
         definition.errors = entry.errors
+        if (entry.layer === undefined) {
+          definition.fn = fn
+          return
+        }
+        return setup(definition.url, entry.layer).then((context) => {
+          definition.context = context
+          definition.fn = fn
+        })
       })
       .catch((error) => {
         definition.loadError = describe(error, `could not load task module ${definition.url}: `)
@@ -348,6 +378,7 @@ export const make = (options: {
             name: ops[i + 3] as string,
             fn: undefined,
             errors: undefined,
+            context: undefined,
             loadError: undefined
           })
           i += 4
@@ -374,6 +405,8 @@ export const make = (options: {
 
   return {
     onMessage,
+    /** Finalizes the modules' setup layers: called when the worker closes. */
+    close: (): Promise<void> => Effect.runPromise(Scope.close(layerScope, Exit.void)),
     /** Sends what is finished now: called when the worker exits, so a crash loses only unfinished work. */
     flush
   }
