@@ -29,6 +29,7 @@
  */
 import * as NodeWorker from "@effect/platform-node/NodeWorker"
 import * as Cause from "effect/Cause"
+import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -566,6 +567,29 @@ const withCallbacks = <A, E>(wait: Effect.Effect<A, E>, options: AsyncOptions<A,
  */
 export const layer = (options?: Options): Layer.Layer<WorkerPool, Cause.IllegalArgumentError | WorkerStartFailed> =>
   Layer.effect(WorkerPool, make(options))
+
+/**
+ * Provides `WorkerPool` from options read from Effect `Config`, so that, for
+ * example, the pool size can come from the environment without code changes.
+ * Each option may be a plain value or a `Config` of it.
+ *
+ * @example
+ * ```ts
+ * import { Config } from "effect"
+ *
+ * const PoolLive = WorkerPool.layerConfig({
+ *   size: Config.Int("POOL_SIZE").pipe(Config.withDefault(4)),
+ *   maxTasksPerWorker: Config.Int("POOL_MAX_TASKS_PER_WORKER").pipe(Config.withDefault(1000))
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  options: Config.Wrap<Options>
+): Layer.Layer<WorkerPool, Cause.IllegalArgumentError | WorkerStartFailed | Config.ConfigError> =>
+  Layer.effect(WorkerPool, Effect.flatMap(Config.unwrap(options), make))
 
 // -- accessors ------------------------------------------------------------------
 

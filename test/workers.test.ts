@@ -5,7 +5,7 @@
  * task on every worker. All with real worker threads (and processes).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Effect } from "effect"
+import { Cause, Config, ConfigProvider, Effect, Layer } from "effect"
 import { mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -159,5 +159,29 @@ describe("per-worker setup layer", () => {
       const pool = yield* WorkerPool.make({ size: 2, backend: "processes" })
       const results = yield* pool.map(withLayer.predict, [1, 2, 3, 4], { chunksize: 1 })
       assert.deepStrictEqual(results.map(([y, build]) => [y, build]), [[2, 1], [4, 1], [6, 1], [8, 1]])
+    }))
+})
+
+describe("layerConfig", () => {
+  it.effect("reads the pool's options from Config (here, the environment)", () =>
+    Effect.gen(function*() {
+      const pool = yield* WorkerPool.WorkerPool
+      assert.strictEqual(pool.size, 3)
+      assert.strictEqual((yield* pool.broadcast(tasks.threadId, [])).length, 3)
+    }).pipe(Effect.provide(
+      WorkerPool.layerConfig({
+        size: Config.Int("POOL_SIZE"),
+        maxTasksPerWorker: Config.Int("POOL_MAX_TASKS").pipe(Config.withDefault(100))
+      }).pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnvRecord({ POOL_SIZE: "3" }))))
+    )))
+
+  it.effect("an invalid value is rejected with a clear error", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Layer.build(
+        WorkerPool.layerConfig({ size: Config.Int("POOL_SIZE") }).pipe(
+          Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnvRecord({ POOL_SIZE: "0" })))
+        )
+      ))
+      assert.isTrue(Cause.isIllegalArgumentError(error))
     }))
 })
