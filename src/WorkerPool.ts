@@ -35,8 +35,11 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as AsyncResult from "./AsyncResult.ts"
@@ -156,6 +159,47 @@ export interface AsyncOptions<A, E> {
 }
 
 /**
+ * A snapshot of what a pool is doing and has done. A `map` chunk counts as one
+ * task. Times are in milliseconds: `wait` from submission until a worker got
+ * the task, `run` as the worker measured it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Stats {
+  readonly workers: {
+    /** Running at least one task. */
+    readonly busy: number
+    /** Ready, with nothing to do. */
+    readonly idle: number
+    /** Starting (or running their initializer), or being replaced. */
+    readonly starting: number
+  }
+  /** Tasks waiting for a worker. */
+  readonly queued: number
+  /** Tasks sent to a worker and not answered yet. */
+  readonly running: number
+  readonly succeeded: number
+  readonly failed: number
+  /** Tasks each current worker has answered. */
+  readonly tasksPerWorker: ReadonlyArray<{ readonly workerId: number; readonly tasks: number }>
+  readonly wait: TimeSummary
+  readonly run: TimeSummary
+}
+
+/**
+ * Count, mean and maximum of a duration, in milliseconds.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TimeSummary {
+  readonly count: number
+  readonly meanMillis: number
+  readonly maxMillis: number
+}
+
+/**
  * A running pool. Every method is an Effect, so nothing happens until it runs;
  * interrupting a call cancels its tasks in the workers.
  *
@@ -253,6 +297,13 @@ export interface Pool {
     task: Task<Args, A, E>,
     args: Readonly<Args>
   ) => Effect.Effect<Array<A>, E | DispatchError>
+
+  /**
+   * What the pool is doing and has done. The same figures are kept in Effect
+   * `Metric` gauges (`effect_multiprocessing_*`, with a `pool` attribute),
+   * updated every second, so any metrics exporter shows them.
+   */
+  readonly stats: Effect.Effect<Stats>
 
   /** Stops accepting tasks; the workers exit once the submitted tasks are done. */
   readonly close: Effect.Effect<void>
@@ -363,7 +414,38 @@ export const make = (
         return supervisor.stop(how)
       }).pipe(Effect.andThen(Deferred.done(stopped, Exit.void)))
 
-    dispatcher.onBusy = () => supervisor.ref(true)
+    const stats = Effect.sync((): Stats => {
+      let busy = 0
+      let idle = 0
+      let starting = 0
+      let running = 0
+      for (const slot of dispatcher.slots) {
+        running += slot.inflight.size
+        if (slot.ready && slot.inflight.size > 0) busy++
+        else if (slot.ready) idle++
+        else starting++
+      }
+      const totals = dispatcher.totals
+      return {
+        workers: { busy, idle, starting },
+        queued: dispatcher.queued(),
+        running,
+        succeeded: totals.succeeded,
+        failed: totals.failed,
+        tasksPerWorker: dispatcher.slots.map((slot) => ({ workerId: slot.workerId, tasks: slot.completed })),
+        wait: summary(totals.waits, totals.waitMillis, totals.maxWaitMillis),
+        run: summary(totals.runs, totals.runMillis, totals.maxRunMillis)
+      }
+    })
+    // metrics are refreshed every second while the pool is busy (a timer then costs nothing: busy workers keep the
+    // program alive anyway), and once more each time it goes idle
+    const record = Effect.flatMap(stats, recordMetrics(poolIds++))
+    let metricsFiber: Fiber.Fiber<unknown, unknown> | undefined
+
+    dispatcher.onBusy = () => {
+      supervisor.ref(true)
+      metricsFiber ??= runBackground(Effect.repeat(record, Schedule.spaced("1 second")))
+    }
     // a cancelled task stuck in synchronous code cannot be interrupted: after the grace period, replace its worker
     const watchCancelled = (job: Job): Effect.Effect<void> =>
       Effect.sleep(cancelGracePeriod).pipe(Effect.andThen(Effect.suspend(() => {
@@ -386,6 +468,9 @@ export const make = (
     dispatcher.onCancelRunning = (job) => runBackground(watchCancelled(job))
     dispatcher.onIdle = () => {
       supervisor.ref(false)
+      metricsFiber?.interruptUnsafe()
+      metricsFiber = undefined
+      runBackground(record)
       if (state === "closed") runBackground(stopWorkers("close"))
     }
 
@@ -490,6 +575,7 @@ export const make = (
 
     const pool: Pool = {
       size,
+      stats,
       apply: (task, args, options) =>
         Effect.suspend(() =>
           state !== "running" ? notRunning() : awaitJob(
@@ -541,6 +627,42 @@ export const make = (
     }
     return pool
   })
+
+let poolIds = 0
+
+const summary = (count: number, totalMillis: number, maxMillis: number): TimeSummary => ({
+  count,
+  meanMillis: count === 0 ? 0 : totalMillis / count,
+  maxMillis
+})
+
+const gauges = {
+  workers: Metric.gauge("effect_multiprocessing_workers", { description: "workers, by state" }),
+  queued: Metric.gauge("effect_multiprocessing_tasks_queued", { description: "tasks waiting for a worker" }),
+  running: Metric.gauge("effect_multiprocessing_tasks_running", { description: "tasks sent to a worker, not answered" }),
+  succeeded: Metric.gauge("effect_multiprocessing_tasks_succeeded", { description: "tasks that succeeded" }),
+  failed: Metric.gauge("effect_multiprocessing_tasks_failed", { description: "tasks that failed" }),
+  waitMean: Metric.gauge("effect_multiprocessing_wait_mean_millis", { description: "mean wait for a worker" }),
+  runMean: Metric.gauge("effect_multiprocessing_run_mean_millis", { description: "mean run time in a worker" })
+}
+
+/** Mirrors a pool's stats into Effect Metric gauges. */
+const recordMetrics = (pool: number) => (stats: Stats) => {
+  const attributes = { pool: String(pool) }
+  const set = (gauge: Metric.Gauge<number>, value: number, extra?: Record<string, string>) =>
+    Metric.update(Metric.withAttributes(gauge, extra ? { ...attributes, ...extra } : attributes), value)
+  return Effect.all([
+    set(gauges.workers, stats.workers.busy, { state: "busy" }),
+    set(gauges.workers, stats.workers.idle, { state: "idle" }),
+    set(gauges.workers, stats.workers.starting, { state: "starting" }),
+    set(gauges.queued, stats.queued),
+    set(gauges.running, stats.running),
+    set(gauges.succeeded, stats.succeeded),
+    set(gauges.failed, stats.failed),
+    set(gauges.waitMean, stats.wait.meanMillis),
+    set(gauges.runMean, stats.run.meanMillis)
+  ], { discard: true })
+}
 
 const withCallbacks = <A, E>(wait: Effect.Effect<A, E>, options: AsyncOptions<A, E>) =>
   Effect.onExit(wait, (exit) =>
@@ -724,6 +846,14 @@ export const broadcast = <Args extends ReadonlyArray<unknown>, A, E>(
   task: Task<Args, A, E>,
   args: Readonly<Args>
 ): Effect.Effect<Array<A>, E | DispatchError, WorkerPool> => WorkerPool.use((pool) => pool.broadcast(task, args))
+
+/**
+ * `stats` of the `WorkerPool` service.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const stats: Effect.Effect<Stats, never, WorkerPool> = WorkerPool.use((pool) => pool.stats)
 
 /**
  * `close` on the `WorkerPool` service.

@@ -5,7 +5,7 @@
  * task on every worker. All with real worker threads (and processes).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Config, ConfigProvider, Effect, Layer } from "effect"
+import { Cause, Config, ConfigProvider, Effect, Layer, Metric } from "effect"
 import { mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -13,7 +13,7 @@ import { TaskError, WorkerPool, WorkerStartFailed } from "../src/index.ts"
 import { tasks as failingLayer } from "./fixtures/failing-layer-tasks.ts"
 import { tasks as withLayer } from "./fixtures/layer-tasks.ts"
 import { tasks } from "./fixtures/tasks.ts"
-import { shared } from "./utils.ts"
+import { open, shared, waitFor } from "./utils.ts"
 
 const count = <A>(values: ReadonlyArray<A>) => {
   const counts = new Map<A, number>()
@@ -183,5 +183,44 @@ describe("layerConfig", () => {
         )
       ))
       assert.isTrue(Cause.isIllegalArgumentError(error))
+    }))
+})
+
+describe("stats", () => {
+  it.effect("count workers by state, queued and running tasks, outcomes, and times", () =>
+    Effect.gen(function*() {
+      const pool = yield* WorkerPool.make({ size: 1 })
+      const fresh = yield* pool.stats
+      assert.deepStrictEqual(fresh.workers, { busy: 0, idle: 1, starting: 0 })
+      assert.deepStrictEqual([fresh.queued, fresh.running, fresh.succeeded, fresh.failed], [0, 0, 0, 0])
+
+      const flags = shared()
+      const blocking = yield* pool.applyAsync(tasks.waitForRelease, [flags])
+      yield* waitFor(flags, 0)
+      const waiting = yield* pool.applyAsync(tasks.square, [3])
+      const busy = yield* pool.stats
+      assert.deepStrictEqual(busy.workers, { busy: 1, idle: 0, starting: 0 })
+      assert.deepStrictEqual([busy.queued, busy.running], [1, 1])
+
+      open(flags, 1)
+      yield* blocking.wait()
+      yield* waiting.wait()
+      yield* pool.map(tasks.square, [1, 2, 3, 4], { chunksize: 2 }) // two chunks: two tasks
+      yield* Effect.flip(pool.apply(tasks.boom, ["x"]))
+      const done = yield* pool.stats
+      assert.deepStrictEqual([done.queued, done.running, done.succeeded, done.failed], [0, 0, 4, 1])
+      assert.deepStrictEqual(done.tasksPerWorker.map((worker) => worker.tasks), [5])
+      assert.strictEqual(done.run.count, 5)
+      assert.isAtLeast(done.run.maxMillis, done.run.meanMillis)
+      assert.strictEqual(done.wait.count, 5)
+    }))
+
+  it.effect("are kept in Effect Metric gauges too", () =>
+    Effect.gen(function*() {
+      const pool = yield* WorkerPool.make({ size: 1 })
+      yield* pool.map(tasks.square, [1, 2, 3], { chunksize: 1 })
+      yield* Effect.yieldNow // the snapshot taken as the pool went idle
+      const gauges = (yield* Metric.snapshot).filter((metric) => metric.id === "effect_multiprocessing_tasks_succeeded")
+      assert.isTrue(gauges.some((gauge) => (gauge.state as { readonly value: number }).value === 3))
     }))
 })

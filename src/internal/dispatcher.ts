@@ -48,6 +48,8 @@ export interface Job {
   slot: Slot | undefined
   /** Its position among the jobs posted to `slot`, to compare with `Slot.started`. */
   seq: number
+  /** When it was submitted (`performance.now()`), for the wait-time statistics. */
+  readonly submittedAt: number
   /** The one worker it must run on (an initializer, a broadcast), if any. */
   readonly target: Slot | undefined
   /** The outcome, once settled. */
@@ -86,6 +88,8 @@ export interface Slot {
   budget: number
   /** Jobs meant for this worker only, not sent yet. */
   readonly direct: Array<Job>
+  /** Jobs it has answered. */
+  completed: number
   /** How many jobs have been posted to it. */
   sent: number
   /** How many `CANCEL`s have been posted to it. */
@@ -114,6 +118,7 @@ export const makeSlot = (
   online: false,
   budget,
   direct: [],
+  completed: 0,
   sent: 0,
   cancelsSent: 0,
   ready: false,
@@ -141,6 +146,17 @@ export class Dispatcher {
   onCancelRunning: (job: Job) => void = () => {}
   /** Called when a worker has used up its `budget` and answered all its jobs: the pool replaces it. */
   onExhausted: (slot: Slot) => void = () => {}
+  /** What the pool has done so far (see `WorkerPool.Stats`). */
+  readonly totals = {
+    succeeded: 0,
+    failed: 0,
+    runs: 0,
+    runMillis: 0,
+    maxRunMillis: 0,
+    waits: 0,
+    waitMillis: 0,
+    maxWaitMillis: 0
+  }
   /** Once set (the pool has stopped), every new job is settled with it at once. */
   rejectWith: Exit.Exit<never, unknown> | undefined = undefined
 
@@ -189,6 +205,7 @@ export class Dispatcher {
       cost: 0,
       slot: undefined,
       seq: -1,
+      submittedAt: performance.now(),
       target,
       exit: undefined,
       waiter: undefined,
@@ -345,6 +362,10 @@ export class Dispatcher {
 
   private hold(slot: Slot, job: Job): void {
     if (job.target === undefined) slot.budget--
+    const waited = performance.now() - job.submittedAt
+    this.totals.waits++
+    this.totals.waitMillis += waited
+    if (waited > this.totals.maxWaitMillis) this.totals.maxWaitMillis = waited
     job.slot = slot
     slot.inflight.set(job.id, job)
     slot.queuedMicros += Math.max(job.cost, 0)
@@ -420,6 +441,11 @@ export class Dispatcher {
       const job = slot.inflight.get(replies[i] as number)
       if (job === undefined) continue
       this.release(slot, job)
+      slot.completed++
+      const ran = (replies[i + 3] as number) / 1000
+      this.totals.runs++
+      this.totals.runMillis += ran
+      if (ran > this.totals.maxRunMillis) this.totals.maxRunMillis = ran
       if (status === Protocol.STATUS_OK) {
         // only complete runs say what the task costs (a cancelled or failed one stopped early)
         const kind = job.kind
@@ -445,6 +471,13 @@ export class Dispatcher {
   markOnline(slot: Slot): void {
     slot.online = true
     this.dispatch()
+  }
+
+  /** Jobs waiting to be sent to a worker. */
+  queued(): number {
+    let direct = 0
+    for (const slot of this.slots) direct += slot.direct.length
+    return this.queue.length - this.head - this.cancelledQueued + direct
   }
 
   /** The workers in the pool, starting or running, but not those being replaced (`maxTasksPerWorker`). */
@@ -522,6 +555,8 @@ export class Dispatcher {
   private settle(job: Job, exit: Exit.Exit<unknown, unknown>): void {
     if (job.exit !== undefined || job.cancelled) return
     job.exit = exit
+    if (exit._tag === "Success") this.totals.succeeded++
+    else this.totals.failed++
     job.payload = undefined
     const waiter = job.waiter
     job.waiter = undefined
