@@ -402,6 +402,7 @@ export const make = (
     }).pipe(Effect.provide(NodeWorker.layerPlatform))
 
     let state: "running" | "closed" | "terminated" = "running"
+    let started = false
     const stopped = Deferred.makeUnsafe<void>()
 
     /** Stops the workers; the first stop to finish marks the pool stopped. */
@@ -467,7 +468,8 @@ export const make = (
       })))
     dispatcher.onCancelRunning = (job) => runBackground(watchCancelled(job))
     dispatcher.onIdle = () => {
-      supervisor.ref(false)
+      // while the pool starts, its workers keep the program alive (make is waiting for them)
+      if (started) supervisor.ref(false)
       metricsFiber?.interruptUnsafe()
       metricsFiber = undefined
       runBackground(record)
@@ -487,6 +489,7 @@ export const make = (
     yield* Effect.addFinalizer(() => terminate)
 
     yield* supervisor.start
+    started = true
     supervisor.ref(dispatcher.outstanding > 0)
 
     const notRunning = () =>

@@ -6,9 +6,11 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Config, ConfigProvider, Effect, Layer, Metric } from "effect"
+import { execFile } from "node:child_process"
 import { mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { fileURLToPath } from "node:url"
 import { TaskError, WorkerPool, WorkerStartFailed } from "../src/index.ts"
 import { tasks as failingLayer } from "./fixtures/failing-layer-tasks.ts"
 import { tasks as withLayer } from "./fixtures/layer-tasks.ts"
@@ -56,6 +58,17 @@ describe("initializer", () => {
       assert.instanceOf(error, WorkerStartFailed)
       assert.include(error.message, "its initializer failingInit failed")
       assert.include(error.message, "no model here")
+    }))
+
+  it.effect("24. a failing initializer of a process pool fails make, even with nothing else keeping the program alive", () =>
+    Effect.gen(function*() {
+      const script = fileURLToPath(new URL("./fixtures/failing-init-process-pool.ts", import.meta.url))
+      const output = yield* Effect.callback<string, Error>((resume) => {
+        execFile(process.execPath, [script], { timeout: 30_000 }, (error, stdout, stderr) => {
+          resume(error ? Effect.fail(new Error(`${error.message}\n${stderr}`)) : Effect.succeed(stdout))
+        })
+      })
+      assert.strictEqual(output.trim(), "make failed with WorkerStartFailed")
     }))
 
   it.effect("works with process workers", () =>
