@@ -48,7 +48,7 @@ import { Dispatcher, type Job } from "./internal/dispatcher.ts"
 import * as NodeProcesses from "./internal/nodeProcesses.ts"
 import * as NodeThreads from "./internal/nodeThreads.ts"
 import * as Protocol from "./internal/protocol.ts"
-import { awaitChunks, awaitJob, type Chunked, submitChunks } from "./internal/submission.ts"
+import { admitted, awaitChunks, awaitJob, type Chunked, submitChunks } from "./internal/submission.ts"
 import * as Supervisor from "./internal/supervisor.ts"
 import {
   type DispatchError,
@@ -112,6 +112,13 @@ export interface Options {
    * size and no queued task is lost.
    */
   readonly maxTasksPerWorker?: number | undefined
+  /**
+   * The most tasks that may wait for a worker. Beyond it, submitters wait
+   * (Effect-style backpressure: `apply`, `applyAsync` and the `map`s wait for
+   * room before submitting) instead of the queue growing without limit, and
+   * `imap` reads its input no further ahead than this. No bound by default.
+   */
+  readonly maxQueue?: number | undefined
 }
 
 /**
@@ -361,6 +368,10 @@ export const make = (
         `maxTasksPerWorker must be a positive integer, got ${String(maxTasksPerWorker)}`
       )
     }
+    const maxQueue = options?.maxQueue
+    if (maxQueue !== undefined && !(Number.isSafeInteger(maxQueue) && maxQueue >= 1)) {
+      return yield* new Cause.IllegalArgumentError(`maxQueue must be a positive integer, got ${String(maxQueue)}`)
+    }
     if (options?.initializer !== undefined && !TaskModule.isTask(options.initializer)) {
       return yield* new Cause.IllegalArgumentError(
         "initializer must be a task: a function of a module declared with Task.module"
@@ -380,6 +391,7 @@ export const make = (
     const cancelGracePeriod = grace.value
     const scope = yield* Effect.scope
     const dispatcher = new Dispatcher()
+    dispatcher.maxQueue = maxQueue ?? Infinity
     const asyncResults = yield* FiberSet.make<unknown, unknown>()
     const background = yield* FiberSet.make<unknown, unknown>()
     const runBackground = yield* FiberSet.runtime(background)()
@@ -523,7 +535,7 @@ export const make = (
       options: MapOptions | undefined
     ) =>
       Effect.suspend((): Effect.Effect<Chunked, PoolNotRunning | Cause.IllegalArgumentError> =>
-        state !== "running" ? notRunning() : Effect.map(
+        state !== "running" ? notRunning() : Effect.flatMap(
           prepareMap(items, options),
           ({ chunksize, list }) => submitChunks(dispatcher, task, mode, list, chunksize)
         )
@@ -555,13 +567,11 @@ export const make = (
           // before a failed chunk, and fails (cancelling the chunks in flight) when it reaches it
           Stream.mapEffect(
             (chunk) =>
-              Effect.exit(Effect.suspend(() =>
-                awaitJob<ReadonlyArray<unknown>, unknown>(
-                  dispatcher,
-                  dispatcher.submit(task, Protocol.MODE_MAP, chunk, chunk.length)
-                )
+              Effect.exit(Effect.flatMap(
+                admitted(dispatcher, () => dispatcher.submit(task, Protocol.MODE_MAP, chunk, chunk.length)),
+                (job) => awaitJob<ReadonlyArray<unknown>, unknown>(dispatcher, job)
               )),
-            { concurrency: size * IMAP_CHUNKS_PER_WORKER, unordered }
+            { concurrency: Math.min(size * IMAP_CHUNKS_PER_WORKER, maxQueue ?? Infinity), unordered }
           ),
           Stream.mapEffect((exit) => exit),
           Stream.flattenIterable,
@@ -580,12 +590,13 @@ export const make = (
       size,
       stats,
       apply: (task, args, options) =>
-        Effect.suspend(() =>
-          state !== "running" ? notRunning() : awaitJob(
-            dispatcher,
-            dispatcher.submit(task, Protocol.MODE_APPLY, args, 1, options?.transfer)
-          )
-        ),
+        Effect.suspend(() => {
+          if (state !== "running") return notRunning()
+          const submit = () => dispatcher.submit(task, Protocol.MODE_APPLY, args, 1, options?.transfer)
+          return maxQueue === undefined
+            ? awaitJob(dispatcher, submit())
+            : Effect.flatMap(admitted(dispatcher, submit), (job) => awaitJob(dispatcher, job))
+        }),
       map: (task, items, options) =>
         Effect.flatMap(mapWith(Protocol.MODE_MAP, task, items, options), (group) => awaitChunks(dispatcher, group)),
       starmap: (task, items, options) =>
@@ -595,8 +606,10 @@ export const make = (
       applyAsync: (task, args, options) =>
         Effect.suspend(() => {
           if (state !== "running") return notRunning()
-          const job = dispatcher.submit(task, Protocol.MODE_APPLY, args, 1, options?.transfer)
-          return startAsync(awaitJob(dispatcher, job), options)
+          return Effect.flatMap(
+            admitted(dispatcher, () => dispatcher.submit(task, Protocol.MODE_APPLY, args, 1, options?.transfer)),
+            (job) => startAsync(awaitJob(dispatcher, job), options)
+          )
         }),
       mapAsync: (task, items, options) =>
         Effect.flatMap(

@@ -5,7 +5,7 @@
  * task on every worker. All with real worker threads (and processes).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Config, ConfigProvider, Effect, Layer, Metric } from "effect"
+import { Cause, Config, ConfigProvider, Effect, Fiber, Layer, Metric, Stream } from "effect"
 import { execFile } from "node:child_process"
 import { mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -15,7 +15,7 @@ import { TaskError, WorkerPool, WorkerStartFailed } from "../src/index.ts"
 import { tasks as failingLayer } from "./fixtures/failing-layer-tasks.ts"
 import { tasks as withLayer } from "./fixtures/layer-tasks.ts"
 import { tasks } from "./fixtures/tasks.ts"
-import { open, shared, waitFor } from "./utils.ts"
+import { dispatched, open, shared, waitFor } from "./utils.ts"
 
 const count = <A>(values: ReadonlyArray<A>) => {
   const counts = new Map<A, number>()
@@ -235,5 +235,67 @@ describe("stats", () => {
       yield* Effect.yieldNow // the snapshot taken as the pool went idle
       const gauges = (yield* Metric.snapshot).filter((metric) => metric.id === "effect_multiprocessing_tasks_succeeded")
       assert.isTrue(gauges.some((gauge) => (gauge.state as { readonly value: number }).value === 3))
+    }))
+})
+
+describe("maxQueue", () => {
+  it.effect("submitters wait beyond the bound instead of the queue growing; nothing is lost", () =>
+    Effect.gen(function*() {
+      const pool = yield* WorkerPool.make({ size: 1, maxQueue: 3 })
+      const flags = shared()
+      const blocking = yield* pool.applyAsync(tasks.waitForRelease, [flags])
+      yield* waitFor(flags, 0)
+      const callers = yield* Effect.forkChild(
+        Effect.forEach(Array.from({ length: 10 }, (_, i) => i), (i) => pool.apply(tasks.square, [i]), {
+          concurrency: "unbounded"
+        })
+      )
+      yield* dispatched
+      assert.strictEqual((yield* pool.stats).queued, 3, "three queued, seven callers waiting")
+      const mapping = yield* Effect.forkChild(pool.map(tasks.square, [1, 2, 3, 4], { chunksize: 1 }))
+      yield* dispatched
+      assert.strictEqual((yield* pool.stats).queued, 3, "the map waits for room too")
+      open(flags, 1)
+      yield* blocking.wait()
+      assert.deepStrictEqual(yield* Fiber.join(callers), Array.from({ length: 10 }, (_, i) => i * i))
+      assert.deepStrictEqual(yield* Fiber.join(mapping), [1, 4, 9, 16])
+    }))
+
+  it.effect("imap reads its input no further ahead than the bound", () =>
+    Effect.gen(function*() {
+      const pool = yield* WorkerPool.make({ size: 1, maxQueue: 2 })
+      let pulled = 0
+      function* endless() {
+        for (let i = 0;; i++) {
+          pulled++
+          yield i
+        }
+      }
+      const first = yield* Stream.runCollect(Stream.take(pool.imap(tasks.square, endless()), 3))
+      assert.deepStrictEqual(first, [0, 1, 4])
+      assert.isAtMost(pulled, 3 + 2 + 2, "the items taken, the bound, and the stream's own one-item buffers")
+    }))
+
+  it.effect("a caller that gives up while waiting for room submits nothing", () =>
+    Effect.gen(function*() {
+      const pool = yield* WorkerPool.make({ size: 1, maxQueue: 1 })
+      const flags = shared()
+      yield* pool.applyAsync(tasks.waitForRelease, [flags])
+      yield* waitFor(flags, 0)
+      yield* pool.applyAsync(tasks.square, [1]) // fills the queue
+      const waiting = yield* Effect.forkChild(pool.apply(tasks.square, [2]))
+      yield* dispatched
+      yield* Fiber.interrupt(waiting)
+      open(flags, 1)
+      yield* pool.close
+      yield* pool.join
+      assert.strictEqual((yield* pool.stats).succeeded, 2, "the blocking task and square(1), not square(2)")
+    }))
+
+  it.effect("rejects a value that is not a positive integer", () =>
+    Effect.gen(function*() {
+      for (const maxQueue of [0, -3, 1.5]) {
+        assert.isTrue(Cause.isIllegalArgumentError(yield* Effect.flip(WorkerPool.make({ size: 1, maxQueue }))))
+      }
     }))
 })

@@ -157,6 +157,10 @@ export class Dispatcher {
     waitMillis: 0,
     maxWaitMillis: 0
   }
+  /** The most jobs that may wait in the queue (`maxQueue`); submitters wait for room beyond it (`whenRoom`). */
+  maxQueue = Infinity
+  /** Submitters waiting for room in the queue, first come first served. */
+  private roomWaiters: Array<() => void> = []
   /** Once set (the pool has stopped), every new job is settled with it at once. */
   rejectWith: Exit.Exit<never, unknown> | undefined = undefined
 
@@ -338,6 +342,7 @@ export class Dispatcher {
     if (batches !== undefined) {
       for (const [slot, batch] of batches) this.send(slot, batch)
     }
+    if (this.roomWaiters.length > 0) this.admit()
   }
 
   private hasRoom(slot: Slot, job: Job): boolean {
@@ -473,6 +478,34 @@ export class Dispatcher {
     this.dispatch()
   }
 
+  /**
+   * Calls `f` once the queue has room for another job (at once if it has),
+   * in the order callers asked; returns a function that withdraws the request.
+   */
+  whenRoom(f: () => void): () => void {
+    if (this.roomWaiters.length === 0 && this.hasQueueRoom()) {
+      f()
+      return () => {}
+    }
+    this.roomWaiters.push(f)
+    return () => {
+      const index = this.roomWaiters.indexOf(f)
+      if (index >= 0) this.roomWaiters.splice(index, 1)
+    }
+  }
+
+  private hasQueueRoom(): boolean {
+    return this.rejectWith !== undefined || this.queue.length - this.head - this.cancelledQueued < this.maxQueue
+  }
+
+  /** Lets waiting submitters in while there is room (or the pool has stopped: they then fail at once). */
+  private admit(): void {
+    while (this.roomWaiters.length > 0 && this.hasQueueRoom()) {
+      // each admitted submitter submits at once, taking its place before the next is let in
+      this.roomWaiters.shift()!()
+    }
+  }
+
   /** Jobs waiting to be sent to a worker. */
   queued(): number {
     let direct = 0
@@ -537,6 +570,7 @@ export class Dispatcher {
 
   /** Fails every queued and running job (terminate, or a broken pool). */
   failAll(reason: unknown): void {
+    queueMicrotask(() => this.admit()) // waiting submitters now fail at once (or find room)
     const error = Exit.fail(reason)
     const queued = this.queue.slice(this.head)
     this.queue = []

@@ -13,6 +13,24 @@ import type * as Task from "../Task.ts"
 import type { Dispatcher, Job } from "./dispatcher.ts"
 import * as Protocol from "./protocol.ts"
 
+/**
+ * Submits a job once the queue has room for it (`maxQueue`): the caller's
+ * fiber waits meanwhile. The submission happens in the dispatcher's callback,
+ * so each admitted job takes its place before the next submitter is let in.
+ */
+export const admitted = (dispatcher: Dispatcher, submit: () => Job): Effect.Effect<Job> =>
+  dispatcher.maxQueue === Infinity ? Effect.sync(submit) : Effect.callback<Job>((resume) => {
+    let job: Job | undefined
+    const withdraw = dispatcher.whenRoom(() => {
+      job = submit()
+      resume(Effect.succeed(job))
+    })
+    return Effect.sync(() => {
+      withdraw()
+      if (job !== undefined) dispatcher.cancel(job) // admitted just as the caller gave up
+    })
+  })
+
 /** Waits for one job. */
 export const awaitJob = <A, E>(dispatcher: Dispatcher, job: Job): Effect.Effect<A, E> =>
   Effect.callback<A, E>((resume) => {
@@ -26,23 +44,30 @@ export interface Chunked {
   readonly jobs: ReadonlyArray<Job>
   readonly results: Array<unknown>
   remaining: number
+  /** More chunks are still to be submitted (they wait for room in the queue). */
+  submitting: boolean
   exit: Exit.Exit<Array<unknown>, unknown> | undefined
   waiter: ((exit: Exit.Exit<Array<unknown>, unknown>) => void) | undefined
 }
 
-/** Splits `items` in chunks of `chunksize` and submits them all, in order. */
+/**
+ * Splits `items` in chunks of `chunksize` and submits them, in order: all at
+ * once, or, with a bounded queue, each when there is room (the caller's fiber
+ * waits until the last is submitted).
+ */
 export const submitChunks = (
   dispatcher: Dispatcher,
   task: Task.Any,
   mode: typeof Protocol.MODE_MAP | typeof Protocol.MODE_STARMAP,
   items: ReadonlyArray<unknown>,
   chunksize: number
-): Chunked => {
+): Effect.Effect<Chunked> => {
   const jobs: Array<Job> = []
   const group: Chunked = {
     jobs,
     results: new Array(items.length),
     remaining: 0,
+    submitting: true,
     exit: undefined,
     waiter: undefined
   }
@@ -57,7 +82,7 @@ export const submitChunks = (
     group.waiter = undefined
     waiter?.(exit)
   }
-  for (let offset = 0; offset < items.length; offset += chunksize) {
+  const submitChunk = (offset: number): Job => {
     const chunk = items.slice(offset, offset + chunksize)
     const job = dispatcher.submit(task, mode, chunk, chunk.length)
     jobs.push(job)
@@ -66,13 +91,31 @@ export const submitChunks = (
       if (exit._tag === "Failure") return finish(exit as Exit.Exit<never, unknown>)
       const values = exit.value as ReadonlyArray<unknown>
       for (let i = 0; i < values.length; i++) group.results[offset + i] = values[i]
-      if (--group.remaining === 0) finish(Exit.succeed(group.results))
+      if (--group.remaining === 0 && !group.submitting) finish(Exit.succeed(group.results))
     }
     if (job.exit !== undefined) onExit(job.exit)
     else job.waiter = onExit
+    return job
   }
-  if (group.remaining === 0 && group.exit === undefined) finish(Exit.succeed(group.results))
-  return group
+  const submitted = () => {
+    group.submitting = false
+    if (group.remaining === 0 && group.exit === undefined) finish(Exit.succeed(group.results))
+    return group
+  }
+  const offsets: Array<number> = []
+  for (let offset = 0; offset < items.length; offset += chunksize) offsets.push(offset)
+  if (dispatcher.maxQueue === Infinity) {
+    for (const offset of offsets) submitChunk(offset)
+    return Effect.sync(submitted)
+  }
+  return Effect.forEach(
+    offsets,
+    (offset) => group.exit !== undefined ? Effect.void : admitted(dispatcher, () => submitChunk(offset)),
+    { discard: true }
+  ).pipe(
+    Effect.onInterrupt(() => Effect.sync(() => finish(Exit.interrupt()))),
+    Effect.map(submitted)
+  )
 }
 
 /** Waits for a chunked submission; interrupting cancels every chunk still out. */
