@@ -67,8 +67,19 @@ import * as TaskModule from "./Task.ts"
  * @category models
  */
 export interface Options {
-  /** How many workers; a positive integer. Defaults to `os.availableParallelism()`. */
-  readonly size?: number | undefined
+  /**
+   * How many workers: a positive integer (default `os.availableParallelism()`),
+   * or a range `{ min, max, idleTimeout }`: the pool starts `min` workers, adds
+   * workers (up to `max`) while tasks wait and every worker is busy, and
+   * retires a worker that has been idle for `idleTimeout` (default 30 seconds),
+   * down to `min`. (An idle pool above `min` keeps its program alive until
+   * those timeouts pass.)
+   */
+  readonly size?: number | {
+    readonly min: number
+    readonly max: number
+    readonly idleTimeout?: Duration.Input | undefined
+  } | undefined
   /**
    * How long a cancelled task may keep its worker blocked in synchronous code
    * before the worker is killed and replaced (a synchronous loop cannot be
@@ -214,7 +225,7 @@ export interface TimeSummary {
  * @category models
  */
 export interface Pool {
-  /** The number of workers. */
+  /** The number of workers (for a pool sized `{ min, max }`, its maximum). */
   readonly size: number
 
   /** Runs `task(...args)` in a worker and returns its result. */
@@ -358,10 +369,9 @@ export const make = (
   options?: Options
 ): Effect.Effect<Pool, Cause.IllegalArgumentError | WorkerStartFailed, Scope.Scope> =>
   Effect.gen(function*() {
-    const size = options?.size ?? NodeThreads.defaultSize()
-    if (!Number.isSafeInteger(size) || size < 1) {
-      return yield* new Cause.IllegalArgumentError(`WorkerPool size must be a positive integer, got ${String(size)}`)
-    }
+    const sizing = parseSize(options?.size)
+    if (Cause.isIllegalArgumentError(sizing)) return yield* sizing
+    const size = sizing.max
     const maxTasksPerWorker = options?.maxTasksPerWorker
     if (maxTasksPerWorker !== undefined && !(Number.isSafeInteger(maxTasksPerWorker) && maxTasksPerWorker >= 1)) {
       return yield* new Cause.IllegalArgumentError(
@@ -397,7 +407,8 @@ export const make = (
     const runBackground = yield* FiberSet.runtime(background)()
     const workersScope = yield* Scope.fork(scope)
     const supervisor = yield* Supervisor.make({
-      size,
+      sizing,
+      fork: (effect) => void runBackground(effect),
       dispatcher,
       backend: options?.backend === "processes"
         ? NodeProcesses.processes({
@@ -643,6 +654,32 @@ export const make = (
     }
     return pool
   })
+
+/** Reads the `size` option: a fixed size, or a range. */
+const parseSize = (size: Options["size"]): Supervisor.Sizing | Cause.IllegalArgumentError => {
+  const isCount = (n: unknown, least: number): n is number => Number.isSafeInteger(n) && (n as number) >= least
+  if (size === undefined) {
+    const n = NodeThreads.defaultSize()
+    return { min: n, max: n, idleTimeout: undefined }
+  }
+  if (typeof size === "number") {
+    return isCount(size, 1)
+      ? { min: size, max: size, idleTimeout: undefined }
+      : new Cause.IllegalArgumentError(`WorkerPool size must be a positive integer, got ${String(size)}`)
+  }
+  const idleTimeout = Duration.fromInput(size.idleTimeout ?? "30 seconds")
+  if (!isCount(size.min, 0) || !isCount(size.max, 1) || size.min > size.max) {
+    return new Cause.IllegalArgumentError(
+      `WorkerPool size must be a positive integer or { min, max } with 0 <= min <= max and max >= 1, got ${
+        JSON.stringify(size)
+      }`
+    )
+  }
+  if (idleTimeout._tag === "None" || !Duration.isFinite(idleTimeout.value) || Duration.toMillis(idleTimeout.value) < 0) {
+    return new Cause.IllegalArgumentError(`idleTimeout must be a finite, non-negative duration, got ${String(size.idleTimeout)}`)
+  }
+  return { min: size.min, max: size.max, idleTimeout: idleTimeout.value }
+}
 
 let poolIds = 0
 

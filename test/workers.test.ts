@@ -15,7 +15,8 @@ import { TaskError, WorkerPool, WorkerStartFailed } from "../src/index.ts"
 import { tasks as failingLayer } from "./fixtures/failing-layer-tasks.ts"
 import { tasks as withLayer } from "./fixtures/layer-tasks.ts"
 import { tasks } from "./fixtures/tasks.ts"
-import { dispatched, open, shared, waitFor } from "./utils.ts"
+import * as TestClock from "effect/testing/TestClock"
+import { dispatched, eventually, open, poolThreads, shared, waitFor } from "./utils.ts"
 
 const count = <A>(values: ReadonlyArray<A>) => {
   const counts = new Map<A, number>()
@@ -297,5 +298,43 @@ describe("maxQueue", () => {
       for (const maxQueue of [0, -3, 1.5]) {
         assert.isTrue(Cause.isIllegalArgumentError(yield* Effect.flip(WorkerPool.make({ size: 1, maxQueue }))))
       }
+    }))
+})
+
+describe("dynamic size", () => {
+  it.effect("starts min workers, grows to max while tasks wait, retires idle ones down to min", () =>
+    Effect.gen(function*() {
+      const threadsBefore = poolThreads()
+      const pool = yield* WorkerPool.make({ size: { min: 1, max: 3, idleTimeout: "10 seconds" } })
+      assert.strictEqual(pool.size, 3)
+      assert.deepStrictEqual((yield* pool.stats).workers, { busy: 0, idle: 1, starting: 0 })
+      // three tasks that can only finish together: the pool must grow to three workers
+      const counter = shared(1)
+      const threads = yield* pool.starmap(tasks.barrier, [[counter, 3], [counter, 3], [counter, 3]], { chunksize: 1 })
+      assert.strictEqual(new Set(threads).size, 3)
+      yield* Effect.yieldNow
+      yield* TestClock.adjust("10 seconds") // all three have been idle that long
+      yield* eventually(() => poolThreads() === threadsBefore + 1, "the pool shrank back to one worker")
+      assert.deepStrictEqual((yield* pool.stats).workers, { busy: 0, idle: 1, starting: 0 })
+      assert.deepStrictEqual(yield* pool.map(tasks.square, [1, 2, 3]), [1, 4, 9], "and still serves")
+    }))
+
+  it.effect("never runs more than max workers; min 0 starts none", () =>
+    Effect.gen(function*() {
+      const threadsBefore = poolThreads()
+      const pool = yield* WorkerPool.make({ size: { min: 0, max: 2 } })
+      assert.strictEqual(poolThreads(), threadsBefore)
+      const tagged = yield* pool.map(tasks.tagWithThread, Array.from({ length: 30 }, (_, i) => i), { chunksize: 1 })
+      assert.isAtMost(new Set(tagged.map(([, thread]) => thread)).size, 2)
+      assert.isAtMost(poolThreads(), threadsBefore + 2)
+    }))
+
+  it.effect("rejects a range that makes no sense", () =>
+    Effect.gen(function*() {
+      for (const size of [{ min: 2, max: 1 }, { min: -1, max: 2 }, { min: 0, max: 0 }, { min: 1, max: 2.5 }]) {
+        assert.isTrue(Cause.isIllegalArgumentError(yield* Effect.flip(WorkerPool.make({ size }))), JSON.stringify(size))
+      }
+      const infinite = yield* Effect.flip(WorkerPool.make({ size: { min: 1, max: 2, idleTimeout: "Infinity" } }))
+      assert.isTrue(Cause.isIllegalArgumentError(infinite))
     }))
 })

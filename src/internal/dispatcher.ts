@@ -90,6 +90,8 @@ export interface Slot {
   readonly direct: Array<Job>
   /** Jobs it has answered. */
   completed: number
+  /** Jobs it has been given: a worker idle since a given count has had nothing since. */
+  given: number
   /** How many jobs have been posted to it. */
   sent: number
   /** How many `CANCEL`s have been posted to it. */
@@ -119,6 +121,7 @@ export const makeSlot = (
   budget,
   direct: [],
   completed: 0,
+  given: 0,
   sent: 0,
   cancelsSent: 0,
   ready: false,
@@ -144,6 +147,10 @@ export class Dispatcher {
   onIdle: () => void = () => {}
   /** Called when a running job is cancelled: the pool checks later whether it stopped (`cancelVerdict`). */
   onCancelRunning: (job: Job) => void = () => {}
+  /** Called when dispatch leaves jobs queued that no worker has room for (a dynamic pool may grow). */
+  onBacklog: () => void = () => {}
+  /** Called when a ready worker has nothing to do (a dynamic pool may retire it later). */
+  onSlotIdle: (slot: Slot) => void = () => {}
   /** Called when a worker has used up its `budget` and answered all its jobs: the pool replaces it. */
   onExhausted: (slot: Slot) => void = () => {}
   /** What the pool has done so far (see `WorkerPool.Stats`). */
@@ -343,6 +350,7 @@ export class Dispatcher {
       for (const [slot, batch] of batches) this.send(slot, batch)
     }
     if (this.roomWaiters.length > 0) this.admit()
+    if (this.head < this.queue.length) this.onBacklog()
   }
 
   private hasRoom(slot: Slot, job: Job): boolean {
@@ -367,6 +375,7 @@ export class Dispatcher {
 
   private hold(slot: Slot, job: Job): void {
     if (job.target === undefined) slot.budget--
+    slot.given++
     const waited = performance.now() - job.submittedAt
     this.totals.waits++
     this.totals.waitMillis += waited
@@ -464,6 +473,7 @@ export class Dispatcher {
       this.onExhausted(slot)
     }
     this.dispatch()
+    if (slot.ready && slot.inflight.size === 0 && slot.direct.length === 0) this.onSlotIdle(slot)
   }
 
   // -- workers coming and going -----------------------------------------------------
@@ -523,6 +533,7 @@ export class Dispatcher {
     slot.online = true
     slot.ready = true
     this.dispatch()
+    if (slot.inflight.size === 0 && slot.direct.length === 0) this.onSlotIdle(slot)
   }
 
   /**

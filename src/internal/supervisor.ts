@@ -8,6 +8,7 @@
  */
 import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -80,8 +81,18 @@ export interface Supervisor {
   readonly kill: (slot: Slot, because: string) => void
 }
 
+/** How many workers: a fixed number, or between `min` and `max`, retiring those idle for `idleTimeout`. */
+export interface Sizing {
+  readonly min: number
+  readonly max: number
+  /** `undefined` for a fixed size. */
+  readonly idleTimeout: Duration.Duration | undefined
+}
+
 export const make = Effect.fnUntraced(function*(options: {
-  readonly size: number
+  readonly sizing: Sizing
+  /** Runs an effect in the pool's background (with its services: its `Clock`). */
+  readonly fork: (effect: Effect.Effect<void>) => void
   readonly dispatcher: Dispatcher
   readonly backend: Backend
   readonly scope: Scope.Scope
@@ -90,7 +101,7 @@ export const make = Effect.fnUntraced(function*(options: {
   /** Python's `maxtasksperchild`: a worker is replaced after this many tasks (a map chunk is one). */
   readonly maxTasksPerWorker: number | undefined
 }) {
-  const { dispatcher, scope, size } = options
+  const { dispatcher, scope, sizing } = options
   const platform = yield* Worker.WorkerPlatform
   const handles = new Set<Handle>()
   const allReady = Deferred.makeUnsafe<void, WorkerStartFailed>()
@@ -139,7 +150,7 @@ export const make = Effect.fnUntraced(function*(options: {
       wasReady = true
       startFailures = 0
       dispatcher.markReady(handle.slot)
-      if (++readyCount === size) Deferred.doneUnsafe(allReady, Exit.void)
+      if (++readyCount === sizing.min) Deferred.doneUnsafe(allReady, Exit.void)
     }
     handle.fiber = yield* worker.run(() => Effect.void, {
       onSpawn: Effect.sync(() => {
@@ -199,19 +210,57 @@ export const make = Effect.fnUntraced(function*(options: {
     handle.raw?.kill()
   }
 
-  // a worker that ran its maxTasksPerWorker: start its replacement, then let it close once idle (it is)
-  dispatcher.onExhausted = (slot) => {
+  /** Closes a worker that is idle (it is not replaced unless `replace`). */
+  const retire = (slot: Slot, replace: boolean) => {
     for (const handle of handles) {
       if (handle.slot !== slot || handle.retiring) continue
       handle.retiring = true
-      Effect.runFork(Effect.forkIn(spawnWorker, scope))
+      slot.ready = false
+      if (replace) Effect.runFork(Effect.forkIn(spawnWorker, scope))
       if (handle.fiber !== undefined) Effect.runFork(Fiber.interrupt(handle.fiber))
     }
+  }
+  const members = () => {
+    let count = 0
+    let starting = 0
+    for (const handle of handles) {
+      if (handle.retiring) continue
+      count++
+      if (!handle.slot.ready) starting++
+    }
+    return { count, starting }
+  }
+
+  // a worker that ran its maxTasksPerWorker: start its replacement, then let it close (it is idle)
+  dispatcher.onExhausted = (slot) => retire(slot, true)
+
+  // a dynamic pool grows while work waits and every worker is busy, up to max…
+  dispatcher.onBacklog = () => {
+    if (sizing.idleTimeout === undefined || stopping || broken !== undefined) return
+    const { count, starting } = members()
+    if (count < sizing.max && starting < dispatcher.queued()) Effect.runFork(Effect.forkIn(spawnWorker, scope))
+  }
+  // …and retires a worker that has been idle for idleTimeout, down to min (one timer per worker at a time)
+  const idleTimers = new Set<Slot>()
+  const watchIdle = (slot: Slot, idleTimeout: Duration.Duration) => {
+    idleTimers.add(slot)
+    const given = slot.given
+    options.fork(Effect.sleep(idleTimeout).pipe(Effect.andThen(Effect.sync(() => {
+      idleTimers.delete(slot)
+      const idle = slot.ready && slot.inflight.size === 0 && slot.direct.length === 0
+      if (!idle || stopping) return
+      if (slot.given !== given) return watchIdle(slot, idleTimeout) // it worked meanwhile: idle since later
+      if (members().count > sizing.min) retire(slot, false)
+    }))))
+  }
+  dispatcher.onSlotIdle = (slot) => {
+    if (sizing.idleTimeout !== undefined && !idleTimers.has(slot)) watchIdle(slot, sizing.idleTimeout)
   }
 
   return identity<Supervisor>({
     start: Effect.gen(function*() {
-      for (let i = 0; i < size; i++) yield* spawnWorker
+      for (let i = 0; i < sizing.min; i++) yield* spawnWorker
+      if (sizing.min === 0) Deferred.doneUnsafe(allReady, Exit.void)
       yield* Deferred.await(allReady)
     }),
     stop: (how) =>
