@@ -35,11 +35,9 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import type * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
-import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as AsyncResult from "./AsyncResult.ts"
@@ -319,7 +317,8 @@ export interface Pool {
   /**
    * What the pool is doing and has done. The same figures are kept in Effect
    * `Metric` gauges (`effect_multiprocessing_*`, with a `pool` attribute),
-   * updated every second, so any metrics exporter shows them.
+   * updated every second while the pool is busy and once more within a second
+   * of it going idle, so any metrics exporter shows them.
    */
   readonly stats: Effect.Effect<Stats>
 
@@ -461,14 +460,25 @@ export const make = (
         run: summary(totals.runs, totals.runMillis, totals.maxRunMillis)
       }
     })
-    // metrics are refreshed every second while the pool is busy (a timer then costs nothing: busy workers keep the
-    // program alive anyway), and once more each time it goes idle
+    // metrics are refreshed every second while the pool is busy, and once more within a second of it going idle;
+    // the loop then ends, so an idle pool has no timer keeping its program alive (and a call costs one check)
     const record = Effect.flatMap(stats, recordMetrics(poolIds++))
-    let metricsFiber: Fiber.Fiber<unknown, unknown> | undefined
+    let recording = false
+    const recordWhileBusy: Effect.Effect<void> = Effect.andThen(
+      record,
+      Effect.suspend(() => {
+        if (dispatcher.outstanding > 0) return Effect.andThen(Effect.sleep("1 second"), recordWhileBusy)
+        recording = false
+        return Effect.void
+      })
+    )
 
     dispatcher.onBusy = () => {
       supervisor.ref(true)
-      metricsFiber ??= runBackground(Effect.repeat(record, Schedule.spaced("1 second")))
+      if (!recording) {
+        recording = true
+        runBackground(recordWhileBusy)
+      }
     }
     // a cancelled task stuck in synchronous code cannot be interrupted: after the grace period, replace its worker
     const watchCancelled = (job: Job): Effect.Effect<void> =>
@@ -493,9 +503,6 @@ export const make = (
     dispatcher.onIdle = () => {
       // while the pool starts, its workers keep the program alive (make is waiting for them)
       if (started) supervisor.ref(false)
-      metricsFiber?.interruptUnsafe()
-      metricsFiber = undefined
-      runBackground(record)
       if (state === "closed") runBackground(stopWorkers("close"))
     }
 

@@ -233,7 +233,7 @@ describe("stats", () => {
     Effect.gen(function*() {
       const pool = yield* WorkerPool.make({ size: 1 })
       yield* pool.map(tasks.square, [1, 2, 3], { chunksize: 1 })
-      yield* Effect.yieldNow // the snapshot taken as the pool went idle
+      yield* TestClock.adjust("1 second") // the last refresh, once the pool is idle
       const gauges = (yield* Metric.snapshot).filter((metric) => metric.id === "effect_multiprocessing_tasks_succeeded")
       assert.isTrue(gauges.some((gauge) => (gauge.state as { readonly value: number }).value === 3))
     }))

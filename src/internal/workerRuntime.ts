@@ -201,11 +201,15 @@ export const make = (options: {
       return false
     }
 
-    /** Runs items from `from` on, synchronously, publishing that this job holds the thread meanwhile. */
+    /**
+     * Runs items from `from` on, synchronously, publishing that this job holds
+     * the thread meanwhile, inside the task's context (for `Task.signal()`,
+     * also in what its items start): entered once per run, not per item.
+     */
     const step = (from: number): void => {
       options.publish.running(task.id)
       try {
-        stepFrom(from)
+        store.run(task, () => stepFrom(from))
       } finally {
         options.publish.running(undefined)
       }
@@ -217,7 +221,7 @@ export const make = (options: {
         let result: unknown
         try {
           const args = spread ? items[i] as ReadonlyArray<unknown> : [items[i]]
-          result = store.run(task, () => fn(...args))
+          result = fn(...args)
         } catch (error) {
           return replyThrown(task, error, started)
         }
@@ -253,7 +257,7 @@ export const make = (options: {
           return
         }
         results[i] = result
-        if (!single && i + 1 < items.length && performance.now() - sliceStart > SLICE_MS) {
+        if (!single && (i & 3) === 3 && i + 1 < items.length && performance.now() - sliceStart > SLICE_MS) {
           // a long chunk of sync items: let a CANCEL in, then go on where it stopped
           const next = i + 1
           setImmediate(() => {
