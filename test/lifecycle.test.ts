@@ -1,11 +1,9 @@
 /** SEMANTICS.md "Lifecycle" (15–21) and pool start (22), against real worker threads. */
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, Queue, Scope, Stream } from "effect"
-import { execFile } from "node:child_process"
-import { fileURLToPath } from "node:url"
 import { PoolNotRunning, PoolStillRunning, PoolTerminated, WorkerPool } from "../src/index.ts"
 import { tasks } from "./fixtures/tasks.ts"
-import { open, poolThreads, shared, waitFor } from "./utils.ts"
+import { open, poolThreads, runFixture, shared, waitFor } from "./utils.ts"
 
 const expectNotRunning = (error: unknown, state: "closed" | "terminated") => {
   assert.instanceOf(error, PoolNotRunning)
@@ -181,12 +179,7 @@ describe("lifecycle", () => {
 
   it.effect("21. a program that forgets to close its pool still exits", () =>
     Effect.gen(function*() {
-      const script = fileURLToPath(new URL("./fixtures/forgotten-pool.ts", import.meta.url))
-      const output = yield* Effect.callback<string, Error>((resume) => {
-        execFile(process.execPath, [script], { timeout: 20_000 }, (error, stdout, stderr) => {
-          resume(error ? Effect.fail(new Error(`${error.message}\n${stderr}`)) : Effect.succeed(stdout))
-        })
-      })
+      const output = yield* runFixture("forgotten-pool.ts")
       assert.strictEqual(output.trim(), "result 49\ncrash WorkerCrashed")
     }))
 

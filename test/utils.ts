@@ -1,5 +1,7 @@
 import { Effect } from "effect"
+import { execFile } from "node:child_process"
 import * as fs from "node:fs"
+import { fileURLToPath } from "node:url"
 
 /** A fresh Int32Array over shared memory, for flags that tasks set in their worker. */
 export const shared = (length = 4): Int32Array => new Int32Array(new SharedArrayBuffer(4 * length))
@@ -66,3 +68,12 @@ export const eventually = (condition: () => boolean, what: string, seconds = 20)
 
 /** Lets pending microtasks run (the pool dispatches submitted tasks in one): afterwards they are in their workers. */
 export const dispatched: Effect.Effect<void> = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+
+/** Runs `test/fixtures/<name>` as a program of its own (Node 24, as the tests) and returns what it printed. */
+export const runFixture = (name: string, timeoutMs = 30_000): Effect.Effect<string, Error> =>
+  Effect.callback<string, Error>((resume) => {
+    const script = fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
+    execFile(process.execPath, [script], { timeout: timeoutMs }, (error, stdout, stderr) => {
+      resume(error ? Effect.fail(new Error(`${error.message}\n${stderr}`)) : Effect.succeed(stdout))
+    })
+  })

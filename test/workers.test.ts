@@ -6,17 +6,15 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Config, ConfigProvider, Effect, Fiber, Layer, Metric, Stream } from "effect"
-import { execFile } from "node:child_process"
 import { mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { fileURLToPath } from "node:url"
 import { TaskError, WorkerPool, WorkerStartFailed } from "../src/index.ts"
 import { tasks as failingLayer } from "./fixtures/failing-layer-tasks.ts"
 import { tasks as withLayer } from "./fixtures/layer-tasks.ts"
 import { tasks } from "./fixtures/tasks.ts"
 import * as TestClock from "effect/testing/TestClock"
-import { dispatched, eventually, open, poolThreads, shared, waitFor } from "./utils.ts"
+import { dispatched, eventually, open, poolThreads, runFixture, shared, waitFor } from "./utils.ts"
 
 const count = <A>(values: ReadonlyArray<A>) => {
   const counts = new Map<A, number>()
@@ -63,12 +61,7 @@ describe("initializer", () => {
 
   it.effect("24. a failing initializer of a process pool fails make, even with nothing else keeping the program alive", () =>
     Effect.gen(function*() {
-      const script = fileURLToPath(new URL("./fixtures/failing-init-process-pool.ts", import.meta.url))
-      const output = yield* Effect.callback<string, Error>((resume) => {
-        execFile(process.execPath, [script], { timeout: 30_000 }, (error, stdout, stderr) => {
-          resume(error ? Effect.fail(new Error(`${error.message}\n${stderr}`)) : Effect.succeed(stdout))
-        })
-      })
+      const output = yield* runFixture("failing-init-process-pool.ts")
       assert.strictEqual(output.trim(), "make failed with WorkerStartFailed")
     }))
 

@@ -7,14 +7,14 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Stream } from "effect"
 import * as TestClock from "effect/testing/TestClock"
-import { execFile, spawn } from "node:child_process"
+import { spawn } from "node:child_process"
 import { existsSync, mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { PoolTerminated, SerializationError, WorkerCrashed, WorkerPool } from "../../src/index.ts"
 import { Odd, tasks } from "../fixtures/tasks.ts"
-import { childProcesses, eventually, isAlive } from "../utils.ts"
+import { childProcesses, eventually, isAlive, runFixture } from "../utils.ts"
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url))
 
@@ -85,11 +85,7 @@ describe("process workers", () => {
 
   it.effect("21. a program that forgets to close its process pool still exits", () =>
     Effect.gen(function*() {
-      const output = yield* Effect.callback<string, Error>((resume) => {
-        execFile(process.execPath, [fixture("forgotten-process-pool.ts")], { timeout: 20_000 }, (error, stdout, stderr) => {
-          resume(error ? Effect.fail(new Error(`${error.message}\n${stderr}`)) : Effect.succeed(stdout))
-        })
-      })
+      const output = yield* runFixture("forgotten-process-pool.ts")
       assert.strictEqual(output.trim(), "result 64")
     }))
 })
