@@ -45,6 +45,7 @@ import * as Chunking from "./internal/chunking.ts"
 import { Dispatcher, type Job } from "./internal/dispatcher.ts"
 import * as NodeProcesses from "./internal/nodeProcesses.ts"
 import * as NodeThreads from "./internal/nodeThreads.ts"
+import * as PoolOptions from "./internal/options.ts"
 import * as Protocol from "./internal/protocol.ts"
 import { admitted, awaitChunks, awaitJob, type Chunked, submitChunks } from "./internal/submission.ts"
 import * as Supervisor from "./internal/supervisor.ts"
@@ -345,9 +346,6 @@ export interface Pool {
  */
 export class WorkerPool extends Context.Service<WorkerPool, Pool>()("effect-multiprocessing/WorkerPool") {}
 
-/** The default `cancelGracePeriod`. */
-const DEFAULT_CANCEL_GRACE_PERIOD = "250 millis"
-
 /** How many chunks of an `imap` may be in flight per worker. */
 const IMAP_CHUNKS_PER_WORKER = 8
 
@@ -368,36 +366,10 @@ export const make = (
   options?: Options
 ): Effect.Effect<Pool, Cause.IllegalArgumentError | WorkerStartFailed, Scope.Scope> =>
   Effect.gen(function*() {
-    const sizing = parseSize(options?.size)
-    if (Cause.isIllegalArgumentError(sizing)) return yield* sizing
+    const parsed = PoolOptions.parse(options)
+    if (Cause.isIllegalArgumentError(parsed)) return yield* parsed
+    const { cancelGracePeriod, maxQueue, maxTasksPerWorker, sizing } = parsed
     const size = sizing.max
-    const maxTasksPerWorker = options?.maxTasksPerWorker
-    if (maxTasksPerWorker !== undefined && !(Number.isSafeInteger(maxTasksPerWorker) && maxTasksPerWorker >= 1)) {
-      return yield* new Cause.IllegalArgumentError(
-        `maxTasksPerWorker must be a positive integer, got ${String(maxTasksPerWorker)}`
-      )
-    }
-    const maxQueue = options?.maxQueue
-    if (maxQueue !== undefined && !(Number.isSafeInteger(maxQueue) && maxQueue >= 1)) {
-      return yield* new Cause.IllegalArgumentError(`maxQueue must be a positive integer, got ${String(maxQueue)}`)
-    }
-    if (options?.initializer !== undefined && !TaskModule.isTask(options.initializer)) {
-      return yield* new Cause.IllegalArgumentError(
-        "initializer must be a task: a function of a module declared with Task.module"
-      )
-    }
-    if (options?.backend !== undefined && options.backend !== "threads" && options.backend !== "processes") {
-      return yield* new Cause.IllegalArgumentError(
-        `backend must be "threads" or "processes", got ${String(options.backend)}`
-      )
-    }
-    const grace = Duration.fromInput(options?.cancelGracePeriod ?? DEFAULT_CANCEL_GRACE_PERIOD)
-    if (grace._tag === "None" || !Duration.isFinite(grace.value) || Duration.toMillis(grace.value) < 0) {
-      return yield* new Cause.IllegalArgumentError(
-        `cancelGracePeriod must be a finite, non-negative duration, got ${String(options?.cancelGracePeriod)}`
-      )
-    }
-    const cancelGracePeriod = grace.value
     const scope = yield* Effect.scope
     const dispatcher = new Dispatcher()
     dispatcher.maxQueue = maxQueue ?? Infinity
@@ -661,32 +633,6 @@ export const make = (
     }
     return pool
   })
-
-/** Reads the `size` option: a fixed size, or a range. */
-const parseSize = (size: Options["size"]): Supervisor.Sizing | Cause.IllegalArgumentError => {
-  const isCount = (n: unknown, least: number): n is number => Number.isSafeInteger(n) && (n as number) >= least
-  if (size === undefined) {
-    const n = NodeThreads.defaultSize()
-    return { min: n, max: n, idleTimeout: undefined }
-  }
-  if (typeof size === "number") {
-    return isCount(size, 1)
-      ? { min: size, max: size, idleTimeout: undefined }
-      : new Cause.IllegalArgumentError(`WorkerPool size must be a positive integer, got ${String(size)}`)
-  }
-  const idleTimeout = Duration.fromInput(size.idleTimeout ?? "30 seconds")
-  if (!isCount(size.min, 0) || !isCount(size.max, 1) || size.min > size.max) {
-    return new Cause.IllegalArgumentError(
-      `WorkerPool size must be a positive integer or { min, max } with 0 <= min <= max and max >= 1, got ${
-        JSON.stringify(size)
-      }`
-    )
-  }
-  if (idleTimeout._tag === "None" || !Duration.isFinite(idleTimeout.value) || Duration.toMillis(idleTimeout.value) < 0) {
-    return new Cause.IllegalArgumentError(`idleTimeout must be a finite, non-negative duration, got ${String(size.idleTimeout)}`)
-  }
-  return { min: size.min, max: size.max, idleTimeout: idleTimeout.value }
-}
 
 let poolIds = 0
 

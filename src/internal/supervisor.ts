@@ -257,7 +257,7 @@ export const make = Effect.fnUntraced(function*(options: {
     if (sizing.idleTimeout !== undefined && !idleTimers.has(slot)) watchIdle(slot, sizing.idleTimeout)
   }
 
-  return identity<Supervisor>({
+  const supervisor: Supervisor = {
     start: Effect.gen(function*() {
       for (let i = 0; i < sizing.min; i++) yield* spawnWorker
       if (sizing.min === 0) Deferred.doneUnsafe(allReady, Exit.void)
@@ -283,10 +283,10 @@ export const make = Effect.fnUntraced(function*(options: {
         if (handle.slot === slot) kill(handle, because)
       }
     }
-  })
+  }
+  return supervisor
 })
 
-const identity = <A>(a: A): A => a
 
 const describeCause = (cause: Cause.Cause<unknown>): string => {
   // usually a WorkerError, whose reason's cause is the platform's own error (the worker's uncaught throw)
