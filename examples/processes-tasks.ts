@@ -9,6 +9,9 @@ import { Task } from "../src/index.ts"
 /** How many times `bump` ran in this process. */
 let counter = 0
 
+/** What `leak` keeps alive in this process. */
+const leaked: Array<Array<number>> = []
+
 /** This process's counter: a plain function, not a task, for the caller to read its own copy. */
 export const counterHere = () => counter
 
@@ -50,6 +53,12 @@ export const tasks = Task.module(import.meta.url, {
   slowSquare: async (n: number, ms = 100) => {
     await sleep(ms)
     return n * n
+  },
+
+  /** Keeps `mib` MiB alive for good, as a leaky library would; returns the pid and how much this process holds. */
+  leak: (mib: number) => {
+    for (let i = 0; i < mib; i++) leaked.push(new Array(131_072).fill(i + 0.5)) // 1 MiB of doubles each
+    return { pid: process.pid, leakedMib: leaked.length }
   },
 
   /** Ends this worker's process, as a crashing native addon or a stray `process.exit` would. */

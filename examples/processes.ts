@@ -1,6 +1,8 @@
 /**
- * A pool of child processes: `backend: "processes"` (Python's default kind of
- * worker), instead of worker threads.
+ * A pool of child processes (Python's default kind of worker) instead of
+ * worker threads. The program builds its pool as usual; the
+ * `Backend.processes` layer provided at the end makes it fork processes (the
+ * option `backend: "processes"` would do the same).
  *
  * 1. Each worker is a process of its own (`child_process.fork`): its own pid,
  *    and its own memory, so module state changed in one worker is seen neither
@@ -11,16 +13,19 @@
  *    `WorkerCrashed` naming the exit code; the task running next to it on the
  *    other worker finishes, the dead process is replaced, and the pool keeps
  *    serving.
+ * 4. Recycling by memory: with `maxHeapPerWorkerMb`, a worker whose heap grew
+ *    past the bound (a leak) is replaced after its task, before it can run
+ *    out of memory.
  *
  * Run it with `npx node examples/processes.ts`.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Effect } from "effect"
-import { WorkerPool } from "../src/index.ts"
+import { Backend, WorkerPool } from "../src/index.ts"
 import { counterHere, tasks } from "./processes-tasks.ts"
 
 const program = Effect.gen(function*() {
-  const pool = yield* WorkerPool.make({ size: 2, backend: "processes" })
+  const pool = yield* WorkerPool.make({ size: 2 })
 
   // 1. Their own pids. `broadcast` runs a task once on every worker.
   console.log(`1. caller pid ${process.pid}`)
@@ -70,6 +75,15 @@ const program = Effect.gen(function*() {
   console.log(
     `  worker pids now: ${after.join(", ")} (new: ${after.filter((pid) => !oldPids.has(pid)).join(", ")})`
   )
-}).pipe(Effect.scoped)
+
+  // 4. A leaking worker is replaced once its heap passes maxHeapPerWorkerMb (one process, to see it plainly).
+  console.log("\n4. Recycling by memory: maxHeapPerWorkerMb: 128, each call leaks 48 MiB")
+  const recycling = yield* WorkerPool.make({ size: 1, maxHeapPerWorkerMb: 128 })
+  for (let call = 1; call <= 5; call++) {
+    const { leakedMib, pid } = yield* recycling.apply(tasks.leak, [48])
+    console.log(`  call ${call}: pid ${pid} now holds ${leakedMib} MiB`)
+  }
+  console.log("  a worker past 128 MiB was replaced by a fresh process before its next task")
+}).pipe(Effect.scoped, Effect.provide(Backend.processes({ name: "processes-example" })))
 
 NodeRuntime.runMain(program)

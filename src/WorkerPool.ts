@@ -41,6 +41,7 @@ import * as Metric from "effect/Metric"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as AsyncResult from "./AsyncResult.ts"
+import * as Backend from "./Backend.ts"
 import * as Chunking from "./internal/chunking.ts"
 import { Dispatcher, type Job } from "./internal/dispatcher.ts"
 import * as NodeProcesses from "./internal/nodeProcesses.ts"
@@ -65,7 +66,7 @@ import * as TaskModule from "./Task.ts"
  * @since 0.1.0
  * @category models
  */
-export interface Options {
+export interface Options extends Backend.Options {
   /**
    * How many workers: a positive integer (default `os.availableParallelism()`),
    * or a range `{ min, max, idleTimeout }`: the pool starts `min` workers, adds
@@ -86,25 +87,13 @@ export interface Options {
    */
   readonly cancelGracePeriod?: Duration.Input | undefined
   /**
-   * What a worker is (Python's `context`): `"threads"` (the default), worker
-   * threads of this process, the fastest; or `"processes"`, child processes
-   * (`child_process.fork`), with memory of their own, so a worker's crash or
-   * leak cannot touch the caller. A process worker runs one task at a time,
-   * and values are copied with Node's advanced serialization (typed arrays,
-   * `Map`, `Set`, `Date`, `BigInt` survive; a transfer becomes a copy).
+   * What a worker is (Python's `context`): `"threads"` or `"processes"` (see
+   * `Backend.Kind`). Defaults to the `Backend` layer's, and without one to
+   * threads. The options of `Backend.Options` (`resourceLimits`, `execArgv`,
+   * `argv`, `env`, `name`) can be set here too; each one set here wins over
+   * the layer's.
    */
-  readonly backend?: "threads" | "processes" | undefined
-  /**
-   * Heap and stack limits of each worker (`worker_threads`' `resourceLimits`;
-   * for processes only `maxOldGenerationSizeMb` applies, as
-   * `--max-old-space-size`). A worker that exceeds them dies, and only the
-   * tasks it was running fail, with `WorkerCrashed`.
-   */
-  readonly resourceLimits?: NodeThreads.ThreadOptions["resourceLimits"]
-  /** Node options for each worker (`execArgv`). */
-  readonly execArgv?: ReadonlyArray<string> | undefined
-  /** The environment of each process worker; defaults to this process's (a thread gets a copy of it as it starts). */
-  readonly env?: Readonly<Record<string, string | undefined>> | undefined
+  readonly backend?: Backend.Kind | undefined
   /**
    * Python's `initializer`: a task run once on each worker, with `initargs`,
    * before it takes any task (to load something expensive once per worker).
@@ -122,6 +111,15 @@ export interface Options {
    * size and no queued task is lost.
    */
   readonly maxTasksPerWorker?: number | undefined
+  /**
+   * Recycling by memory: a worker whose V8 heap in use exceeds this many MiB
+   * after a task is replaced, as with `maxTasksPerWorker` (its replacement
+   * starts before it leaves; what it already holds finishes). Set it above
+   * what a fresh worker uses once its setup is done, and below
+   * `resourceLimits.maxOldGenerationSizeMb`, to replace a leaking worker
+   * before it runs out of heap and crashes.
+   */
+  readonly maxHeapPerWorkerMb?: number | undefined
   /**
    * The most tasks that may wait for a worker. Beyond it, submitters wait
    * (Effect-style backpressure: `apply`, `applyAsync` and the `map`s wait for
@@ -366,9 +364,9 @@ export const make = (
   options?: Options
 ): Effect.Effect<Pool, Cause.IllegalArgumentError | WorkerStartFailed, Scope.Scope> =>
   Effect.gen(function*() {
-    const parsed = PoolOptions.parse(options)
+    const parsed = PoolOptions.parse(options, yield* Backend.Backend)
     if (Cause.isIllegalArgumentError(parsed)) return yield* parsed
-    const { cancelGracePeriod, maxQueue, maxTasksPerWorker, sizing } = parsed
+    const { backend, cancelGracePeriod, maxHeapPerWorkerMb, maxQueue, maxTasksPerWorker, sizing } = parsed
     const size = sizing.max
     const scope = yield* Effect.scope
     const dispatcher = new Dispatcher()
@@ -381,18 +379,13 @@ export const make = (
       sizing,
       fork: (effect) => void runBackground(effect),
       dispatcher,
-      backend: options?.backend === "processes"
-        ? NodeProcesses.processes({
-          execArgv: options.execArgv,
-          env: options.env,
-          maxOldGenerationSizeMb: options.resourceLimits?.maxOldGenerationSizeMb
-        })
-        : NodeThreads.threads({ resourceLimits: options?.resourceLimits, execArgv: options?.execArgv }),
+      backend: backend.kind === "processes" ? NodeProcesses.processes(backend) : NodeThreads.threads(backend),
       scope: workersScope,
       initializer: options?.initializer === undefined
         ? undefined
         : { task: options.initializer, args: options.initargs ?? [] },
-      maxTasksPerWorker
+      maxTasksPerWorker,
+      maxHeapPerWorkerMb
     }).pipe(Effect.provide(NodeWorker.layerPlatform))
 
     let state: "running" | "closed" | "terminated" = "running"

@@ -3,6 +3,7 @@
  *
  * - `Task`: declare the functions workers run, in a task module.
  * - `WorkerPool`: run them in parallel with `apply`, `map`, `starmap`, `imap`…
+ * - `Backend`: worker threads or child processes, chosen by a layer.
  * - `AsyncResult`: what the `*Async` methods return.
  * - The error classes a pool call can fail with.
  *
@@ -11,6 +12,9 @@
 
 /** @since 0.1.0 */
 export * as AsyncResult from "./AsyncResult.ts"
+
+/** @since 0.1.0 */
+export * as Backend from "./Backend.ts"
 
 /** @since 0.1.0 */
 export * as Task from "./Task.ts"

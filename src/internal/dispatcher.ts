@@ -452,6 +452,10 @@ export class Dispatcher {
         slot.cancelsReported = replies[i + 2] as number
         continue
       }
+      if (status === Protocol.STATUS_OVER_HEAP) {
+        slot.budget = 0 // maxHeapPerWorkerMb: it takes nothing more, and is replaced once it has answered
+        continue
+      }
       const job = slot.inflight.get(replies[i] as number)
       if (job === undefined) continue
       this.release(slot, job)
@@ -651,7 +655,8 @@ const decode = (job: Job, status: Protocol.Status, payload: unknown): Exit.Exit<
       )
     case Protocol.STATUS_FAILED:
     case Protocol.STATUS_CANCELLED:
-    case Protocol.STATUS_PROGRESS: {
+    case Protocol.STATUS_PROGRESS:
+    case Protocol.STATUS_OVER_HEAP: {
       const remote = (payload ?? { name: "Interrupted", message: "the task was cancelled", stack: undefined }) as
         Protocol.RemoteError
       return Exit.fail(

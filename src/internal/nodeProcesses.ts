@@ -12,27 +12,21 @@
 import type * as Worker from "effect/workers/Worker"
 import * as ChildProcess from "node:child_process"
 import { fileURLToPath } from "node:url"
-import { entryUrl } from "./nodeThreads.ts"
-import type { Backend } from "./supervisor.ts"
+import type * as Backend from "../Backend.ts"
+import { defaultName, entryUrl } from "./nodeThreads.ts"
+import type { Spawn } from "./supervisor.ts"
 
-/** Options passed on to every forked worker of a pool. */
-export interface ProcessOptions {
-  /** Node options of the workers; defaults to this process's, without `--inspect*`. */
-  readonly execArgv?: ReadonlyArray<string> | undefined
-  /** The workers' environment; defaults to this process's. */
-  readonly env?: Readonly<Record<string, string | undefined>> | undefined
-  /** Heap limit of each worker (`--max-old-space-size`). */
-  readonly maxOldGenerationSizeMb?: number | undefined
-}
-
-export const processes = (options: ProcessOptions): Backend => ({
+/** Workers as child processes; of `options.resourceLimits`, only `maxOldGenerationSizeMb` applies. */
+export const processes = (options: Backend.Options): Spawn => ({
   maxInflight: 1,
   spawn: (id) => {
-    const execArgv = [...(options.execArgv ?? process.execArgv.filter((arg) => !arg.startsWith("--inspect")))]
-    if (options.maxOldGenerationSizeMb !== undefined) {
-      execArgv.push(`--max-old-space-size=${options.maxOldGenerationSizeMb}`)
-    }
-    const child = ChildProcess.fork(fileURLToPath(entryUrl), [`--effect-multiprocessing-worker=${id}`], {
+    const execArgv = [
+      ...(options.execArgv ?? process.execArgv.filter((arg) => !arg.startsWith("--inspect"))),
+      `--title=${options.name ?? defaultName} worker ${id}`
+    ]
+    const heap = options.resourceLimits?.maxOldGenerationSizeMb
+    if (heap !== undefined) execArgv.push(`--max-old-space-size=${heap}`)
+    const child = ChildProcess.fork(fileURLToPath(entryUrl), [...(options.argv ?? [])], {
       serialization: "advanced",
       execArgv,
       env: options.env ?? process.env,

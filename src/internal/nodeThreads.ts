@@ -6,7 +6,8 @@
 import type * as Worker from "effect/workers/Worker"
 import * as Os from "node:os"
 import * as WorkerThreads from "node:worker_threads"
-import type { Backend } from "./supervisor.ts"
+import type * as Backend from "../Backend.ts"
+import type { Spawn } from "./supervisor.ts"
 
 /** The worker entry next to this file: `.ts` when running from source, `.js` from `dist`. */
 export const entryUrl = new URL(`./workerEntry${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url)
@@ -17,23 +18,22 @@ export interface ThreadData {
   readonly progress: Int32Array
 }
 
-/** Options passed on to every `worker_threads.Worker` of a pool. */
-export interface ThreadOptions {
-  readonly resourceLimits?: WorkerThreads.ResourceLimits | undefined
-  readonly execArgv?: ReadonlyArray<string> | undefined
-}
+/** The default `Backend.Options.name`. */
+export const defaultName = "effect-multiprocessing"
 
 /** Workers as threads of this process: the default, fastest backend. */
-export const threads = (options: ThreadOptions): Backend => ({ maxInflight: undefined, spawn: spawnThread(options) })
+export const threads = (options: Backend.Options): Spawn => ({ maxInflight: undefined, spawn: spawnThread(options) })
 
-const spawnThread = (options: ThreadOptions): Backend["spawn"] => (id) => {
+const spawnThread = (options: Backend.Options): Spawn["spawn"] => (id) => {
   const progress = new Int32Array(new SharedArrayBuffer(12))
   const workerData: ThreadData = { progress }
   const worker = new WorkerThreads.Worker(entryUrl, {
-    name: `effect-multiprocessing worker ${id}`,
+    name: `${options.name ?? defaultName} worker ${id}`,
     workerData,
     resourceLimits: options.resourceLimits,
-    execArgv: options.execArgv === undefined ? undefined : [...options.execArgv]
+    execArgv: options.execArgv === undefined ? undefined : [...options.execArgv],
+    argv: options.argv === undefined ? undefined : [...options.argv],
+    env: options.env === undefined ? undefined : { ...options.env }
   })
   const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
     worker.once("exit", (code) => resolve({ code, signal: null }))

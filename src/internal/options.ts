@@ -7,12 +7,16 @@
  */
 import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
+import type * as Backend from "../Backend.ts"
 import * as Task from "../Task.ts"
 import type { Options } from "../WorkerPool.ts"
 import * as NodeThreads from "./nodeThreads.ts"
 import type { Sizing } from "./supervisor.ts"
 
 export interface Parsed {
+  /** The layer's backend with the pool's own options over it. */
+  readonly backend: Backend.Backend
+  readonly maxHeapPerWorkerMb: number | undefined
   readonly sizing: Sizing
   readonly maxTasksPerWorker: number | undefined
   readonly maxQueue: number | undefined
@@ -44,6 +48,38 @@ const duration = (name: string, input: Duration.Input | undefined, fallback: Dur
   return parsed.value
 }
 
+/** An optional list of strings. */
+const strings = (name: string, value: ReadonlyArray<string> | undefined): ReadonlyArray<string> | undefined => {
+  if (value !== undefined && !(Array.isArray(value) && value.every((arg) => typeof arg === "string"))) {
+    throw new Invalid(`${name} must be an array of strings, got ${JSON.stringify(value)}`)
+  }
+  return value
+}
+
+/** The layer's backend, each option the pool sets replacing the layer's. */
+const backend = (options: Options | undefined, layer: Backend.Backend): Backend.Backend => {
+  const kind = options?.backend ?? layer.kind
+  if (kind !== "threads" && kind !== "processes") {
+    throw new Invalid(`backend must be "threads" or "processes", got ${String(kind)}`)
+  }
+  const name = options?.name ?? layer.name
+  if (name !== undefined && (typeof name !== "string" || name.length === 0)) {
+    throw new Invalid(`name must be a non-empty string, got ${JSON.stringify(name)}`)
+  }
+  const env = options?.env ?? layer.env
+  if (env !== undefined && (typeof env !== "object" || env === null || Array.isArray(env))) {
+    throw new Invalid(`env must be a record of strings, got ${JSON.stringify(env)}`)
+  }
+  return {
+    kind,
+    name,
+    env,
+    resourceLimits: options?.resourceLimits ?? layer.resourceLimits,
+    execArgv: strings("execArgv", options?.execArgv ?? layer.execArgv),
+    argv: strings("argv", options?.argv ?? layer.argv)
+  }
+}
+
 const sizing = (size: Options["size"]): Sizing => {
   if (size === undefined) {
     const n = NodeThreads.defaultSize()
@@ -63,16 +99,15 @@ const sizing = (size: Options["size"]): Sizing => {
   return { min: size.min, max: size.max, idleTimeout: duration("idleTimeout", size.idleTimeout, "30 seconds") }
 }
 
-/** Checks a pool's options; the error says which one is wrong and why. */
-export const parse = (options: Options | undefined): Parsed | Cause.IllegalArgumentError => {
+/** Checks a pool's options (over the `Backend` layer's); the error says which one is wrong and why. */
+export const parse = (options: Options | undefined, layer: Backend.Backend): Parsed | Cause.IllegalArgumentError => {
   try {
     if (options?.initializer !== undefined && !Task.isTask(options.initializer)) {
       throw new Invalid("initializer must be a task: a function of a module declared with Task.module")
     }
-    if (options?.backend !== undefined && options.backend !== "threads" && options.backend !== "processes") {
-      throw new Invalid(`backend must be "threads" or "processes", got ${String(options.backend)}`)
-    }
     return {
+      backend: backend(options, layer),
+      maxHeapPerWorkerMb: positive("maxHeapPerWorkerMb", options?.maxHeapPerWorkerMb),
       sizing: sizing(options?.size),
       maxTasksPerWorker: positive("maxTasksPerWorker", options?.maxTasksPerWorker),
       maxQueue: positive("maxQueue", options?.maxQueue),

@@ -10,6 +10,8 @@
  * - `RUN id key mode payload`: run a task; `mode` says how to read `payload`.
  * - `CANCEL id`: stop task `id` (abort its signal, interrupt its fiber, or
  *   skip it if it has not started).
+ * - `LIMIT_HEAP bytes`: report (once) when, after a task, the worker's V8
+ *   heap in use exceeds `bytes` (`maxHeapPerWorkerMb`).
  *
  * Worker → pool, a sequence of replies `id status payload micros`, where
  * `micros` is how long the task ran (the pool uses it to decide how many tasks
@@ -26,6 +28,7 @@
 export const OP_DEFINE = 0
 export const OP_RUN = 1
 export const OP_CANCEL = 2
+export const OP_LIMIT_HEAP = 3
 
 /** `payload` is the argument tuple of one call. */
 export const MODE_APPLY = 0
@@ -52,6 +55,11 @@ export const STATUS_CANCELLED = 4
  * process) reports `Progress.cancelsRead`; `payload` is the count.
  */
 export const STATUS_PROGRESS = 5
+/**
+ * Not about a task (its id is -1): the worker's heap in use went past its
+ * `LIMIT_HEAP`; `payload` is the heap in use, in bytes. The pool retires it.
+ */
+export const STATUS_OVER_HEAP = 6
 
 export type Status =
   | typeof STATUS_OK
@@ -60,6 +68,7 @@ export type Status =
   | typeof STATUS_UNCLONEABLE
   | typeof STATUS_CANCELLED
   | typeof STATUS_PROGRESS
+  | typeof STATUS_OVER_HEAP
 
 /** An error thrown in a worker, reduced to what always survives a clone. */
 export interface RemoteError {

@@ -53,7 +53,7 @@ export interface RawWorker {
 }
 
 /** How a pool's workers are made: worker threads or child processes. */
-export interface Backend {
+export interface Spawn {
   /** Creates the platform's worker for an id: what effect's `Spawner` returns, and our handle on it. */
   readonly spawn: (id: number) => { readonly worker: unknown; readonly raw: RawWorker }
   /** Most jobs in flight on one worker (see `Slot.maxInflight`); `undefined` for the dispatcher's default. */
@@ -94,12 +94,14 @@ export const make = Effect.fnUntraced(function*(options: {
   /** Runs an effect in the pool's background (with its services: its `Clock`). */
   readonly fork: (effect: Effect.Effect<void>) => void
   readonly dispatcher: Dispatcher
-  readonly backend: Backend
+  readonly backend: Spawn
   readonly scope: Scope.Scope
   /** Python's `initializer(*initargs)`: run on each worker once, before it takes any task. */
   readonly initializer: { readonly task: Task.Any; readonly args: ReadonlyArray<unknown> } | undefined
   /** Python's `maxtasksperchild`: a worker is replaced after this many tasks (a map chunk is one). */
   readonly maxTasksPerWorker: number | undefined
+  /** A worker whose heap in use exceeds this after a task is replaced. */
+  readonly maxHeapPerWorkerMb: number | undefined
 }) {
   const { dispatcher, scope, sizing } = options
   const platform = yield* Worker.WorkerPlatform
@@ -156,6 +158,9 @@ export const make = Effect.fnUntraced(function*(options: {
       onSpawn: Effect.sync(() => {
         // now that effect listens to the worker (a listener refs a Node worker again), apply the pool's choice
         handle.raw?.ref(referenced)
+        if (options.maxHeapPerWorkerMb !== undefined) {
+          handle.raw?.post([Protocol.OP_LIMIT_HEAP, options.maxHeapPerWorkerMb * 1024 * 1024], [])
+        }
         const initializer = options.initializer
         if (initializer === undefined) return becomeReady()
         // Python's initializer: once per worker, before its first task; a failure counts as a failed start

@@ -11,6 +11,7 @@ import * as NodeWorkerRunner from "@effect/platform-node/NodeWorkerRunner"
 import * as Effect from "effect/Effect"
 import * as WorkerRunner from "effect/workers/WorkerRunner"
 import { AsyncLocalStorage } from "node:async_hooks"
+import * as V8 from "node:v8"
 import * as WorkerThreads from "node:worker_threads"
 import type { ThreadData } from "./nodeThreads.ts"
 import * as Protocol from "./protocol.ts"
@@ -37,7 +38,8 @@ const program = Effect.gen(function*() {
         cancelsRead: (count) => Atomics.store(progress, 2, count)
       },
     store: { run: (running, f) => storage.run(running, f), get: () => storage.getStore() },
-    importModule: (url) => import(url)
+    importModule: (url) => import(url),
+    heapUsed: () => V8.getHeapStatistics().used_heap_size
   })
   // a task that exits the worker, or throws where nothing catches it, must not take finished results with it
   process.on("exit", runtime.flush)

@@ -60,6 +60,8 @@ export const make = (options: {
   }
   readonly store: TaskContextStore
   readonly importModule: (url: string) => Promise<unknown>
+  /** How many bytes of V8 heap this worker uses now. */
+  readonly heapUsed: () => number
 }) => {
   const { send, store } = options
   const definitions = new Map<number, Definition>()
@@ -76,6 +78,8 @@ export const make = (options: {
   let sliceStart = performance.now()
   let started = 0
   let cancelsRead = 0
+  /** `LIMIT_HEAP`: past it, after a task, the worker asks to be replaced (once). */
+  let heapLimit = Infinity
   /** Where the modules' setup layers live: closed when the worker closes. */
   const layerScope = Effect.runSync(Scope.make())
   /** Each module's setup layer, built once per worker (by module URL). */
@@ -111,6 +115,13 @@ export const make = (options: {
     if (replies.length === 0) return
     const batch = replies
     replies = []
+    if (heapLimit !== Infinity) {
+      const used = options.heapUsed()
+      if (used > heapLimit) {
+        heapLimit = Infinity
+        batch.unshift(-1, Protocol.STATUS_OVER_HEAP, used, 0)
+      }
+    }
     lastFlush = performance.now()
     try {
       send(batch, [])
@@ -397,6 +408,11 @@ export const make = (options: {
         }
         case Protocol.OP_CANCEL: {
           cancel(ops[i + 1] as number)
+          i += 2
+          break
+        }
+        case Protocol.OP_LIMIT_HEAP: {
+          heapLimit = ops[i + 1] as number
           i += 2
           break
         }

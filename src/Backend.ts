@@ -1,0 +1,121 @@
+/**
+ * What a pool's workers are, and how each one starts: worker threads (the
+ * default) or child processes (Python's `context`), with the options passed on
+ * to every worker.
+ *
+ * A program chooses the backend by providing a layer, so the code that builds
+ * the pool does not change:
+ *
+ * ```ts
+ * import { Backend, WorkerPool } from "effect-multiprocessing"
+ * import { Layer } from "effect"
+ *
+ * // the same pool, in child processes with a 512 MiB heap each
+ * const PoolLive = WorkerPool.layer({ size: 4 }).pipe(
+ *   Layer.provide(Backend.processes({ resourceLimits: { maxOldGenerationSizeMb: 512 } }))
+ * )
+ * ```
+ *
+ * The pool's own options win over the layer's, one option at a time:
+ * `WorkerPool.make({ backend: "processes" })` also works, and
+ * `WorkerPool.make({ execArgv: [] })` keeps the layer's backend but replaces
+ * its `execArgv`.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Layer from "effect/Layer"
+import type * as WorkerThreads from "node:worker_threads"
+
+/**
+ * What a worker is.
+ *
+ * - `"threads"`: worker threads of this process, the fastest; a worker's
+ *   crash is contained, but it shares the process's memory limits.
+ * - `"processes"`: child processes (`child_process.fork`), with memory of
+ *   their own. A process worker runs one task at a time, and values are
+ *   copied with Node's advanced serialization (typed arrays, `Map`, `Set`,
+ *   `Date`, `BigInt` survive; a transfer becomes a copy).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Kind = "threads" | "processes"
+
+/**
+ * How each worker starts.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /**
+   * Heap and stack limits of each worker (`worker_threads`' `resourceLimits`;
+   * for processes only `maxOldGenerationSizeMb` applies, as
+   * `--max-old-space-size`). A worker that exceeds them dies, and only the
+   * tasks it was running fail, with `WorkerCrashed`.
+   */
+  readonly resourceLimits?: WorkerThreads.ResourceLimits | undefined
+  /**
+   * Node options of each worker. Defaults to this process's `execArgv` (for
+   * processes, without `--inspect*`, so a debugged program's workers do not
+   * fight over the inspector port).
+   */
+  readonly execArgv?: ReadonlyArray<string> | undefined
+  /**
+   * Arguments for each worker's `process.argv`: in a task,
+   * `process.argv.slice(2)` is exactly this list. Defaults to none.
+   */
+  readonly argv?: ReadonlyArray<string> | undefined
+  /** The environment of each worker. Defaults to a copy of this process's, taken as the worker starts. */
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined
+  /**
+   * What to call the workers, for debugging: worker `n` is named
+   * `<name> worker <n>`, as a thread's name (seen by debuggers, and by the OS
+   * in its first 15 characters) or a process's title (seen by `ps`).
+   * Defaults to `"effect-multiprocessing"`.
+   */
+  readonly name?: string | undefined
+}
+
+/**
+ * A backend: the kind of worker and how each one starts.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Backend extends Options {
+  readonly kind: Kind
+}
+
+/**
+ * The backend of the pools built where it is provided (by `threads` or
+ * `processes`). Without a layer, pools use worker threads.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export const Backend: Context.Reference<Backend> = Context.Reference<Backend>(
+  "effect-multiprocessing/Backend",
+  { defaultValue: () => ({ kind: "threads" }) }
+)
+
+/**
+ * Pools built under this layer run their workers as worker threads of this
+ * process (the default), started with `options`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const threads = (options?: Options): Layer.Layer<never> =>
+  Layer.succeed(Backend, { ...options, kind: "threads" })
+
+/**
+ * Pools built under this layer run their workers as child processes
+ * (`child_process.fork`), started with `options`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const processes = (options?: Options): Layer.Layer<never> =>
+  Layer.succeed(Backend, { ...options, kind: "processes" })
