@@ -37,7 +37,6 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
-import * as Metric from "effect/Metric"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as AsyncResult from "./AsyncResult.ts"
@@ -47,6 +46,7 @@ import { Dispatcher, type Job } from "./internal/dispatcher.ts"
 import * as NodeProcesses from "./internal/nodeProcesses.ts"
 import * as NodeThreads from "./internal/nodeThreads.ts"
 import * as PoolOptions from "./internal/options.ts"
+import * as PoolStats from "./internal/poolStats.ts"
 import * as Protocol from "./internal/protocol.ts"
 import { admitted, awaitChunks, awaitJob, type Chunked, submitChunks } from "./internal/submission.ts"
 import * as Supervisor from "./internal/supervisor.ts"
@@ -402,48 +402,12 @@ export const make = (
         return supervisor.stop(how)
       }).pipe(Effect.andThen(Deferred.done(stopped, Exit.void)))
 
-    const stats = Effect.sync((): Stats => {
-      let busy = 0
-      let idle = 0
-      let starting = 0
-      let running = 0
-      for (const slot of dispatcher.slots) {
-        running += slot.inflight.size
-        if (slot.ready && slot.inflight.size > 0) busy++
-        else if (slot.ready) idle++
-        else starting++
-      }
-      const totals = dispatcher.totals
-      return {
-        workers: { busy, idle, starting },
-        queued: dispatcher.queued(),
-        running,
-        succeeded: totals.succeeded,
-        failed: totals.failed,
-        tasksPerWorker: dispatcher.slots.map((slot) => ({ workerId: slot.workerId, tasks: slot.completed })),
-        wait: summary(totals.waits, totals.waitMillis, totals.maxWaitMillis),
-        run: summary(totals.runs, totals.runMillis, totals.maxRunMillis)
-      }
-    })
-    // metrics are refreshed every second while the pool is busy, and once more within a second of it going idle;
-    // the loop then ends, so an idle pool has no timer keeping its program alive (and a call costs one check)
-    const record = Effect.flatMap(stats, recordMetrics(poolIds++))
-    let recording = false
-    const recordWhileBusy: Effect.Effect<void> = Effect.andThen(
-      record,
-      Effect.suspend(() => {
-        if (dispatcher.outstanding > 0) return Effect.andThen(Effect.sleep("1 second"), recordWhileBusy)
-        recording = false
-        return Effect.void
-      })
-    )
+    const stats = Effect.sync(() => PoolStats.snapshot(dispatcher))
+    const metrics = PoolStats.recorder(dispatcher, (effect) => void runBackground(effect))
 
     dispatcher.onBusy = () => {
       supervisor.ref(true)
-      if (!recording) {
-        recording = true
-        runBackground(recordWhileBusy)
-      }
+      metrics.onBusy()
     }
     // a cancelled task stuck in synchronous code cannot be interrupted: after the grace period, replace its worker
     const watchCancelled = (job: Job): Effect.Effect<void> =>
@@ -626,42 +590,6 @@ export const make = (
     }
     return pool
   })
-
-let poolIds = 0
-
-const summary = (count: number, totalMillis: number, maxMillis: number): TimeSummary => ({
-  count,
-  meanMillis: count === 0 ? 0 : totalMillis / count,
-  maxMillis
-})
-
-const gauges = {
-  workers: Metric.gauge("effect_multiprocessing_workers", { description: "workers, by state" }),
-  queued: Metric.gauge("effect_multiprocessing_tasks_queued", { description: "tasks waiting for a worker" }),
-  running: Metric.gauge("effect_multiprocessing_tasks_running", { description: "tasks sent to a worker, not answered" }),
-  succeeded: Metric.gauge("effect_multiprocessing_tasks_succeeded", { description: "tasks that succeeded" }),
-  failed: Metric.gauge("effect_multiprocessing_tasks_failed", { description: "tasks that failed" }),
-  waitMean: Metric.gauge("effect_multiprocessing_wait_mean_millis", { description: "mean wait for a worker" }),
-  runMean: Metric.gauge("effect_multiprocessing_run_mean_millis", { description: "mean run time in a worker" })
-}
-
-/** Mirrors a pool's stats into Effect Metric gauges. */
-const recordMetrics = (pool: number) => (stats: Stats) => {
-  const attributes = { pool: String(pool) }
-  const set = (gauge: Metric.Gauge<number>, value: number, extra?: Record<string, string>) =>
-    Metric.update(Metric.withAttributes(gauge, extra ? { ...attributes, ...extra } : attributes), value)
-  return Effect.all([
-    set(gauges.workers, stats.workers.busy, { state: "busy" }),
-    set(gauges.workers, stats.workers.idle, { state: "idle" }),
-    set(gauges.workers, stats.workers.starting, { state: "starting" }),
-    set(gauges.queued, stats.queued),
-    set(gauges.running, stats.running),
-    set(gauges.succeeded, stats.succeeded),
-    set(gauges.failed, stats.failed),
-    set(gauges.waitMean, stats.wait.meanMillis),
-    set(gauges.runMean, stats.run.meanMillis)
-  ], { discard: true })
-}
 
 const withCallbacks = <A, E>(wait: Effect.Effect<A, E>, options: AsyncOptions<A, E>) =>
   Effect.onExit(wait, (exit) =>
