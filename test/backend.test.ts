@@ -4,7 +4,7 @@
  * and real processes.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Effect, Layer } from "effect"
+import { Cause, Config, ConfigProvider, Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import { Backend, WorkerPool } from "../src/index.ts"
 import { backendTasks } from "./fixtures/backend-tasks.ts"
@@ -59,6 +59,22 @@ describe("Backend layers", () => {
       const worker = yield* WorkerPool.apply(backendTasks.whoami, [])
       assert.notStrictEqual(Number(worker.split(":")[0]), process.pid)
     }).pipe(Effect.provide(WorkerPool.layer({ size: 1 }).pipe(Layer.provide(Backend.processes())))))
+
+  it.effect("layerConfig can take the backend and the worker heap bound from the environment", () =>
+    Effect.gen(function*() {
+      const worker = yield* WorkerPool.apply(backendTasks.whoami, [])
+      assert.notStrictEqual(Number(worker.split(":")[0]), process.pid)
+    }).pipe(Effect.provide(
+      WorkerPool.layerConfig({
+        size: Config.Int("POOL_SIZE"),
+        backend: Config.Literals(["threads", "processes"], "POOL_BACKEND"),
+        maxHeapPerWorkerMb: Config.Int("POOL_MAX_HEAP_MB")
+      }).pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnvRecord({
+        POOL_SIZE: "1",
+        POOL_BACKEND: "processes",
+        POOL_MAX_HEAP_MB: "512"
+      }))))
+    )))
 })
 
 for (const kind of ["threads", "processes"] as const) {
