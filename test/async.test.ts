@@ -1,4 +1,7 @@
-/** SEMANTICS.md "Timeouts and waiting" (13–14), AsyncResult and callbacks (25), against real worker threads and real child processes. */
+/**
+ * SEMANTICS.md "Timeouts and waiting" (13–14), AsyncResult and callbacks (25),
+ * against real worker threads and real child processes.
+ */
 import { assert, layer } from "@effect/vitest"
 import { Cause, Deferred, Effect, Fiber } from "effect"
 import { ResultNotReady, TaskError, WorkerPool } from "../src/index.ts"

@@ -1,4 +1,7 @@
-/** SEMANTICS.md "Errors" (8–12) and the error half of 25, against real worker threads and real child processes. */
+/**
+ * SEMANTICS.md "Errors" (8–12) and the error half of 25, against real worker
+ * threads and real child processes.
+ */
 import { assert, layer } from "@effect/vitest"
 import { Cause, Effect, Exit, Stream } from "effect"
 import { SerializationError, TaskError, WorkerPool } from "../src/index.ts"

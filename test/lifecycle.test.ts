@@ -191,12 +191,12 @@ for (const backend of backends) {
           assert.strictEqual(pool.size, size)
           // n tasks that each wait until n are running at once: only n live workers can finish them
           const counter = yield* makeFlags(backend, 1)
-          const threads = yield* pool.starmap(
+          const workers = yield* pool.starmap(
             tasks.barrier,
             Array.from({ length: size }, () => [counter, size] as const),
             { chunksize: 1 }
           )
-          assert.strictEqual(new Set(threads).size, size)
+          assert.strictEqual(new Set(workers).size, size)
           yield* pool.terminate
         }
       }))
