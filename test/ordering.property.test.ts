@@ -1,23 +1,17 @@
 /**
  * Property tests of SEMANTICS.md 1, 2 and 5 over random sizes, chunksizes and
  * per-item delays: `map` / `starmap` / `imap` equal the sequential result, and
- * `imapUnordered` is a permutation of it.
+ * `imapUnordered` is a permutation of it. On worker threads and on child
+ * processes, with one set of pools per backend shared by the runs.
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Effect, Exit, Scope, Stream } from "effect"
 import * as fc from "fast-check"
 import { WorkerPool } from "../src/index.ts"
 import { tasks } from "./fixtures/tasks.ts"
+import { backends } from "./utils.ts"
 
 const sizes = [1, 2, 3] as const
-const pools = new Map<number, WorkerPool.Pool>()
-let scope: Scope.Closeable
-
-beforeAll(async () => {
-  scope = Effect.runSync(Scope.make())
-  for (const size of sizes) pools.set(size, await Effect.runPromise(Scope.provide(WorkerPool.make({ size }), scope)))
-})
-afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
 
 const scenario = fc.record({
   size: fc.constantFrom(...sizes),
@@ -28,43 +22,56 @@ const scenario = fc.record({
 
 const run = <A>(effect: Effect.Effect<A, unknown>) => Effect.runPromise(effect)
 
-describe("ordering properties", () => {
-  it("map, starmap and imap equal the sequential result; imapUnordered is a permutation of it", async () => {
-    await fc.assert(
-      fc.asyncProperty(scenario, async ({ chunksize, delays, size }) => {
-        const pool = pools.get(size)!
-        const options = { chunksize }
-        const sequential = delays.slice()
-        assert.deepStrictEqual(await run(pool.map(tasks.sleepThen, delays, options)), sequential)
-        assert.deepStrictEqual(
-          await run(pool.starmap(tasks.add, delays.map((d, i) => [d, i] as const), options)),
-          delays.map((d, i) => d + i)
-        )
-        assert.deepStrictEqual(await run(Stream.runCollect(pool.imap(tasks.sleepThen, delays, options))), sequential)
-        const unordered = await run(Stream.runCollect(pool.imapUnordered(tasks.sleepThen, delays, options)))
-        assert.deepStrictEqual([...unordered].sort(), [...sequential].sort())
-      }),
-      { numRuns: 40 }
-    )
-  })
+for (const backend of backends) {
+  describe(`ordering properties (${backend})`, () => {
+    const pools = new Map<number, WorkerPool.Pool>()
+    let scope: Scope.Closeable
 
-  it("chunked and unchunked results are equal, for any chunksize", async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(fc.integer({ min: -1000, max: 1000 }), { maxLength: 200 }),
-        fc.integer({ min: 1, max: 300 }),
-        async (items, chunksize) => {
-          const pool = pools.get(2)!
-          const squares = items.map((x) => x * x)
-          assert.deepStrictEqual(await run(pool.map(tasks.square, items, { chunksize })), squares)
-          assert.deepStrictEqual(await run(pool.map(tasks.square, items)), squares)
+    beforeAll(async () => {
+      scope = Effect.runSync(Scope.make())
+      for (const size of sizes) {
+        pools.set(size, await Effect.runPromise(Scope.provide(WorkerPool.make({ size, backend }), scope)))
+      }
+    })
+    afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
+
+    it("map, starmap and imap equal the sequential result; imapUnordered is a permutation of it", async () => {
+      await fc.assert(
+        fc.asyncProperty(scenario, async ({ chunksize, delays, size }) => {
+          const pool = pools.get(size)!
+          const options = { chunksize }
+          const sequential = delays.slice()
+          assert.deepStrictEqual(await run(pool.map(tasks.sleepThen, delays, options)), sequential)
           assert.deepStrictEqual(
-            await run(Stream.runCollect(pool.imap(tasks.square, Stream.fromIterable(items), { chunksize }))),
-            squares
+            await run(pool.starmap(tasks.add, delays.map((d, i) => [d, i] as const), options)),
+            delays.map((d, i) => d + i)
           )
-        }
-      ),
-      { numRuns: 60 }
-    )
+          assert.deepStrictEqual(await run(Stream.runCollect(pool.imap(tasks.sleepThen, delays, options))), sequential)
+          const unordered = await run(Stream.runCollect(pool.imapUnordered(tasks.sleepThen, delays, options)))
+          assert.deepStrictEqual([...unordered].sort(), [...sequential].sort())
+        }),
+        { numRuns: 40 }
+      )
+    })
+
+    it("chunked and unchunked results are equal, for any chunksize", async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.integer({ min: -1000, max: 1000 }), { maxLength: 200 }),
+          fc.integer({ min: 1, max: 300 }),
+          async (items, chunksize) => {
+            const pool = pools.get(2)!
+            const squares = items.map((x) => x * x)
+            assert.deepStrictEqual(await run(pool.map(tasks.square, items, { chunksize })), squares)
+            assert.deepStrictEqual(await run(pool.map(tasks.square, items)), squares)
+            assert.deepStrictEqual(
+              await run(Stream.runCollect(pool.imap(tasks.square, Stream.fromIterable(items), { chunksize }))),
+              squares
+            )
+          }
+        ),
+        { numRuns: 60 }
+      )
+    })
   })
-})
+}
