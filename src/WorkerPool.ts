@@ -447,7 +447,8 @@ export const make = (
     }))
     yield* Effect.addFinalizer(() => terminate)
 
-    yield* supervisor.start
+    // a pool that cannot start leaves no worker behind: those still starting are killed, and waited for
+    yield* Effect.onError(supervisor.start, () => terminate)
     started = true
     supervisor.ref(dispatcher.outstanding > 0)
 

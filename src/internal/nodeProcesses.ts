@@ -30,11 +30,30 @@ export const processes = (options: Backend.Options): Spawn => ({
       serialization: "advanced",
       execArgv,
       env: options.env ?? process.env,
-      stdio: ["inherit", "inherit", "inherit", "ipc"]
+      // stderr passes through this process, which keeps its end: why a worker died is often only written there
+      stdio: ["inherit", "inherit", "pipe", "ipc"]
     })
-    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
-      child.once("exit", (code, signal) => resolve({ code, signal }))
+    let tail = ""
+    const stderr = child.stderr!
+    stderr.on("data", (chunk: Buffer) => {
+      process.stderr.write(chunk)
+      tail = (tail + chunk.toString("utf8")).slice(-STDERR_TAIL)
     })
+    stderr.on("error", () => {}) // a broken pipe must not take the pool down
+    const drained = new Promise<void>((resolve) => stderr.once("close", () => resolve()))
+    const exited = new Promise<{ code: number | null; signal: string | null; detail: string | undefined }>(
+      (resolve) => {
+        child.once("exit", (code, signal) => {
+          // what it wrote last may still be on its way; a grandchild holding the pipe open must not hold us up
+          const settle = () => resolve({ code, signal, detail: lastError(tail) })
+          const timer = setTimeout(settle, STDERR_GRACE_MS)
+          void drained.then(() => {
+            clearTimeout(timer)
+            settle()
+          })
+        })
+      }
+    )
     return {
       worker: child,
       raw: {
@@ -49,15 +68,36 @@ export const processes = (options: Backend.Options): Spawn => ({
         exited,
         kill: () => void child.kill("SIGKILL"),
         ref: (ref) => {
+          const handle = stderr as unknown as { ref?: () => void; unref?: () => void }
           if (ref) {
             child.ref()
             child.channel?.ref()
+            handle.ref?.()
           } else {
             child.unref()
             child.channel?.unref()
+            handle.unref?.()
           }
         }
       }
     }
   }
 })
+
+/** How much of a worker's stderr is kept to explain its death. */
+const STDERR_TAIL = 4096
+/** How long to wait, after a worker exits, for the rest of its stderr. */
+const STDERR_GRACE_MS = 200
+
+/**
+ * The line of a dead worker's stderr that says why it died: Node's report of
+ * an uncaught error (`RangeError: boom`), a fatal V8 error, or a rejected
+ * option (`node: bad option: --x`); else its last line.
+ */
+export const lastError = (output: string): string | undefined => {
+  const lines = output.split("\n").map((line) => line.trim()).filter((line) =>
+    line.length > 0 && !line.startsWith("at ") && !line.startsWith("Node.js v") && line !== "^"
+  )
+  const error = lines.findLast((line) => /^(\w*(Error|Exception)\b|FATAL ERROR|.*\bbad option\b)/.test(line))
+  return error ?? lines.at(-1)
+}

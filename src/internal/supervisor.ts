@@ -44,8 +44,10 @@ export interface RawWorker {
    * `undefined` if it cannot tell.
    */
   readonly progress: () => Protocol.Progress | undefined
-  /** Resolves with how the worker exited. */
-  readonly exited: Promise<{ readonly code: number | null; readonly signal: string | null }>
+  /** Resolves with how the worker exited, and what it said about it (a process's last error line on stderr). */
+  readonly exited: Promise<
+    { readonly code: number | null; readonly signal: string | null; readonly detail?: string | undefined }
+  >
   /** Kills the worker now. */
   readonly kill: () => void
   /** Whether the worker may keep the program alive. */
@@ -140,13 +142,14 @@ export const make = Effect.fnUntraced(function*(options: {
       spawned.raw.listen((replies) => dispatcher.onReplies(handle.slot, replies))
       return spawned.worker
     }
+    // known from the moment it exists, so that a stop that comes while it starts kills it and waits for it too
+    handles.add(handle)
     const worker = yield* Effect.provideService(
       platform.spawn<Array<unknown>, Array<unknown>>(workerId),
       Worker.Spawner,
       spawner
-    ).pipe(Effect.orDie)
+    ).pipe(Effect.orDie, Effect.onError(() => Effect.sync(() => handles.delete(handle))))
     dispatcher.addSlot(handle.slot)
-    handles.add(handle)
     // replies arrive through RawWorker.listen; effect's run does the handshake and reports the worker's end
     const becomeReady = () => {
       wasReady = true
@@ -191,8 +194,9 @@ export const make = Effect.fnUntraced(function*(options: {
       const raw = handle.raw
       raw?.kill()
       const status = raw === undefined ? { code: null, signal: null } : yield* Effect.promise(() => raw.exited)
+      const said = "detail" in status && status.detail !== undefined ? `: ${status.detail}` : ""
       const detail = handle.killedBecause ??
-        (exit._tag === "Failure" ? describeCause(exit.cause) : "it stopped unexpectedly")
+        (exit._tag === "Failure" ? describeCause(exit.cause) : "it stopped unexpectedly") + said
       dispatcher.removeSlot(handle.slot, status.code, status.signal, detail)
       if (!wasReady && ++startFailures >= MAX_START_FAILURES && broken === undefined) {
         broken = new WorkerStartFailed({
@@ -272,11 +276,15 @@ export const make = Effect.fnUntraced(function*(options: {
       Effect.suspend(() => {
         stopping = true
         const fibers: Array<Fiber.Fiber<unknown, unknown>> = []
+        const exits: Array<Promise<unknown>> = []
         for (const handle of handles) {
-          if (how === "kill") handle.raw?.kill()
+          // one still starting has no fiber to ask it to close: it is killed
+          if (how === "kill" || handle.fiber === undefined) handle.raw?.kill()
           if (handle.fiber !== undefined) fibers.push(handle.fiber)
+          if (handle.raw !== undefined) exits.push(handle.raw.exited)
         }
-        return Fiber.interruptAll(fibers)
+        // done once every worker has exited, not only once effect has let go of it
+        return Effect.andThen(Fiber.interruptAll(fibers), Effect.promise(() => Promise.all(exits)))
       }),
     ref: (ref) => {
       if (referenced === ref) return
