@@ -18,10 +18,25 @@
  * @internal
  */
 import { AsyncLocalStorage } from "node:async_hooks"
+import * as Module from "node:module"
 import * as WorkerThreads from "node:worker_threads"
 import type { ThreadData } from "./nodeThreads.ts"
 import * as Protocol from "./protocol.ts"
 import * as WorkerRuntime from "./workerRuntime.ts"
+
+// A task module imports the package for `Task.module`: give it the worker's
+// index (see workerIndex.ts), which loads nothing more, rather than the real
+// one, which loads the whole pool and most of effect. Only this copy's own
+// index (by URL) is swapped; anything else resolves as usual.
+const extension = import.meta.url.endsWith(".ts") ? ".ts" : ".js"
+const packageIndex = new URL(`../index${extension}`, import.meta.url).href
+const workerIndex = new URL(`./workerIndex${extension}`, import.meta.url).href
+Module.registerHooks?.({
+  resolve: (specifier, context, nextResolve) => {
+    const resolved = nextResolve(specifier, context)
+    return resolved.url === packageIndex ? { ...resolved, url: workerIndex } : resolved
+  }
+})
 
 const parentPort = WorkerThreads.parentPort
 
