@@ -12,7 +12,7 @@
 import type * as Worker from "effect/workers/Worker"
 import * as ChildProcess from "node:child_process"
 import { fileURLToPath } from "node:url"
-import { entryUrl } from "./nodeThreads.ts"
+import { entryUrl, workerEnv } from "./nodeThreads.ts"
 import type { Backend } from "./supervisor.ts"
 
 /** Options passed on to every forked worker of a pool. */
@@ -35,7 +35,7 @@ export const processes = (options: ProcessOptions): Backend => ({
     const child = ChildProcess.fork(fileURLToPath(entryUrl), [`--effect-multiprocessing-worker=${id}`], {
       serialization: "advanced",
       execArgv,
-      env: options.env ?? process.env,
+      env: workerEnv(options.env ?? process.env),
       stdio: ["inherit", "inherit", "inherit", "ipc"]
     })
     const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {

@@ -20,23 +20,15 @@
 import { AsyncLocalStorage } from "node:async_hooks"
 import * as Module from "node:module"
 import * as WorkerThreads from "node:worker_threads"
-import type { ThreadData } from "./nodeThreads.ts"
+import { COMPILE_CACHE_MARKER, type ThreadData } from "./nodeThreads.ts"
 import * as Protocol from "./protocol.ts"
 import * as WorkerRuntime from "./workerRuntime.ts"
 
-// Node's on-disk compile cache (V8 code cache), for what this worker loads from
-// now on: the task modules, and effect when they use it. Compiling them again
-// in every new worker is much of its start-up; with the cache, a worker reuses
-// what an earlier one (of this or another process) compiled. The directory is
-// Node's default, `NODE_COMPILE_CACHE` or `<os.tmpdir()>/node-compile-cache`,
-// shared by every Node program that uses the cache; Node keys each entry by file
-// and content hash, writes entries to a temporary file then renames it (safe
-// with concurrent workers), and never throws here: a directory it cannot write
-// only means no cache. `NODE_DISABLE_COMPILE_CACHE=1` turns it off.
-try {
-  Module.enableCompileCache?.()
-} catch {
-  // an optimization only
+// The pool turned Node's compile cache on for this worker (see `workerEnv` in
+// nodeThreads.ts): it is on from here, and tasks see the environment they were given.
+if (process.env[COMPILE_CACHE_MARKER] !== undefined) {
+  delete process.env.NODE_COMPILE_CACHE
+  delete process.env[COMPILE_CACHE_MARKER]
 }
 
 // A task module imports the package for `Task.module`: give it the worker's
