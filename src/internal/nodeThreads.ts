@@ -7,13 +7,11 @@ import type * as Worker from "effect/workers/Worker"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as WorkerThreads from "node:worker_threads"
+import { COMPILE_CACHE_MARKER } from "./protocol.ts"
 import type { Backend } from "./supervisor.ts"
 
 /** The worker entry next to this file: `.ts` when running from source, `.js` from `dist`. */
 export const entryUrl = new URL(`./workerEntry${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url)
-
-/** Set in a worker's environment when the pool, not the user, turned its compile cache on (see `workerEnv`). */
-export const COMPILE_CACHE_MARKER = "EFFECT_MULTIPROCESSING_COMPILE_CACHE"
 
 /**
  * A worker's environment: `env`, plus what turns on Node's on-disk compile
@@ -28,7 +26,7 @@ export const COMPILE_CACHE_MARKER = "EFFECT_MULTIPROCESSING_COMPILE_CACHE"
  * concurrent workers), and treats a directory it cannot create or write as no
  * cache. A user's own `NODE_COMPILE_CACHE` or `NODE_DISABLE_COMPILE_CACHE` is
  * left as it is. The worker entry removes the variable the pool added (see
- * `COMPILE_CACHE_MARKER`), so tasks and the processes they start see `env`.
+ * `Protocol.COMPILE_CACHE_MARKER`), so tasks and the processes they start see `env`.
  */
 export const workerEnv = (env: Readonly<Record<string, string | undefined>>): Record<string, string | undefined> => {
   if (env.NODE_COMPILE_CACHE !== undefined || env.NODE_DISABLE_COMPILE_CACHE !== undefined) return { ...env }

@@ -20,15 +20,15 @@
 import { AsyncLocalStorage } from "node:async_hooks"
 import * as Module from "node:module"
 import * as WorkerThreads from "node:worker_threads"
-import { COMPILE_CACHE_MARKER, type ThreadData } from "./nodeThreads.ts"
+import type { ThreadData } from "./nodeThreads.ts"
 import * as Protocol from "./protocol.ts"
 import * as WorkerRuntime from "./workerRuntime.ts"
 
 // The pool turned Node's compile cache on for this worker (see `workerEnv` in
 // nodeThreads.ts): it is on from here, and tasks see the environment they were given.
-if (process.env[COMPILE_CACHE_MARKER] !== undefined) {
+if (process.env[Protocol.COMPILE_CACHE_MARKER] !== undefined) {
   delete process.env.NODE_COMPILE_CACHE
-  delete process.env[COMPILE_CACHE_MARKER]
+  delete process.env[Protocol.COMPILE_CACHE_MARKER]
 }
 
 // A task module imports the package for `Task.module`: give it the worker's
