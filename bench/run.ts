@@ -669,6 +669,7 @@ const scenario6 = async (py: Python.Python | undefined) => {
   const entries: Array<Entry> = [
     startEntry(C.ours, `${oursLabel}: WorkerPool.make, then apply`),
     ...kinds.map((k) => startEntry(k, k.id === "raw" ? `raw worker_threads (${SIZE} new Worker, then postMessage)` : k.label)),
+    startEntry(C.rawCompileCache, `raw worker_threads with Node's compile cache (NODE_COMPILE_CACHE, as ours sets it)`),
     ...[C.bareWorker, C.bareEffectWorker, C.bareTasksWorker].map((k) => startEntry(k, `${SIZE} × ${k.label}`))
   ]
   if (py) {
@@ -806,7 +807,16 @@ const evaluateTargets = (): Array<Target> => {
   }
   if (table("s6-startup")) {
     const r = get("s6-startup", "ours") / get("s6-startup", "raw")
-    push("6", "start-up ≤ 1.5× a raw worker's", r, (x) => x <= 1.5, `${fmtRatio(r)} (${fmt(get("s6-startup", "ours"))} vs ${fmt(get("s6-startup", "raw"))} ms)`)
+    const cached = get("s6-startup", "raw-cc")
+    push(
+      "6",
+      "start-up ≤ 1.5× a raw worker's",
+      r,
+      (x) => x <= 1.5,
+      `${fmtRatio(r)} (${fmt(get("s6-startup", "ours"))} vs ${fmt(get("s6-startup", "raw"))} ms; ${
+        fmtRatio(get("s6-startup", "ours") / cached)
+      } a raw worker's with the compile cache, ${fmt(cached)} ms)`
+    )
   }
   if (table("s6-memory")) {
     const r = get("s6-memory", "ours") / get("s6-memory", "bare-effect")
@@ -950,23 +960,25 @@ const findings = (): Array<string> => {
     }
   }
   {
-    const [ours, raw, bare, bareEffect, bareTasks] = [
+    const [ours, raw, rawCached, bare, bareEffect, bareTasks] = [
       get("s6-startup", "ours"),
       get("s6-startup", "raw"),
+      get("s6-startup", "raw-cc"),
       get("s6-startup", "bare"),
       get("s6-startup", "bare-effect"),
       get("s6-startup", "bare-tasks")
     ]
-    if (known(ours, raw, bareEffect)) {
+    if (known(ours, raw, rawCached, bareEffect, bareTasks)) {
       out.push(
-        `**Scenario 6.** From nothing to the first result: ours ${fmt(ours)} ms, raw ${fmt(raw)} ms; ${SIZE} bare ` +
-          `worker threads answer in ${fmt(bare)} ms, ${SIZE} that import effect in ${fmt(bareEffect)} ms, and ${SIZE} ` +
-          `that import our task module (effect and this package) in ${fmt(bareTasks)} ms.${
-            bareEffect >= 0.7 * ours ? ` Most of our start-up is every new worker loading effect.` : ""
-          } 1.5× raw would be ${fmt(1.5 * raw)} ms` +
-          (1.5 * raw < bareEffect
-            ? `, less than importing effect alone takes in a worker here.`
-            : `.`)
+        `**Scenario 6.** From nothing to the first result: ours ${fmt(ours)} ms, raw ${fmt(raw)} ms, raw with ` +
+          `Node's compile cache ${fmt(rawCached)} ms; ${SIZE} bare worker threads answer in ${fmt(bare)} ms, ${SIZE} ` +
+          `that import effect in ${fmt(bareEffect)} ms, and ${SIZE} that import our task module through the real ` +
+          `package index (effect and the whole pool) in ${fmt(bareTasks)} ms. Our workers load neither: in a worker the ` +
+          `package index is a light one (\`Task\`, the rest on first use), the worker entry speaks effect's worker ` +
+          `protocol without effect, and effect is loaded only when a task returns an Effect or its module declares a ` +
+          `layer. Our workers also start with Node's compile cache on, which spares them compiling and type-stripping ` +
+          `the \`.ts\` files that the raw worker compiles afresh: the raw row with the cache is the like-for-like ` +
+          `reference for that part (ours takes ${fmtRatio(ours / rawCached)} its time).`
       )
     }
     const [mem, memBare, memEffect] = [get("s6-memory", "ours"), get("s6-memory", "bare"), get("s6-memory", "bare-effect")]
@@ -1167,8 +1179,11 @@ ${section("s5-transfer")}
 ## Scenario 6: start-up and memory
 
 Start-up: from nothing to the first result of a new pool (workers spawned, worker code loaded, one \`add\`), closed
-afterwards outside the timing. Each new worker thread loads its modules afresh, so this includes importing effect in
-every worker for ours and effect's RPC pool.
+afterwards outside the timing. Each new worker thread loads its modules afresh: effect's RPC pool imports effect in
+every worker; ours does not for a task module of plain functions (it loads effect when a task returns an Effect or a
+module declares a layer), and its workers start with Node's on-disk compile cache on, so the benchmark runs (all
+from \`.ts\` sources) give it the compiled and type-stripped modules of an earlier run; the raw row with the compile
+cache gets the same.
 
 ${section("s6-startup")}
 

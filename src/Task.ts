@@ -32,11 +32,16 @@
  *
  * @since 0.1.0
  */
-import * as Effect from "effect/Effect"
+import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
-import * as Predicate from "effect/Predicate"
-import * as Schema from "effect/Schema"
+import type * as Schema from "effect/Schema"
+import { createRequire } from "node:module"
 import type * as WorkerThreads from "node:worker_threads"
+
+// This module loads no part of effect when it is imported: a worker imports it
+// (through the task module) before its first task, and loading effect there is
+// most of a worker's start-up. `effect/Schema` is loaded on first use, by a
+// module that declares errors (which has loaded it already, for its classes).
 
 /**
  * What can be moved rather than copied to or from a worker: an `ArrayBuffer`,
@@ -237,7 +242,7 @@ const variance = { _Args: (_: any) => _, _A: () => undefined, _E: () => undefine
  * @since 0.1.0
  * @category guards
  */
-export const isTask = (u: unknown): u is Any => Predicate.hasProperty(u, TypeId)
+export const isTask = (u: unknown): u is Any => hasProperty(u, TypeId)
 
 // ---------------------------------------------------------------------------
 // Cancellation signal
@@ -324,7 +329,11 @@ export const transfer = <A>(value: A, transferList: ReadonlyArray<Transferable>)
 })
 
 /** @internal */
-export const isTransferred = (u: unknown): u is Transferred<unknown> => Predicate.hasProperty(u, TransferTypeId)
+export const isTransferred = (u: unknown): u is Transferred<unknown> => hasProperty(u, TransferTypeId)
+
+/** `Predicate.hasProperty`, without loading effect. */
+const hasProperty = <P extends PropertyKey>(u: unknown, property: P): u is { readonly [K in P]: unknown } =>
+  ((typeof u === "object" && u !== null) || typeof u === "function") && property in u
 
 // ---------------------------------------------------------------------------
 // The registry of loaded task modules (shared by every copy of this package)
@@ -367,9 +376,12 @@ export interface ErrorCodec {
 }
 
 const makeErrorCodec = (schemas: ReadonlyArray<ErrorSchema>): ErrorCodec => {
-  const guards = schemas.map((schema) => Schema.is(schema as Schema.Codec<unknown>))
+  if (schemas.length === 0) return noErrors
+  let guards: Array<(u: unknown) => boolean> | undefined
   return {
     encode(error) {
+      const Schema = schemaModule()
+      guards ??= schemas.map((schema) => Schema.is(schema as Schema.Codec<unknown>))
       for (let i = 0; i < schemas.length; i++) {
         if (guards[i](error)) {
           return [i, Schema.encodeUnknownSync(schemas[i] as Schema.Codec<unknown, unknown>)(error)]
@@ -380,7 +392,25 @@ const makeErrorCodec = (schemas: ReadonlyArray<ErrorSchema>): ErrorCodec => {
     decode(index, encoded) {
       const schema = schemas[index]
       if (schema === undefined) throw new RangeError(`no declared error at index ${index}`)
-      return Schema.decodeUnknownSync(schema as Schema.Codec<unknown, unknown>)(encoded)
+      return schemaModule().decodeUnknownSync(schema as Schema.Codec<unknown, unknown>)(encoded)
     }
   }
 }
+
+/** The codec of a module that declares no errors: nothing to encode, nothing to decode. */
+const noErrors: ErrorCodec = {
+  encode: () => undefined,
+  decode: (index) => {
+    throw new RangeError(`no declared error at index ${index}`)
+  }
+}
+
+let loadedSchema: typeof Schema | undefined
+
+/**
+ * `effect/Schema`, loaded synchronously the first time a declared error is
+ * encoded or decoded (`require` of an ES module: the same instance as an
+ * `import` of it, which the module declaring the errors has done already).
+ */
+const schemaModule = (): typeof Schema =>
+  loadedSchema ??= createRequire(import.meta.url)("effect/Schema") as typeof Schema

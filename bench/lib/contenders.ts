@@ -10,6 +10,8 @@
 import * as NodeWorker from "@effect/platform-node/NodeWorker"
 import { Effect, Exit, Layer, Scope, Stream } from "effect"
 import { RpcClient } from "effect/rpc"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import * as Url from "node:url"
 import { Worker } from "node:worker_threads"
 import { Piscina } from "piscina"
@@ -162,7 +164,7 @@ export const ours: Kind<Ours> = {
  * sends every task at once, round robin; otherwise each thread has at most one
  * task in flight and the rest wait in a queue on the main thread.
  */
-const rawPool = (size: number, pipelined: boolean): Contender => {
+const rawPool = (size: number, pipelined: boolean, env?: Record<string, string | undefined>): Contender => {
   const pending = new Map<number, (value: any) => void>()
   // a FIFO with a moving head: Array#shift is O(n) on large arrays
   let queue: Array<[number, Fn, unknown, Array<ArrayBuffer> | undefined]> = []
@@ -171,7 +173,7 @@ const rawPool = (size: number, pipelined: boolean): Contender => {
   let nextId = 0
   let next = 0
   const workers = range(size).map(() => {
-    const worker = new Worker(peerFile("raw-worker.ts"))
+    const worker = new Worker(peerFile("raw-worker.ts"), env === undefined ? {} : { env })
     worker.on("message", (message: "ready" | [number, unknown]) => {
       if (message === "ready") return
       const resolve = pending.get(message[0])!
@@ -212,6 +214,22 @@ export const rawPipelined: Kind = {
   id: "raw",
   label: "raw worker_threads (pipelined)",
   start: async (size) => rawPool(size, true)
+}
+
+/**
+ * Scenario 6's second raw reference: raw workers with Node's on-disk compile
+ * cache on (`NODE_COMPILE_CACHE`, as our pool sets for its workers), so that
+ * neither compiles nor strips the types of its `.ts` files again. Its ratio to
+ * ours shows what is left of our start-up once both use the cache.
+ */
+export const rawCompileCache: Kind = {
+  id: "raw-cc",
+  label: "raw worker_threads with Node's compile cache",
+  start: async (size) =>
+    rawPool(size, true, {
+      ...process.env,
+      NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE ?? Path.join(Os.tmpdir(), "node-compile-cache")
+    })
 }
 
 export const rawOneAtATime: Kind = {
@@ -408,7 +426,7 @@ export const bareWorker = bare("bare", "bare worker thread (imports nothing)", "
 export const bareEffectWorker = bare("bare-effect", "bare worker thread that imports effect", "bare-effect-worker.ts")
 export const bareTasksWorker = bare(
   "bare-tasks",
-  "bare worker thread that imports bench/tasks.ts (our task module)",
+  "bare worker thread that imports bench/tasks.ts (our task module) through the real package index",
   "bare-tasks-worker.ts"
 )
 

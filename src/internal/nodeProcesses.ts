@@ -13,7 +13,7 @@ import type * as Worker from "effect/workers/Worker"
 import * as ChildProcess from "node:child_process"
 import { fileURLToPath } from "node:url"
 import type * as Backend from "../Backend.ts"
-import { defaultName, entryUrl } from "./nodeThreads.ts"
+import { defaultName, entryUrl, workerEnv } from "./nodeThreads.ts"
 import type { Spawn } from "./supervisor.ts"
 
 /** Workers as child processes; of `options.resourceLimits`, only `maxOldGenerationSizeMb` applies. */
@@ -29,7 +29,7 @@ export const processes = (options: Backend.Options): Spawn => ({
     const child = ChildProcess.fork(fileURLToPath(entryUrl), [...(options.argv ?? [])], {
       serialization: "advanced",
       execArgv,
-      env: options.env ?? process.env,
+      env: workerEnv(options.env ?? process.env),
       // stderr passes through this process, which keeps its end: why a worker died is often only written there
       stdio: ["inherit", "inherit", "pipe", "ipc"]
     })

@@ -90,5 +90,12 @@ export interface Progress {
   readonly cancelsRead: number
 }
 
+/**
+ * Set in a worker's environment, with `NODE_COMPILE_CACHE`, when the pool (not
+ * the user) turned the worker's compile cache on: the worker entry removes
+ * both. (See `workerEnv` in nodeThreads.ts.)
+ */
+export const COMPILE_CACHE_MARKER = "EFFECT_MULTIPROCESSING_COMPILE_CACHE"
+
 /** Encodes a job id for `Progress.running` in an Int32 slot (0 means none). */
 export const runningSlot = (id: number): number => (id % 0x7ffffffe) + 1

@@ -1,62 +1,121 @@
 /**
  * The file every pool worker starts (a worker thread or a child process).
  *
- * It speaks effect's worker protocol through `NodeWorkerRunner`, hands each
- * message to the worker runtime, and exits as soon as the pool asks it to
- * close, whatever handles a task module left open.
+ * It speaks the runner side of effect's worker protocol (what
+ * `@effect/platform-node`'s `NodeWorkerRunner` does, which the pool's side,
+ * effect's `Worker` over `NodeWorker`, expects), hands each message to the
+ * worker runtime, and exits as soon as the pool asks it to close, whatever
+ * handles a task module left open.
+ *
+ * It does so without loading effect: loading effect is most of a worker's
+ * start-up, and a worker whose tasks are plain functions never needs it (the
+ * runtime loads it when a task returns an Effect or a module declares a layer).
+ * The protocol, as in effect's `WorkerRunner` / `NodeWorkerRunner`:
+ * - worker → pool: `[0]` once, when the worker listens (ready), then
+ *   `[1, message]` for each message;
+ * - pool → worker: `[0, message]` for each message, `[1]` to close.
  *
  * @internal
  */
-import * as NodeWorkerRunner from "@effect/platform-node/NodeWorkerRunner"
-import * as Effect from "effect/Effect"
-import * as WorkerRunner from "effect/workers/WorkerRunner"
 import { AsyncLocalStorage } from "node:async_hooks"
+import * as Module from "node:module"
 import * as V8 from "node:v8"
 import * as WorkerThreads from "node:worker_threads"
 import type { ThreadData } from "./nodeThreads.ts"
 import * as Protocol from "./protocol.ts"
 import * as WorkerRuntime from "./workerRuntime.ts"
 
-const program = Effect.gen(function*() {
-  const platform = yield* WorkerRunner.WorkerRunnerPlatform
-  const runner = yield* platform.start<Array<unknown>, Array<unknown>>()
-  const storage = new AsyncLocalStorage<WorkerRuntime.Running>()
-  // shared with the pool: how many jobs this worker has started, and which one holds the thread now
-  const progress = (WorkerThreads.workerData as ThreadData | undefined)?.progress
-  const runtime = WorkerRuntime.make({
-    send: (message, transfers) => runner.sendUnsafe(0, message, transfers),
-    publish: progress === undefined
-      ? {
-        // a child process: no shared memory; the pool sends it one job at a time and learns of CANCELs read by message
-        started: () => {},
-        running: () => {},
-        cancelsRead: (count) => runner.sendUnsafe(0, [-1, Protocol.STATUS_PROGRESS, count, 0])
-      }
-      : {
-        started: (count) => Atomics.store(progress, 0, count),
-        running: (id) => Atomics.store(progress, 1, id === undefined ? 0 : Protocol.runningSlot(id)),
-        cancelsRead: (count) => Atomics.store(progress, 2, count)
-      },
-    store: { run: (running, f) => storage.run(running, f), get: () => storage.getStore() },
-    importModule: (url) => import(url),
-    heapUsed: () => V8.getHeapStatistics().used_heap_size
-  })
-  // a task that exits the worker, or throws where nothing catches it, must not take finished results with it
-  process.on("exit", runtime.flush)
-  yield* runner.run<void, never, never>((_portId, message) => runtime.onMessage(message))
-  // closing: finalize the task modules' setup layers before the worker exits
-  yield* Effect.promise(runtime.close)
-}).pipe(Effect.provide(NodeWorkerRunner.layer))
+// The pool turned Node's compile cache on for this worker (see `workerEnv` in
+// nodeThreads.ts): it is on from here, and tasks see the environment they were given.
+if (process.env[Protocol.COMPILE_CACHE_MARKER] !== undefined) {
+  delete process.env.NODE_COMPILE_CACHE
+  delete process.env[Protocol.COMPILE_CACHE_MARKER]
+}
 
-// A forked worker whose parent is gone (even killed by SIGKILL) exits instead of living on as an orphan.
-if (!WorkerThreads.parentPort && process.send !== undefined) process.on("disconnect", () => process.exit(0))
-
-// Not NodeRuntime.runMain: a forked child would outlive a killed parent, and a
-// closed worker would exit with code 130.
-Effect.runFork(program).addObserver((exit) => {
-  if (exit._tag === "Failure") {
-    console.error("effect-multiprocessing worker failed", exit.cause)
-    process.exit(1)
+// A task module imports the package for `Task.module`: give it the worker's
+// index (see workerIndex.ts), which loads nothing more, rather than the real
+// one, which loads the whole pool and most of effect. Only this copy's own
+// index (by URL) is swapped; anything else resolves as usual.
+const extension = import.meta.url.endsWith(".ts") ? ".ts" : ".js"
+const packageIndex = new URL(`../index${extension}`, import.meta.url).href
+const workerIndex = new URL(`./workerIndex${extension}`, import.meta.url).href
+Module.registerHooks?.({
+  resolve: (specifier, context, nextResolve) => {
+    const resolved = nextResolve(specifier, context)
+    return resolved.url === packageIndex ? { ...resolved, url: workerIndex } : resolved
   }
-  process.exit(0)
 })
+
+const parentPort = WorkerThreads.parentPort
+
+const fail = (message: string, cause?: unknown): never => {
+  console.error(`effect-multiprocessing worker failed: ${message}`, ...(cause === undefined ? [] : [cause]))
+  process.exit(1)
+}
+
+if (parentPort === null && process.send === undefined) fail("not in a worker (no parentPort, no IPC channel)")
+
+/** Sends one message in effect's envelope (`[1, message]`; `[0]` alone is the ready signal). */
+const sendRaw: (message: ReadonlyArray<unknown>, transfers?: ReadonlyArray<unknown>) => void = parentPort !== null
+  ? (message, transfers) => parentPort.postMessage(message, transfers as Array<WorkerThreads.Transferable>)
+  : (message) => {
+    process.send!(message)
+  }
+
+const storage = new AsyncLocalStorage<WorkerRuntime.Running>()
+// shared with the pool: how many jobs this worker has started, and which one holds the thread now
+const progress = (WorkerThreads.workerData as ThreadData | undefined)?.progress
+const runtime = WorkerRuntime.make({
+  send: (message, transfers) => sendRaw([1, message], transfers),
+  publish: progress === undefined
+    ? {
+      // a child process: no shared memory; the pool sends it one job at a time and learns of CANCELs read by message
+      started: () => {},
+      running: () => {},
+      cancelsRead: (count) => sendRaw([1, [-1, Protocol.STATUS_PROGRESS, count, 0]])
+    }
+    : {
+      started: (count) => Atomics.store(progress, 0, count),
+      running: (id) => Atomics.store(progress, 1, id === undefined ? 0 : Protocol.runningSlot(id)),
+      cancelsRead: (count) => Atomics.store(progress, 2, count)
+    },
+  store: { run: (running, f) => storage.run(running, f), get: () => storage.getStore() },
+  importModule: (url) => import(url),
+  heapUsed: () => V8.getHeapStatistics().used_heap_size
+})
+
+// a task that exits the worker, or throws where nothing catches it, must not take finished results with it
+process.on("exit", runtime.flush)
+
+let closing = false
+
+const onMessage = (message: readonly [0, Array<unknown>] | readonly [1]) => {
+  if (closing) return
+  if (message[0] === 0) return runtime.onMessage(message[1])
+  // [1]: close. Stop listening, finalize the task modules' setup layers, exit.
+  closing = true
+  if (parentPort !== null) {
+    parentPort.off("message", onMessage)
+    parentPort.close()
+  } else {
+    process.off("message", onMessage)
+    process.channel?.unref()
+  }
+  runtime.close().then(
+    () => process.exit(0),
+    (cause) => fail("a setup layer could not be finalized", cause)
+  )
+}
+
+if (parentPort !== null) {
+  parentPort.on("message", onMessage)
+  parentPort.on("messageerror", (cause) => fail("received a messageerror event", cause))
+  parentPort.on("error", (cause) => fail("received an error event", cause))
+} else {
+  process.on("message", onMessage)
+  // A forked worker whose parent is gone (even killed by SIGKILL) exits instead of living on as an orphan.
+  process.on("disconnect", () => process.exit(0))
+}
+
+// ready: the pool sends the messages it buffered, and counts this worker as started
+sendRaw([0])

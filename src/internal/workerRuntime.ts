@@ -6,15 +6,20 @@
  * its own fiber. Tasks of one message run back to back, but the runtime yields
  * to the event loop every few milliseconds so that a `CANCEL` can arrive.
  *
+ * The runtime loads no part of effect until it needs it: the first time a
+ * task returns an Effect, or a module declares a setup layer. A worker whose
+ * tasks are plain functions never loads it, and starts several times faster.
+ *
  * @internal
  */
-import * as Cause from "effect/Cause"
-import * as Effect from "effect/Effect"
+import type * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
-import * as Exit from "effect/Exit"
-import * as Layer from "effect/Layer"
-import * as Scope from "effect/Scope"
+import type * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
+import type * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import { createRequire } from "node:module"
 import * as Task from "../Task.ts"
 import * as Protocol from "./protocol.ts"
 
@@ -41,6 +46,41 @@ interface Definition {
   context: Context.Context<unknown> | undefined
   loadError: Protocol.RemoteError | undefined
 }
+
+/** The parts of effect the runtime uses, loaded on first need by `fx`. */
+interface EffectModules {
+  readonly Cause: typeof Cause
+  readonly Effect: typeof Effect
+  readonly Exit: typeof Exit
+  readonly Layer: typeof Layer
+  readonly Scope: typeof Scope
+}
+
+let effectModules: EffectModules | undefined
+
+/**
+ * Loads effect's modules synchronously (`require` of an ES module), the first
+ * time a task returns an Effect or a module declares a layer. They are the
+ * instances the task module imported already, so this costs about a
+ * millisecond then, and nothing in a worker that never runs an Effect.
+ */
+const fx = (): EffectModules => {
+  if (effectModules === undefined) {
+    const require = createRequire(import.meta.url)
+    effectModules = {
+      Cause: require("effect/Cause"),
+      Effect: require("effect/Effect"),
+      Exit: require("effect/Exit"),
+      Layer: require("effect/Layer"),
+      Scope: require("effect/Scope")
+    }
+  }
+  return effectModules
+}
+
+/** `Effect.isEffect`, without loading effect: effect marks its values with this property. */
+const isEffect = (u: unknown): u is Effect.Effect<unknown, unknown> =>
+  ((typeof u === "object" && u !== null) || typeof u === "function") && "~effect/Effect" in u
 
 /** How long the runtime runs queued tasks before yielding to the event loop. */
 const SLICE_MS = 4
@@ -80,13 +120,15 @@ export const make = (options: {
   let cancelsRead = 0
   /** `LIMIT_HEAP`: past it, after a task, the worker asks to be replaced (once). */
   let heapLimit = Infinity
-  /** Where the modules' setup layers live: closed when the worker closes. */
-  const layerScope = Effect.runSync(Scope.make())
+  /** Where the modules' setup layers live (made with the first): closed when the worker closes. */
+  let layerScope: Scope.Closeable | undefined
   /** Each module's setup layer, built once per worker (by module URL). */
   const setups = new Map<string, Promise<Context.Context<unknown>>>()
   const setup = (url: string, layer: Layer.Layer<unknown, unknown>) => {
     let built = setups.get(url)
     if (built === undefined) {
+      const { Cause, Effect, Layer, Scope } = fx()
+      layerScope ??= Effect.runSync(Scope.make())
       built = Effect.runPromiseExit(Layer.buildWithScope(layer, layerScope)).then((exit) => {
         if (exit._tag === "Success") return exit.value
         throw new Error(`its setup layer failed: ${Cause.pretty(exit.cause)}`)
@@ -201,6 +243,7 @@ export const make = (options: {
         results[i] = exit.value
         return true
       }
+      const { Cause } = fx()
       if (Cause.hasInterruptsOnly(exit.cause)) {
         if (task.cancelled) reply(task, Protocol.STATUS_CANCELLED, undefined, started)
         else replyThrown(task, new Error("the task's fiber was interrupted inside the worker"), started)
@@ -236,11 +279,11 @@ export const make = (options: {
         } catch (error) {
           return replyThrown(task, error, started)
         }
-        if (Effect.isEffect(result)) {
-          const effect = result as Effect.Effect<unknown, unknown>
+        if (isEffect(result)) {
+          const { Effect } = fx()
           const fiber = definition.context === undefined
-            ? Effect.runFork(effect)
-            : Effect.runForkWith(definition.context)(effect)
+            ? Effect.runFork(result)
+            : Effect.runForkWith(definition.context)(result)
           const done = fiber.pollUnsafe()
           if (done !== undefined) {
             // completed synchronously: go on in this loop, so a long chunk does not grow the stack
@@ -426,7 +469,11 @@ export const make = (options: {
   return {
     onMessage,
     /** Finalizes the modules' setup layers: called when the worker closes. */
-    close: (): Promise<void> => Effect.runPromise(Scope.close(layerScope, Exit.void)),
+    close: (): Promise<void> => {
+      if (layerScope === undefined) return Promise.resolve()
+      const { Effect, Exit, Scope } = fx()
+      return Effect.runPromise(Scope.close(layerScope, Exit.void))
+    },
     /** Sends what is finished now: called when the worker exits, so a crash loses only unfinished work. */
     flush
   }
@@ -465,6 +512,7 @@ const json = (value: unknown): string => {
 }
 
 const causeError = (cause: Cause.Cause<unknown>): Error => {
+  const { Cause } = fx()
   const squashed = Cause.squash(cause)
   if (squashed instanceof Error) return squashed
   const error = new Error(Cause.pretty(cause))
