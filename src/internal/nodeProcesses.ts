@@ -14,7 +14,7 @@ import * as ChildProcess from "node:child_process"
 import { fileURLToPath } from "node:url"
 import type * as Backend from "../Backend.ts"
 import { defaultName, entryUrl, workerEnv } from "./nodeThreads.ts"
-import type { Spawn } from "./supervisor.ts"
+import type { ExitStatus, Spawn } from "./supervisor.ts"
 
 /** Workers as child processes; of `options.resourceLimits`, only `maxOldGenerationSizeMb` applies. */
 export const processes = (options: Backend.Options): Spawn => ({
@@ -41,7 +41,7 @@ export const processes = (options: Backend.Options): Spawn => ({
     })
     stderr.on("error", () => {}) // a broken pipe must not take the pool down
     const drained = new Promise<void>((resolve) => stderr.once("close", () => resolve()))
-    const exited = new Promise<{ code: number | null; signal: string | null; detail: string | undefined }>(
+    const exited = new Promise<ExitStatus>(
       (resolve) => {
         child.once("exit", (code, signal) => {
           // what it wrote last may still be on its way; a grandchild holding the pipe open must not hold us up

@@ -9,7 +9,7 @@ import * as Path from "node:path"
 import * as WorkerThreads from "node:worker_threads"
 import type * as Backend from "../Backend.ts"
 import { COMPILE_CACHE_MARKER } from "./protocol.ts"
-import type { Spawn } from "./supervisor.ts"
+import type { ExitStatus, Spawn } from "./supervisor.ts"
 
 /** The worker entry next to this file: `.ts` when running from source, `.js` from `dist`. */
 export const entryUrl = new URL(`./workerEntry${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url)
@@ -60,7 +60,7 @@ const spawnThread = (options: Backend.Options): Spawn["spawn"] => (id) => {
     argv: options.argv === undefined ? undefined : [...options.argv],
     env: workerEnv(options.env ?? process.env)
   })
-  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
+  const exited = new Promise<ExitStatus>((resolve) => {
     worker.once("exit", (code) => resolve({ code, signal: null }))
   })
   return {

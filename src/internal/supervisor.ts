@@ -45,14 +45,23 @@ export interface RawWorker {
    */
   readonly progress: () => Protocol.Progress | undefined
   /** Resolves with how the worker exited, and what it said about it (a process's last error line on stderr). */
-  readonly exited: Promise<
-    { readonly code: number | null; readonly signal: string | null; readonly detail?: string | undefined }
-  >
+  readonly exited: Promise<ExitStatus>
   /** Kills the worker now. */
   readonly kill: () => void
   /** Whether the worker may keep the program alive. */
   readonly ref: (ref: boolean) => void
 }
+
+/** How a worker exited. */
+export interface ExitStatus {
+  readonly code: number | null
+  readonly signal: string | null
+  /** What it said about it, if anything: a process's last error line on stderr. */
+  readonly detail?: string | undefined
+}
+
+/** The status of a worker that never got as far as being spawned. */
+const unknownExit: ExitStatus = { code: null, signal: null }
 
 /** How a pool's workers are made: worker threads or child processes. */
 export interface Spawn {
@@ -193,10 +202,10 @@ export const make = Effect.fnUntraced(function*(options: {
       // The worker died on its own: wait for its exit status, killing it if it lingers.
       const raw = handle.raw
       raw?.kill()
-      const status = raw === undefined ? { code: null, signal: null } : yield* Effect.promise(() => raw.exited)
-      const said = "detail" in status && status.detail !== undefined ? `: ${status.detail}` : ""
+      const status = raw === undefined ? unknownExit : yield* Effect.promise(() => raw.exited)
       const detail = handle.killedBecause ??
-        (exit._tag === "Failure" ? describeCause(exit.cause) : "it stopped unexpectedly") + said
+        (exit._tag === "Failure" ? describeCause(exit.cause) : "it stopped unexpectedly") +
+          (status.detail === undefined ? "" : `: ${status.detail}`)
       dispatcher.removeSlot(handle.slot, status.code, status.signal, detail)
       if (!wasReady && ++startFailures >= MAX_START_FAILURES && broken === undefined) {
         broken = new WorkerStartFailed({
