@@ -87,6 +87,13 @@ export interface Options extends Backend.Options {
    */
   readonly cancelGracePeriod?: Duration.Input | undefined
   /**
+   * How long a worker may take to start and run its `initializer`, and how
+   * long a task module (with its setup layer) may take to load in a worker.
+   * Past it, the start fails (`make` fails with `WorkerStartFailed`) or the
+   * tasks that need the module fail with a `TaskError`. Defaults to 30 seconds.
+   */
+  readonly startTimeout?: Duration.Input | undefined
+  /**
    * What a worker is (Python's `context`): `"threads"` or `"processes"` (see
    * `Backend.Kind`). Defaults to the `Backend` layer's, and without one to
    * threads. The options of `Backend.Options` (`resourceLimits`, `execArgv`,
@@ -366,7 +373,7 @@ export const make = (
   Effect.gen(function*() {
     const parsed = PoolOptions.parse(options, yield* Backend.Backend)
     if (Cause.isIllegalArgumentError(parsed)) return yield* parsed
-    const { backend, cancelGracePeriod, maxHeapPerWorkerMb, maxQueue, maxTasksPerWorker, sizing } = parsed
+    const { backend, cancelGracePeriod, maxHeapPerWorkerMb, maxQueue, maxTasksPerWorker, sizing, startTimeout } = parsed
     const size = sizing.max
     const scope = yield* Effect.scope
     const dispatcher = new Dispatcher()
@@ -385,7 +392,8 @@ export const make = (
         ? undefined
         : { task: options.initializer, args: options.initargs ?? [] },
       maxTasksPerWorker,
-      maxHeapPerWorkerMb
+      maxHeapPerWorkerMb,
+      startTimeout
     }).pipe(Effect.provide(NodeWorker.layerPlatform))
 
     let state: "running" | "closed" | "terminated" = "running"

@@ -656,7 +656,8 @@ const decode = (job: Job, status: Protocol.Status, payload: unknown): Exit.Exit<
     case Protocol.STATUS_FAILED:
     case Protocol.STATUS_CANCELLED:
     case Protocol.STATUS_PROGRESS:
-    case Protocol.STATUS_OVER_HEAP: {
+    case Protocol.STATUS_OVER_HEAP:
+    case Protocol.STATUS_PONG: {
       const remote = (payload ?? { name: "Interrupted", message: "the task was cancelled", stack: undefined }) as
         Protocol.RemoteError
       return Exit.fail(

@@ -21,6 +21,7 @@ export interface Parsed {
   readonly maxTasksPerWorker: number | undefined
   readonly maxQueue: number | undefined
   readonly cancelGracePeriod: Duration.Duration
+  readonly startTimeout: Duration.Duration
 }
 
 /** What the checks below throw; `parse` turns it into the error a user sees. */
@@ -111,7 +112,8 @@ export const parse = (options: Options | undefined, layer: Backend.Backend): Par
       sizing: sizing(options?.size),
       maxTasksPerWorker: positive("maxTasksPerWorker", options?.maxTasksPerWorker),
       maxQueue: positive("maxQueue", options?.maxQueue),
-      cancelGracePeriod: duration("cancelGracePeriod", options?.cancelGracePeriod, "250 millis")
+      cancelGracePeriod: duration("cancelGracePeriod", options?.cancelGracePeriod, "250 millis"),
+      startTimeout: duration("startTimeout", options?.startTimeout, "30 seconds")
     }
   } catch (error) {
     if (error instanceof Invalid) return new Cause.IllegalArgumentError(error.message)

@@ -12,6 +12,8 @@
  *   skip it if it has not started).
  * - `LIMIT_HEAP bytes`: report (once) when, after a task, the worker's V8
  *   heap in use exceeds `bytes` (`maxHeapPerWorkerMb`).
+ * - `LOAD_TIMEOUT millis`: a task module (with its setup layer) that has not
+ *   loaded within `millis` fails the tasks that need it (`startTimeout`).
  *
  * Worker → pool, a sequence of replies `id status payload micros`, where
  * `micros` is how long the task ran (the pool uses it to decide how many tasks
@@ -29,6 +31,9 @@ export const OP_DEFINE = 0
 export const OP_RUN = 1
 export const OP_CANCEL = 2
 export const OP_LIMIT_HEAP = 3
+/** Reserved: the liveness check (see the supervisor). */
+export const OP_PING = 4
+export const OP_LOAD_TIMEOUT = 5
 
 /** `payload` is the argument tuple of one call. */
 export const MODE_APPLY = 0
@@ -61,6 +66,9 @@ export const STATUS_PROGRESS = 5
  */
 export const STATUS_OVER_HEAP = 6
 
+/** Not about a task (its id is -1): the answer to `PING`; `payload` is the ping's number. */
+export const STATUS_PONG = 7
+
 export type Status =
   | typeof STATUS_OK
   | typeof STATUS_FAILED
@@ -69,6 +77,7 @@ export type Status =
   | typeof STATUS_CANCELLED
   | typeof STATUS_PROGRESS
   | typeof STATUS_OVER_HEAP
+  | typeof STATUS_PONG
 
 /** An error thrown in a worker, reduced to what always survives a clone. */
 export interface RemoteError {

@@ -8,7 +8,7 @@
  */
 import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -113,6 +113,8 @@ export const make = Effect.fnUntraced(function*(options: {
   readonly maxTasksPerWorker: number | undefined
   /** A worker whose heap in use exceeds this after a task is replaced. */
   readonly maxHeapPerWorkerMb: number | undefined
+  /** How long a worker may take to be ready (with its initializer), and a task module to load in it. */
+  readonly startTimeout: Duration.Duration
 }) {
   const { dispatcher, scope, sizing } = options
   const platform = yield* Worker.WorkerPlatform
@@ -170,6 +172,7 @@ export const make = Effect.fnUntraced(function*(options: {
       onSpawn: Effect.sync(() => {
         // now that effect listens to the worker (a listener refs a Node worker again), apply the pool's choice
         handle.raw?.ref(referenced)
+        handle.raw?.post([Protocol.OP_LOAD_TIMEOUT, Duration.toMillis(options.startTimeout)], [])
         if (options.maxHeapPerWorkerMb !== undefined) {
           handle.raw?.post([Protocol.OP_LIMIT_HEAP, options.maxHeapPerWorkerMb * 1024 * 1024], [])
         }

@@ -120,6 +120,9 @@ export const make = (options: {
   let cancelsRead = 0
   /** `LIMIT_HEAP`: past it, after a task, the worker asks to be replaced (once). */
   let heapLimit = Infinity
+  /** `LOAD_TIMEOUT`: how long a task module (and its setup layer) may take to load. */
+  let loadTimeoutMillis = 30_000
+  void loadTimeoutMillis // (issue 9: the load timeout itself is being built)
   /** Where the modules' setup layers live (made with the first): closed when the worker closes. */
   let layerScope: Scope.Closeable | undefined
   /** Each module's setup layer, built once per worker (by module URL). */
@@ -456,6 +459,11 @@ export const make = (options: {
         }
         case Protocol.OP_LIMIT_HEAP: {
           heapLimit = ops[i + 1] as number
+          i += 2
+          break
+        }
+        case Protocol.OP_LOAD_TIMEOUT: {
+          loadTimeoutMillis = ops[i + 1] as number
           i += 2
           break
         }
