@@ -74,7 +74,7 @@ const isHandle = (u: unknown): u is Task.Any =>
 export const task = (method: string, task: unknown): Cause.IllegalArgumentError | undefined => {
   if (!isHandle(task)) {
     return illegal(
-      `${method}: expected a task (a function of a module declared with Task.module, such as tasks.square), got ${
+      `${method}: expected a task handle (one of the values Task.module returns, such as tasks.square), got ${
         describe(task)
       }`
     )

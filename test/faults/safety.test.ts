@@ -129,6 +129,7 @@ describe("31. a pool never makes a worker re-run the program", () => {
         assert.include(atLoad!.refused, "nested-pool-tasks.ts")
         assert.include(atLoad!.refused, "nested: true")
         assert.strictEqual(atLoad!.allowed, 42, "with nested: true the pool starts and serves")
+        assert.strictEqual(yield* pool.apply(nesting.poolAtRunTime, []), 3, "a task may start a pool as it runs")
       }))
   }
 })
