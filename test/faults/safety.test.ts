@@ -333,6 +333,14 @@ describe("32. the compile cache is never a directory another user can write", ()
         forge(Path.join(ours, "compile-cache"))
         const inner = yield* cacheDirSeen(backend)
         assert.strictEqual(inner.compileCacheDir, undefined, "no cache in a planted cache directory")
+        // a temp directory where others may rename our directory away (world-writable, not sticky): no cache
+        fs.rmSync(ours, { recursive: true })
+        fs.chmodSync(tmp, 0o777)
+        const open = yield* cacheDirSeen(backend)
+        assert.strictEqual(open.compileCacheDir, undefined, "no cache in a world-writable temp dir without the sticky bit")
+        fs.chmodSync(tmp, 0o1777) // as /tmp is
+        const sticky = yield* cacheDirSeen(backend)
+        assert.isTrue(sticky.compileCacheDir?.startsWith(Path.join(ours, "compile-cache")), "ours, in a sticky temp dir")
       }))
   }
 })
