@@ -53,13 +53,18 @@ export interface Options {
    * Heap and stack limits of each worker (`worker_threads`' `resourceLimits`;
    * for processes only `maxOldGenerationSizeMb` applies, as
    * `--max-old-space-size`). A worker that exceeds them dies, and only the
-   * tasks it was running fail, with `WorkerCrashed`.
+   * tasks it was running fail, with `WorkerCrashed`. Values Node cannot start
+   * a worker with (some abort the whole process) are rejected by `make`:
+   * `maxOldGenerationSizeMb` a whole number from 16, `stackSizeMb` from 0.5
+   * to 1024, `codeRangeSizeMb` at most 1024, each a finite number above 0.
    */
   readonly resourceLimits?: WorkerThreads.ResourceLimits | undefined
   /**
    * Node options of each worker. Defaults to this process's `execArgv` (for
    * processes, without `--inspect*`, so a debugged program's workers do not
-   * fight over the inspector port).
+   * fight over the inspector port). Options that would make a worker run
+   * other code than its entry (`-e`/`--eval`, `-p`/`--print`, `--input-type`,
+   * `-i`, `-c`, `--test`, as under `node -e`) are always left out.
    */
   readonly execArgv?: ReadonlyArray<string> | undefined
   /**

@@ -191,7 +191,12 @@ export type Error<T> = T extends Task<infer _Args, infer _A, infer E> ? E : neve
 
 /**
  * Declares the task functions of a module. Call it once per module, at top
- * level, with the module's own `import.meta.url`; export the result.
+ * level, with the module's own `import.meta.url`; export the result. A second
+ * call for the same URL throws a `TypeError`. A task may be named after a
+ * member of `Object.prototype` (`constructor`, `toString`), but not
+ * `__proto__`. Declare tasks in a module of their own, not in the program's
+ * entry module: a worker loads the module, and loading the entry module would
+ * run the program again (the pool refuses such a task).
  *
  * - `errors`: schema-backed error classes (e.g. `Schema.TaggedError`) that the
  *   module's Effect tasks may fail with. A failure with one of them reaches the
@@ -222,15 +227,35 @@ export const module = <
   if (typeof url !== "string" || !URL.canParse(url)) {
     throw new TypeError(`Task.module: expected the module's URL (import.meta.url), got ${String(url)}`)
   }
+  if (registry().has(url)) {
+    throw new TypeError(
+      `Task.module was called twice for ${url}: declare a module's tasks once, at its top level (a second ` +
+        `declaration would replace the first in this thread, but not in the workers)`
+    )
+  }
+  const prototype = typeof functions === "object" && functions !== null ? Object.getPrototypeOf(functions) : undefined
+  if (prototype !== Object.prototype && prototype !== null) {
+    throw new TypeError(
+      `Task.module: the functions of ${url} must be a plain object (a \`__proto__\` key in an object literal sets ` +
+        `its prototype: it declares no task)`
+    )
+  }
+  // the worker looks a task up by name: only the module's own functions, never Object.prototype's
+  const own: Record<string, TaskFunction> = Object.create(null)
   const errors = makeErrorCodec(options?.errors ?? [])
-  registry().set(url, { url, functions, errors, layer: options?.layer as Layer.Layer<unknown, unknown> | undefined })
   const handles: Record<string, Any> = {}
   for (const name of Object.keys(functions)) {
+    if (name === "__proto__") {
+      throw new TypeError(`Task.module: "__proto__" in ${url} cannot be a task's name (it is every object's prototype)`)
+    }
     if (typeof functions[name] !== "function") {
       throw new TypeError(`Task.module: "${name}" in ${url} is not a function`)
     }
+    own[name] = functions[name]
     handles[name] = { [TypeId]: variance, id: `${url}#${name}`, url, name, errors } as Any
   }
+  const layer = options?.layer as Layer.Layer<unknown, unknown> | undefined
+  registry().set(url, { url, functions: own, errors, layer })
   return handles as any
 }
 

@@ -41,6 +41,7 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as AsyncResult from "./AsyncResult.ts"
 import * as Backend from "./Backend.ts"
+import * as CallChecks from "./internal/callChecks.ts"
 import * as Chunking from "./internal/chunking.ts"
 import { Dispatcher, type Job } from "./internal/dispatcher.ts"
 import * as NodeProcesses from "./internal/nodeProcesses.ts"
@@ -134,6 +135,14 @@ export interface Options extends Backend.Options {
    * `imap` reads its input no further ahead than this. No bound by default.
    */
   readonly maxQueue?: number | undefined
+  /**
+   * Allows a pool to start while a worker is loading a task module (at the
+   * module's top level, or in a module it imports). Without it that start is
+   * refused with `IllegalArgumentError`: every worker would start a pool of
+   * its own, whose workers load the same module, and so on. A pool started by
+   * a task as it runs is always allowed.
+   */
+  readonly nested?: boolean | undefined
 }
 
 /**
@@ -225,6 +234,13 @@ export interface TimeSummary {
  * A running pool. Every method is an Effect, so nothing happens until it runs;
  * interrupting a call cancels its tasks in the workers.
  *
+ * A call fails with `Cause.IllegalArgumentError` when what it is given is not
+ * what the types say (from JavaScript: a value that is not a task handle,
+ * `args` that are not an array, items that are not iterable, a `starmap` item
+ * that is not a tuple), or when its task is declared in the program's entry
+ * module: a worker loading that module would run the program again, so move
+ * the tasks to a module of their own.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -237,7 +253,7 @@ export interface Pool {
     task: Task<Args, A, E>,
     args: Readonly<Args>,
     options?: ApplyOptions
-  ) => Effect.Effect<A, E | DispatchError>
+  ) => Effect.Effect<A, E | DispatchError | Cause.IllegalArgumentError>
 
   /**
    * Runs `task(item)` for each item and returns the results in input order.
@@ -288,7 +304,7 @@ export interface Pool {
     task: Task<Args, A, E>,
     args: Readonly<Args>,
     options?: ApplyOptions & AsyncOptions<A, E | DispatchError>
-  ) => Effect.Effect<AsyncResult.AsyncResult<A, E | DispatchError>, PoolNotRunning>
+  ) => Effect.Effect<AsyncResult.AsyncResult<A, E | DispatchError>, PoolNotRunning | Cause.IllegalArgumentError>
 
   /** Submits a `map` and returns at once with an `AsyncResult`. */
   readonly mapAsync: <T extends TaskModule.Any>(
@@ -318,7 +334,7 @@ export interface Pool {
   readonly broadcast: <Args extends ReadonlyArray<unknown>, A, E>(
     task: Task<Args, A, E>,
     args: Readonly<Args>
-  ) => Effect.Effect<Array<A>, E | DispatchError>
+  ) => Effect.Effect<Array<A>, E | DispatchError | Cause.IllegalArgumentError>
 
   /**
    * What the pool is doing and has done. The same figures are kept in Effect
@@ -360,8 +376,11 @@ const IMAP_CHUNKS_PER_WORKER = 8
  * pool lives in the current `Scope`: closing it terminates the pool and waits
  * until every worker has exited.
  *
- * Fails with `Cause.IllegalArgumentError` for a size that is not a positive
- * integer or a `cancelGracePeriod` that is not a finite duration, and with
+ * Fails with `Cause.IllegalArgumentError` for an option that is wrong (a size
+ * that is not a positive integer, a `cancelGracePeriod` that is not a finite
+ * duration, `resourceLimits` Node cannot start a worker with, an initializer
+ * that is not a task or is declared in the program's entry module, a start
+ * while a worker loads a task module without `nested: true`), and with
  * `WorkerStartFailed` if workers cannot start.
  *
  * @since 0.1.0
@@ -485,17 +504,23 @@ export const make = (
       })
 
     const mapWith = (
+      method: string,
       mode: typeof Protocol.MODE_MAP | typeof Protocol.MODE_STARMAP,
       task: TaskModule.Any,
       items: Iterable<unknown>,
       options: MapOptions | undefined
     ) =>
-      Effect.suspend((): Effect.Effect<Chunked, PoolNotRunning | Cause.IllegalArgumentError> =>
-        state !== "running" ? notRunning() : Effect.flatMap(
+      Effect.suspend((): Effect.Effect<Chunked, PoolNotRunning | Cause.IllegalArgumentError> => {
+        const invalid = CallChecks.mapCall(method, task, items)
+        if (invalid) return Effect.fail(invalid)
+        return state !== "running" ? notRunning() : Effect.flatMap(
           prepareMap(items, options),
-          ({ chunksize, list }) => submitChunks(dispatcher, task, mode, list, chunksize)
+          ({ chunksize, list }) => {
+            const notTuples = mode === Protocol.MODE_STARMAP ? CallChecks.tuples(method, list) : undefined
+            return notTuples ? Effect.fail(notTuples) : submitChunks(dispatcher, task, mode, list, chunksize)
+          }
         )
-      )
+      })
 
     const imapWith = (unordered: boolean) =>
     (
@@ -507,6 +532,8 @@ export const make = (
         Stream.Stream<unknown, unknown, unknown>,
         PoolNotRunning | Cause.IllegalArgumentError
       > => {
+        const mistake = CallChecks.imapCall(unordered ? "imapUnordered" : "imap", task, items, Stream.isStream)
+        if (mistake) return Effect.fail(mistake)
         if (state !== "running") return notRunning()
         const chunksize = options?.chunksize ?? 1
         const invalid = Chunking.validate(chunksize)
@@ -547,6 +574,8 @@ export const make = (
       stats,
       apply: (task, args, options) =>
         Effect.suspend(() => {
+          const invalid = CallChecks.applyCall("apply", task, args)
+          if (invalid) return Effect.fail(invalid)
           if (state !== "running") return notRunning()
           const submit = () => dispatcher.submit(task, Protocol.MODE_APPLY, args, 1, options?.transfer)
           return maxQueue === undefined
@@ -554,13 +583,21 @@ export const make = (
             : Effect.flatMap(admitted(dispatcher, submit), (job) => awaitJob(dispatcher, job))
         }),
       map: (task, items, options) =>
-        Effect.flatMap(mapWith(Protocol.MODE_MAP, task, items, options), (group) => awaitChunks(dispatcher, group)),
+        Effect.flatMap(
+          mapWith("map", Protocol.MODE_MAP, task, items, options),
+          (group) => awaitChunks(dispatcher, group)
+        ),
       starmap: (task, items, options) =>
-        Effect.flatMap(mapWith(Protocol.MODE_STARMAP, task, items, options), (group) => awaitChunks(dispatcher, group)),
+        Effect.flatMap(
+          mapWith("starmap", Protocol.MODE_STARMAP, task, items, options),
+          (group) => awaitChunks(dispatcher, group)
+        ),
       imap: imapWith(false) as Pool["imap"],
       imapUnordered: imapWith(true) as Pool["imapUnordered"],
       applyAsync: (task, args, options) =>
         Effect.suspend(() => {
+          const invalid = CallChecks.applyCall("applyAsync", task, args)
+          if (invalid) return Effect.fail<Cause.IllegalArgumentError | PoolNotRunning>(invalid)
           if (state !== "running") return notRunning()
           return Effect.flatMap(
             admitted(dispatcher, () => dispatcher.submit(task, Protocol.MODE_APPLY, args, 1, options?.transfer)),
@@ -569,16 +606,18 @@ export const make = (
         }),
       mapAsync: (task, items, options) =>
         Effect.flatMap(
-          mapWith(Protocol.MODE_MAP, task, items, options),
+          mapWith("mapAsync", Protocol.MODE_MAP, task, items, options),
           (group) => startAsync(awaitChunks(dispatcher, group), options)
         ),
       starmapAsync: (task, items, options) =>
         Effect.flatMap(
-          mapWith(Protocol.MODE_STARMAP, task, items, options),
+          mapWith("starmapAsync", Protocol.MODE_STARMAP, task, items, options),
           (group) => startAsync(awaitChunks(dispatcher, group), options)
         ),
       broadcast: (task, args) =>
         Effect.suspend(() => {
+          const invalid = CallChecks.applyCall("broadcast", task, args)
+          if (invalid) return Effect.fail(invalid)
           if (state !== "running") return notRunning()
           const jobs = dispatcher.members().map((slot) =>
             dispatcher.submitTo(slot, task, Protocol.MODE_APPLY, args, 1)
@@ -661,7 +700,8 @@ export const apply = <Args extends ReadonlyArray<unknown>, A, E>(
   task: Task<Args, A, E>,
   args: Readonly<Args>,
   options?: ApplyOptions
-): Effect.Effect<A, E | DispatchError, WorkerPool> => WorkerPool.use((pool) => pool.apply(task, args, options))
+): Effect.Effect<A, E | DispatchError | Cause.IllegalArgumentError, WorkerPool> =>
+  WorkerPool.use((pool) => pool.apply(task, args, options))
 
 /**
  * `map` on the `WorkerPool` service.
@@ -737,7 +777,11 @@ export const applyAsync = <Args extends ReadonlyArray<unknown>, A, E>(
   task: Task<Args, A, E>,
   args: Readonly<Args>,
   options?: ApplyOptions & AsyncOptions<A, E | DispatchError>
-): Effect.Effect<AsyncResult.AsyncResult<A, E | DispatchError>, PoolNotRunning, WorkerPool> =>
+): Effect.Effect<
+  AsyncResult.AsyncResult<A, E | DispatchError>,
+  PoolNotRunning | Cause.IllegalArgumentError,
+  WorkerPool
+> =>
   WorkerPool.use((pool) => pool.applyAsync(task, args, options))
 
 /**
@@ -781,7 +825,8 @@ export const starmapAsync = <Args extends ReadonlyArray<unknown>, A, E>(
 export const broadcast = <Args extends ReadonlyArray<unknown>, A, E>(
   task: Task<Args, A, E>,
   args: Readonly<Args>
-): Effect.Effect<Array<A>, E | DispatchError, WorkerPool> => WorkerPool.use((pool) => pool.broadcast(task, args))
+): Effect.Effect<Array<A>, E | DispatchError | Cause.IllegalArgumentError, WorkerPool> =>
+  WorkerPool.use((pool) => pool.broadcast(task, args))
 
 /**
  * `stats` of the `WorkerPool` service.

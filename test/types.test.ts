@@ -21,7 +21,9 @@ describe("types", () => {
 
   it("pool methods are typed end to end", () =>
     typeOnly(() => {
-    expectTypeOf(pool.apply(tasks.half, [2])).toEqualTypeOf<Effect.Effect<number, Odd | DispatchError>>()
+    expectTypeOf(pool.apply(tasks.half, [2])).toEqualTypeOf<
+      Effect.Effect<number, Odd | DispatchError | Cause.IllegalArgumentError>
+    >()
     expectTypeOf(pool.map(tasks.square, [1, 2])).toEqualTypeOf<
       Effect.Effect<Array<number>, DispatchError | Cause.IllegalArgumentError>
     >()
@@ -38,7 +40,7 @@ describe("types", () => {
       Effect.Effect<Array<number>, DispatchError | Cause.IllegalArgumentError>
     >()
     expectTypeOf(pool.applyAsync(tasks.square, [3])).toEqualTypeOf<
-      Effect.Effect<AsyncResult.AsyncResult<number, DispatchError>, PoolNotRunning>
+      Effect.Effect<AsyncResult.AsyncResult<number, DispatchError>, PoolNotRunning | Cause.IllegalArgumentError>
     >()
   }))
 

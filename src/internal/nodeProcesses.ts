@@ -13,7 +13,7 @@ import type * as Worker from "effect/workers/Worker"
 import * as ChildProcess from "node:child_process"
 import { fileURLToPath } from "node:url"
 import type * as Backend from "../Backend.ts"
-import { defaultName, entryUrl, workerEnv } from "./nodeThreads.ts"
+import { defaultName, entryUrl, withoutEval, workerEnv } from "./nodeThreads.ts"
 import type { ExitStatus, Spawn } from "./supervisor.ts"
 
 /** Workers as child processes; of `options.resourceLimits`, only `maxOldGenerationSizeMb` applies. */
@@ -21,7 +21,8 @@ export const processes = (options: Backend.Options): Spawn => ({
   maxInflight: 1,
   spawn: (id) => {
     const execArgv = [
-      ...(options.execArgv ?? process.execArgv.filter((arg) => !arg.startsWith("--inspect"))),
+      // never the eval options of `node -e code`: the child would run the program's code again, not the worker
+      ...withoutEval(options.execArgv ?? process.execArgv.filter((arg) => !arg.startsWith("--inspect"))),
       `--title=${options.name ?? defaultName} worker ${id}`
     ]
     const heap = options.resourceLimits?.maxOldGenerationSizeMb

@@ -4,6 +4,7 @@
  * @internal
  */
 import type * as Worker from "effect/workers/Worker"
+import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as WorkerThreads from "node:worker_threads"
@@ -19,22 +20,124 @@ export const entryUrl = new URL(`./workerEntry${import.meta.url.endsWith(".ts") 
  * cache (V8 code cache, and the output of type stripping for `.ts` files) from
  * the worker's first module on. Compiling the same modules again in every new
  * worker is much of its start-up; with the cache it reuses what an earlier
- * worker, of this process or another, compiled.
+ * worker, of this process or another of this user, compiled.
  *
- * The directory is Node's default, `<os.tmpdir()>/node-compile-cache`, shared
- * with every Node program that uses the cache. Node keys each entry by file and
- * content hash, writes it to a temporary file then renames it (safe with
- * concurrent workers), and treats a directory it cannot create or write as no
- * cache. A user's own `NODE_COMPILE_CACHE` or `NODE_DISABLE_COMPILE_CACHE` is
- * left as it is. The worker entry removes the variable the pool added (see
+ * What is in the cache runs in the workers, so the directory must be one no
+ * other user can write: `privateCompileCache()`, checked each time a worker
+ * starts; without one, no cache. (Not Node's default,
+ * `<os.tmpdir()>/node-compile-cache`: a shared, predictable name that another
+ * user can create first and fill.) Node keys each entry by file and content
+ * hash, writes it to a temporary file then renames it (safe with concurrent
+ * workers), and treats a directory it cannot write as no cache. A user's own
+ * `NODE_COMPILE_CACHE` or `NODE_DISABLE_COMPILE_CACHE` is left as it is. The
+ * worker entry removes the variable the pool added (see
  * `Protocol.COMPILE_CACHE_MARKER`), so tasks and the processes they start see `env`.
  */
-export const workerEnv = (env: Readonly<Record<string, string | undefined>>): Record<string, string | undefined> => {
-  if (env.NODE_COMPILE_CACHE !== undefined || env.NODE_DISABLE_COMPILE_CACHE !== undefined) return { ...env }
-  const directory = Path.join(Os.tmpdir(), "node-compile-cache")
+export const workerEnv = (env: Readonly<Record<string, string | undefined>>): Record<string, string> => {
+  // a variable set to undefined is left out (a thread would see the string "undefined")
+  const defined: Record<string, string> = {}
+  for (const name in env) if (env[name] !== undefined) defined[name] = env[name]
+  if (defined.NODE_COMPILE_CACHE !== undefined || defined.NODE_DISABLE_COMPILE_CACHE !== undefined) return defined
+  const directory = privateCompileCache()
+  if (directory === undefined) return defined
+  return { ...defined, NODE_COMPILE_CACHE: directory, [COMPILE_CACHE_MARKER]: "1" }
+}
+
+/**
+ * `<os.tmpdir()>/effect-multiprocessing-<uid>/compile-cache`, both created
+ * with mode 0700 if missing, and used only if each is a directory (not a
+ * symlink) owned by this user that neither group nor others may write, in a
+ * temp directory owned by this user or root that others cannot rename entries
+ * of (sticky, or not writable by others). `undefined` when any of that does
+ * not hold, or without user ids (Windows): no cache then.
+ */
+export const privateCompileCache = (): string | undefined => {
+  const uid = process.getuid?.()
+  if (uid === undefined) return undefined
+  const tmp = Os.tmpdir()
   // Node 24 loops forever creating a directory under /proc: no cache there
-  if (directory.startsWith("/proc/")) return { ...env }
-  return { ...env, NODE_COMPILE_CACHE: directory, [COMPILE_CACHE_MARKER]: "1" }
+  if (tmp === "/proc" || tmp.startsWith("/proc/")) return undefined
+  try {
+    const parent = Fs.statSync(tmp)
+    if ((parent.uid !== uid && parent.uid !== 0) || ((parent.mode & 0o002) !== 0 && (parent.mode & 0o1000) === 0)) {
+      return undefined
+    }
+    const base = Path.join(tmp, `effect-multiprocessing-${uid}`)
+    const cache = Path.join(base, "compile-cache")
+    for (const directory of [base, cache]) {
+      let stat = Fs.lstatSync(directory, { throwIfNoEntry: false })
+      if (stat === undefined) {
+        Fs.mkdirSync(directory, { mode: 0o700 })
+        stat = Fs.lstatSync(directory)
+      }
+      if (!stat.isDirectory() || stat.uid !== uid || (stat.mode & 0o022) !== 0) return undefined
+    }
+    return cache
+  } catch {
+    return undefined // created meanwhile by someone else, or not ours to create: no cache
+  }
+}
+
+/**
+ * Node options that make Node run something other than the script it is
+ * given (code from the command line or stdin, a REPL, a syntax check, the test
+ * runner), and whether they take the next argument as their value (`-p`
+ * only when it does not start with `-`, as Node reads it).
+ */
+const NOT_THE_SCRIPT: ReadonlyMap<string, "value" | "optional" | "none"> = new Map([
+  ["-e", "value"],
+  ["--eval", "value"],
+  ["-pe", "value"],
+  ["--input-type", "value"],
+  ["-p", "optional"],
+  ["--print", "optional"],
+  ["-i", "none"],
+  ["--interactive", "none"],
+  ["-c", "none"],
+  ["--check", "none"],
+  ["--test", "none"]
+])
+
+/**
+ * `execArgv` without the options (and their values) that would make a worker
+ * run something else than the worker entry. Under `node -e code`,
+ * `process.execArgv` is `["-e", "code"]`: a child forked with it runs `code`,
+ * the user's program, again (Node's `fork` drops it only when given
+ * `process.execArgv` itself, and never `--eval=code`), and `--input-type`
+ * makes Node refuse a file entry, in a thread too.
+ */
+export const withoutEval = (execArgv: ReadonlyArray<string>): Array<string> => {
+  const kept: Array<string> = []
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i]
+    const equals = arg.startsWith("--") ? arg.indexOf("=") : -1
+    const kind = NOT_THE_SCRIPT.get(equals > 0 ? arg.slice(0, equals) : arg)
+    if (kind === undefined) kept.push(arg)
+    else if (equals < 0 && (kind === "value" || (kind === "optional" && !(execArgv[i + 1] ?? "-").startsWith("-")))) i++
+  }
+  return kept
+}
+
+/**
+ * A thread's `execArgv`: the pool's, without eval options; else inherited
+ * from this process (`undefined`), unless this process's has eval options,
+ * then its own without them.
+ */
+const threadExecArgv = (given: ReadonlyArray<string> | undefined): Array<string> | undefined => {
+  if (given !== undefined) return withoutEval(given)
+  const own = withoutEval(process.execArgv)
+  return own.length === process.execArgv.length ? undefined : own
+}
+
+/**
+ * The options a thread refused, from its `ERR_WORKER_INVALID_EXEC_ARGV`
+ * ("Initiated Worker with invalid execArgv flags: --stack-size=2000, --title").
+ */
+const refusedOptions = (error: unknown): ReadonlyArray<string> | undefined => {
+  if ((error as { code?: unknown } | null)?.code !== "ERR_WORKER_INVALID_EXEC_ARGV") return undefined
+  const message = String((error as Error).message)
+  const list = message.slice(message.lastIndexOf(": ") + 2)
+  return list.length === 0 ? undefined : list.split(", ")
 }
 
 /** What a thread worker receives as `workerData`. */
@@ -52,14 +155,26 @@ export const threads = (options: Backend.Options): Spawn => ({ maxInflight: unde
 const spawnThread = (options: Backend.Options): Spawn["spawn"] => (id) => {
   const progress = new Int32Array(new SharedArrayBuffer(12))
   const workerData: ThreadData = { progress }
-  const worker = new WorkerThreads.Worker(entryUrl, {
-    name: `${options.name ?? defaultName} worker ${id}`,
-    workerData,
-    resourceLimits: options.resourceLimits,
-    execArgv: options.execArgv === undefined ? undefined : [...options.execArgv],
-    argv: options.argv === undefined ? undefined : [...options.argv],
-    env: workerEnv(options.env ?? process.env)
-  })
+  const start = (execArgv: Array<string> | undefined) =>
+    new WorkerThreads.Worker(entryUrl, {
+      name: `${options.name ?? defaultName} worker ${id}`,
+      workerData,
+      resourceLimits: options.resourceLimits,
+      execArgv,
+      argv: options.argv === undefined ? undefined : [...options.argv],
+      env: workerEnv(options.env ?? process.env)
+    })
+  const execArgv = threadExecArgv(options.execArgv)
+  let worker: WorkerThreads.Worker
+  try {
+    worker = start(execArgv)
+  } catch (error) {
+    // this process's own options, passed on without its eval options: those a thread refuses are the
+    // process-wide ones (V8's, --title, --stack-size), which apply to the thread already
+    const refused = options.execArgv === undefined && execArgv !== undefined ? refusedOptions(error) : undefined
+    if (refused === undefined) throw error
+    worker = start(execArgv!.filter((arg) => !refused.includes(arg)))
+  }
   const exited = new Promise<ExitStatus>((resolve) => {
     worker.once("exit", (code) => resolve({ code, signal: null }))
   })

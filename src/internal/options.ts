@@ -7,9 +7,10 @@
  */
 import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
+import type * as WorkerThreads from "node:worker_threads"
 import type * as Backend from "../Backend.ts"
-import * as Task from "../Task.ts"
 import type { Options } from "../WorkerPool.ts"
+import * as CallChecks from "./callChecks.ts"
 import * as NodeThreads from "./nodeThreads.ts"
 import type { Sizing } from "./supervisor.ts"
 
@@ -57,6 +58,89 @@ const strings = (name: string, value: ReadonlyArray<string> | undefined): Readon
   return value
 }
 
+/** An optional record of strings (`undefined` values leave a variable out). */
+const environment = (
+  value: Readonly<Record<string, string | undefined>> | undefined
+): Readonly<Record<string, string | undefined>> | undefined => {
+  if (value === undefined) return value
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new Invalid(`env must be a record of strings, got ${JSON.stringify(value)}`)
+  }
+  for (const [name, entry] of Object.entries(value)) {
+    if (entry !== undefined && typeof entry !== "string") {
+      throw new Invalid(`env.${name} must be a string, got ${CallChecks.describe(entry)}`)
+    }
+  }
+  return value
+}
+
+/**
+ * The ranges of `resourceLimits` a worker can start with (Node 24, x64), in
+ * MiB; outside them Node aborts the whole process, not just the worker, or no
+ * worker can start:
+ * - `maxOldGenerationSizeMb`: 2.4 or less aborts the process (a fatal V8
+ *   out-of-memory while the worker deserializes its snapshot); a thread needs
+ *   about 11 to load the pool's worker runtime. A whole number: processes pass
+ *   it as `--max-old-space-size`, which takes no fraction.
+ * - `stackSizeMb`: below ~0.24 the thread segfaults the process; from ~1e14
+ *   too; a stack the system cannot give (~32 GiB here) fails the start.
+ * - `codeRangeSizeMb`: V8 reserves it up front, and a reservation the system
+ *   refuses aborts the process (here from ~8e7; sooner under `ulimit -v`).
+ * - `maxYoungGenerationSizeMb`: V8 bounds it itself; any finite positive value.
+ */
+const RESOURCE_LIMITS: Record<keyof WorkerThreads.ResourceLimits, {
+  readonly min: number
+  readonly max: number
+  readonly integer: boolean
+  readonly range: string
+}> = {
+  maxOldGenerationSizeMb: {
+    min: 16,
+    max: Number.MAX_SAFE_INTEGER,
+    integer: true,
+    range: "a whole number of MiB, at least 16"
+  },
+  maxYoungGenerationSizeMb: {
+    min: Number.MIN_VALUE,
+    max: Number.MAX_VALUE,
+    integer: false,
+    range: "a finite number above 0"
+  },
+  codeRangeSizeMb: { min: Number.MIN_VALUE, max: 1024, integer: false, range: "above 0, at most 1024" },
+  stackSizeMb: { min: 0.5, max: 1024, integer: false, range: "between 0.5 and 1024" }
+}
+
+/** Optional `resourceLimits`, each field a number in the range a worker can start with. */
+const resourceLimits = (value: WorkerThreads.ResourceLimits | undefined): WorkerThreads.ResourceLimits | undefined => {
+  if (value === undefined) return value
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new Invalid(`resourceLimits must be an object, got ${CallChecks.describe(value)}`)
+  }
+  for (const [field, limit] of Object.entries(value)) {
+    const bounds = Object.hasOwn(RESOURCE_LIMITS, field)
+      ? RESOURCE_LIMITS[field as keyof WorkerThreads.ResourceLimits]
+      : undefined
+    if (bounds === undefined) {
+      throw new Invalid(
+        `resourceLimits has no field ${JSON.stringify(field)}; it has ${Object.keys(RESOURCE_LIMITS).join(", ")}`
+      )
+    }
+    if (limit === undefined) continue
+    const name = `resourceLimits.${field}`
+    if (typeof limit !== "number") {
+      throw new Invalid(`${name} must be a number (${bounds.range}), got ${CallChecks.describe(limit)}`)
+    }
+    const inRange = Number.isFinite(limit) && limit >= bounds.min && limit <= bounds.max
+    if (!inRange || (bounds.integer && !Number.isInteger(limit))) {
+      throw new Invalid(
+        `${name} must be ${bounds.range}, got ${limit} (outside that range Node aborts the whole process, ` +
+          `or no worker can start)`
+      )
+    }
+  }
+  return value
+}
+
 /** The layer's backend, each option the pool sets replacing the layer's. */
 const backend = (options: Options | undefined, layer: Backend.Backend): Backend.Backend => {
   const kind = options?.backend ?? layer.kind
@@ -67,15 +151,11 @@ const backend = (options: Options | undefined, layer: Backend.Backend): Backend.
   if (name !== undefined && (typeof name !== "string" || name.length === 0)) {
     throw new Invalid(`name must be a non-empty string, got ${JSON.stringify(name)}`)
   }
-  const env = options?.env ?? layer.env
-  if (env !== undefined && (typeof env !== "object" || env === null || Array.isArray(env))) {
-    throw new Invalid(`env must be a record of strings, got ${JSON.stringify(env)}`)
-  }
   return {
     kind,
     name,
-    env,
-    resourceLimits: options?.resourceLimits ?? layer.resourceLimits,
+    env: environment(options?.env ?? layer.env),
+    resourceLimits: resourceLimits(options?.resourceLimits ?? layer.resourceLimits),
     execArgv: strings("execArgv", options?.execArgv ?? layer.execArgv),
     argv: strings("argv", options?.argv ?? layer.argv)
   }
@@ -103,9 +183,13 @@ const sizing = (size: Options["size"]): Sizing => {
 /** Checks a pool's options (over the `Backend` layer's); the error says which one is wrong and why. */
 export const parse = (options: Options | undefined, layer: Backend.Backend): Parsed | Cause.IllegalArgumentError => {
   try {
-    if (options?.initializer !== undefined && !Task.isTask(options.initializer)) {
-      throw new Invalid("initializer must be a task: a function of a module declared with Task.module")
+    if (options?.nested !== undefined && typeof options.nested !== "boolean") {
+      throw new Invalid(`nested must be a boolean, got ${CallChecks.describe(options.nested)}`)
     }
+    const refused = CallChecks.nesting(options?.nested) ??
+      (options?.initializer === undefined ? undefined : CallChecks.task("initializer", options.initializer)) ??
+      (options?.initargs === undefined ? undefined : CallChecks.args("initializer", options.initargs, "initargs"))
+    if (refused !== undefined) return refused
     return {
       backend: backend(options, layer),
       maxHeapPerWorkerMb: positive("maxHeapPerWorkerMb", options?.maxHeapPerWorkerMb),

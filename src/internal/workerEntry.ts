@@ -21,6 +21,7 @@ import { AsyncLocalStorage } from "node:async_hooks"
 import * as Module from "node:module"
 import * as V8 from "node:v8"
 import * as WorkerThreads from "node:worker_threads"
+import { whileLoading } from "./loadingModule.ts"
 import type { ThreadData } from "./nodeThreads.ts"
 import * as Protocol from "./protocol.ts"
 import * as WorkerRuntime from "./workerRuntime.ts"
@@ -80,7 +81,7 @@ const runtime = WorkerRuntime.make({
       cancelsRead: (count) => Atomics.store(progress, 2, count)
     },
   store: { run: (running, f) => storage.run(running, f), get: () => storage.getStore() },
-  importModule: (url) => import(url),
+  importModule: (url) => whileLoading(url, () => import(url)),
   heapUsed: () => V8.getHeapStatistics().used_heap_size
 })
 
