@@ -1,0 +1,227 @@
+/**
+ * The boundary: the one place where what a worker sends is decoded and
+ * checked before the pool acts on it.
+ *
+ * A worker runs the user's code, which can post anything on the pool's channel
+ * (`parentPort.postMessage(null)`, `process.send([1, null])`, a reply whose
+ * payload is not what its status says). Nothing it sends may throw in the
+ * pool: a message that is not a well-formed protocol message makes the worker
+ * faulty, and the pool replaces it (see `Supervisor`); exactly the tasks it
+ * held fail with `WorkerCrashed`, whose message says what it sent. Replies
+ * before the bad one are used as usual.
+ *
+ * The checks are cheap and done where a message is decoded, with no schema:
+ * the envelope (`receive`, called by the backends for every message), then
+ * each reply (`checkReplies` and `checkReply`, called by the dispatcher before
+ * it trusts a reply's fields). Everything that arrives went through a
+ * structured clone (threads) or Node's advanced serialization (processes): it
+ * is plain data, with no getters or proxies, so reading it cannot run code.
+ *
+ * @internal
+ */
+import type * as Protocol from "./protocol.ts"
+import {
+  REPLY_WIDTH,
+  STATUS_CANCELLED,
+  STATUS_DECLARED,
+  STATUS_FAILED,
+  STATUS_OK,
+  STATUS_OVER_HEAP,
+  STATUS_PONG,
+  STATUS_PROGRESS,
+  STATUS_RESENT,
+  STATUS_STARTED,
+  STATUS_UNCLONEABLE
+} from "./protocol.ts"
+
+/** What a backend does with each message of a worker, once its envelope is checked. */
+export interface Listener {
+  /** A batch of replies (not yet checked one by one: see `checkReplies`). */
+  readonly onReplies: (replies: ReadonlyArray<unknown>) => void
+  /** The worker broke the protocol; `what` says how, for the error of the tasks it held. */
+  readonly onFaulty: (what: string) => void
+  /**
+   * The pool could not deserialize the worker's message number `seq` (counting
+   * every message of the worker from 0): its replies are lost unless the
+   * worker sends them again (see `Protocol.OP_RESEND`).
+   */
+  readonly onUnreadable: (seq: number, error: unknown) => void
+}
+
+/**
+ * Decodes one message in effect's worker envelope: `[0]` (the worker is
+ * listening: `onReady`, once) or `[1, replies]` with `replies` an array.
+ * Anything else is reported to `listener.onFaulty`. Never throws.
+ */
+export const receive = (
+  message: unknown,
+  readySeen: boolean,
+  onReady: () => void,
+  listener: Listener
+): void => {
+  if (Array.isArray(message)) {
+    if (message.length === 2 && message[0] === 1 && Array.isArray(message[1])) return listener.onReplies(message[1])
+    if (message.length === 1 && message[0] === 0) {
+      if (!readySeen) return onReady()
+      return listener.onFaulty(`it sent ${preview(message)}, a second ready signal`)
+    }
+  }
+  listener.onFaulty(`it sent ${preview(message)}, not [1, replies]`)
+}
+
+/** Most replies about no task (id -1) that one message may carry besides one reply per job held. */
+const MAX_NOTICES = 64
+
+/**
+ * Checks the shape of a batch before any reply in it is read: whole replies of
+ * `REPLY_WIDTH` words, and not more of them than the worker can owe (one per
+ * job it holds, plus a few notices), so that an array with a huge bogus
+ * `length` is never iterated. Returns what is wrong, or `undefined`.
+ */
+export const checkReplies = (replies: ReadonlyArray<unknown>, held: number): string | undefined => {
+  const length = replies.length
+  if (length % REPLY_WIDTH !== 0) {
+    return `it sent ${preview(replies)}: ${length} words, not whole replies of ${REPLY_WIDTH}`
+  }
+  if (length > REPLY_WIDTH * (held + MAX_NOTICES)) {
+    return `it sent ${length / REPLY_WIDTH} replies at once while it held ${held} jobs`
+  }
+  return undefined
+}
+
+/** What `checkReply` needs to know about the job a reply is about, if the worker holds it. */
+export interface Held {
+  /** How many errors its task declares: a declared error's index must be below. */
+  readonly declared: number
+}
+
+/**
+ * Checks the reply at `replies[i..i+REPLY_WIDTH)`: a known status; the id of a
+ * job the worker holds (`job`, looked up by the caller) for a status about a
+ * task, -1 for the others; a finite non-negative `micros`; and the payload its
+ * status promises (see protocol.ts). Returns what is wrong, or `undefined`.
+ *
+ * `cancelsSent` bounds the count of a `STATUS_PROGRESS`; `sent` bounds that of
+ * a `STATUS_STARTED`.
+ */
+export const checkReply = (
+  replies: ReadonlyArray<unknown>,
+  i: number,
+  job: Held | undefined,
+  cancelsSent: number,
+  sent: number
+): string | undefined => {
+  const id = replies[i]
+  const status = replies[i + 1]
+  const payload = replies[i + 2]
+  const micros = replies[i + 3]
+  const bad = (why: string) => `it sent the reply ${preview(replies.slice(i, i + REPLY_WIDTH))}: ${why}`
+  if (typeof micros !== "number" || !(micros >= 0) || micros === Infinity) return bad("its time is not a duration")
+  switch (status) {
+    case STATUS_OK:
+    case STATUS_FAILED:
+    case STATUS_DECLARED:
+    case STATUS_UNCLONEABLE:
+    case STATUS_CANCELLED: {
+      if (job === undefined) return bad(`it holds no job ${preview(id)}`)
+      if (status === STATUS_FAILED && !isRemoteError(payload)) return bad("a failure that is not {name, message, stack}")
+      if (status === STATUS_DECLARED && !isDeclared(payload, job.declared)) {
+        return bad("a declared error that is not [index, encoded] with the index of a declared error")
+      }
+      if (status === STATUS_UNCLONEABLE && typeof payload !== "string") return bad("an uncloneable result without its message")
+      return undefined
+    }
+    case STATUS_PROGRESS:
+    case STATUS_OVER_HEAP:
+    case STATUS_PONG:
+    case STATUS_STARTED:
+    case STATUS_RESENT: {
+      if (id !== -1) return bad("a notice must have the id -1")
+      if (status === STATUS_PROGRESS && !isCount(payload, cancelsSent)) return bad(`it read more than the ${cancelsSent} CANCELs sent`)
+      if (status === STATUS_STARTED && !isCount(payload, sent)) return bad(`it started more than the ${sent} jobs sent`)
+      if ((status === STATUS_OVER_HEAP || status === STATUS_PONG) && !isCount(payload, Number.MAX_SAFE_INTEGER)) {
+        return bad("its count is not a count")
+      }
+      if (status === STATUS_RESENT && !isResent(payload)) return bad("a RESENT that is not [seq, ids held]")
+      return undefined
+    }
+    default:
+      return bad("unknown status")
+  }
+}
+
+const isCount = (u: unknown, max: number): u is number => Number.isSafeInteger(u) && (u as number) >= 0 && (u as number) <= max
+
+const isRemoteError = (u: unknown): u is Protocol.RemoteError => {
+  if (typeof u !== "object" || u === null) return false
+  const error = u as Record<string, unknown>
+  return typeof error.name === "string" && typeof error.message === "string" &&
+    (error.stack === undefined || typeof error.stack === "string")
+}
+
+const isDeclared = (u: unknown, declared: number): boolean =>
+  Array.isArray(u) && u.length === 2 && isCount(u[0], declared - 1)
+
+const isResent = (u: unknown): u is readonly [number, ReadonlyArray<number>] =>
+  Array.isArray(u) && u.length === 2 && isCount(u[0], Number.MAX_SAFE_INTEGER) && Array.isArray(u[1]) &&
+  u[1].length <= 1 << 20 && u[1].every((id) => isCount(id, Number.MAX_SAFE_INTEGER))
+
+/**
+ * If `replies` is the answer to `OP_RESEND` (a single `STATUS_RESENT`), the
+ * number of the message it answers; else `undefined`. For a backend that keeps
+ * track of the messages it lost.
+ */
+export const resentSeq = (replies: ReadonlyArray<unknown>): number | undefined => {
+  if (replies.length !== REPLY_WIDTH || replies[1] !== STATUS_RESENT || !isResent(replies[2])) return undefined
+  return replies[2][0]
+}
+
+/**
+ * A short, safe rendering of something a worker sent, for an error message:
+ * at most a few elements, keys and characters, at most two levels deep.
+ * Never throws and never iterates a bogus `length`.
+ */
+export const preview = (value: unknown, depth = 0): string => {
+  try {
+    return previewUnsafe(value, depth)
+  } catch {
+    return "(something unprintable)"
+  }
+}
+
+const MAX_ITEMS = 6
+const MAX_CHARS = 60
+
+const previewUnsafe = (value: unknown, depth: number): string => {
+  switch (typeof value) {
+    case "string":
+      return JSON.stringify(value.length > MAX_CHARS ? `${value.slice(0, MAX_CHARS)}…` : value)
+    case "bigint":
+      return `${value}n`
+    case "object": {
+      if (value === null) return "null"
+      if (depth >= 2) return Array.isArray(value) ? "[…]" : "{…}"
+      if (ArrayBuffer.isView(value)) return `${Object.prototype.toString.call(value).slice(8, -1)}(${value.byteLength} bytes)`
+      if (value instanceof Map || value instanceof Set) return `${value instanceof Map ? "Map" : "Set"}(${value.size})`
+      const proto = Object.getPrototypeOf(value)
+      if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) {
+        return Object.prototype.toString.call(value).slice(8, -1)
+      }
+      if (Array.isArray(value)) {
+        const shown = Math.min(value.length, MAX_ITEMS)
+        const items: Array<string> = []
+        for (let i = 0; i < shown; i++) items.push(previewUnsafe(value[i], depth + 1))
+        if (value.length > shown) items.push(`… ${value.length - shown} more`)
+        return `[${items.join(", ")}]`
+      }
+      const keys = Object.keys(value)
+      const items = keys.slice(0, MAX_ITEMS).map((key) =>
+        `${key}: ${previewUnsafe((value as Record<string, unknown>)[key], depth + 1)}`
+      )
+      if (keys.length > MAX_ITEMS) items.push(`… ${keys.length - MAX_ITEMS} more`)
+      return `{${items.join(", ")}}`
+    }
+    default:
+      return String(value)
+  }
+}
