@@ -115,20 +115,25 @@ export const checkReply = (
   const status = replies[i + 1]
   const payload = replies[i + 2]
   const micros = replies[i + 3]
-  const bad = (why: string) => `it sent the reply ${preview(replies.slice(i, i + REPLY_WIDTH))}: ${why}`
-  if (typeof micros !== "number" || !(micros >= 0) || micros === Infinity) return bad("its time is not a duration")
+  if (typeof micros !== "number" || !(micros >= 0) || micros === Infinity) {
+    return bad(replies, i, "its time is not a duration")
+  }
   switch (status) {
     case STATUS_OK:
     case STATUS_FAILED:
     case STATUS_DECLARED:
     case STATUS_UNCLONEABLE:
     case STATUS_CANCELLED: {
-      if (job === undefined) return bad(`it holds no job ${preview(id)}`)
-      if (status === STATUS_FAILED && !isRemoteError(payload)) return bad("a failure that is not {name, message, stack}")
-      if (status === STATUS_DECLARED && !isDeclared(payload, job.declared)) {
-        return bad("a declared error that is not [index, encoded] with the index of a declared error")
+      if (job === undefined) return bad(replies, i, `it holds no job ${preview(id)}`)
+      if (status === STATUS_FAILED && !isRemoteError(payload)) {
+        return bad(replies, i, "a failure that is not {name, message, stack}")
       }
-      if (status === STATUS_UNCLONEABLE && typeof payload !== "string") return bad("an uncloneable result without its message")
+      if (status === STATUS_DECLARED && !isDeclared(payload, job.declared)) {
+        return bad(replies, i, "a declared error that is not [index, encoded] with the index of a declared error")
+      }
+      if (status === STATUS_UNCLONEABLE && typeof payload !== "string") {
+        return bad(replies, i, "an uncloneable result without its message")
+      }
       return undefined
     }
     case STATUS_PROGRESS:
@@ -136,21 +141,30 @@ export const checkReply = (
     case STATUS_PONG:
     case STATUS_STARTED:
     case STATUS_RESENT: {
-      if (id !== -1) return bad("a notice must have the id -1")
-      if (status === STATUS_PROGRESS && !isCount(payload, cancelsSent)) return bad(`it read more than the ${cancelsSent} CANCELs sent`)
-      if (status === STATUS_STARTED && !isCount(payload, sent)) return bad(`it started more than the ${sent} jobs sent`)
-      if ((status === STATUS_OVER_HEAP || status === STATUS_PONG) && !isCount(payload, Number.MAX_SAFE_INTEGER)) {
-        return bad("its count is not a count")
+      if (id !== -1) return bad(replies, i, "a notice must have the id -1")
+      if (status === STATUS_PROGRESS && !isCount(payload, cancelsSent)) {
+        return bad(replies, i, `not a count of the ${cancelsSent} CANCELs sent`)
       }
-      if (status === STATUS_RESENT && !isResent(payload)) return bad("a RESENT that is not [seq, ids held]")
+      if (status === STATUS_STARTED && !isCount(payload, sent)) {
+        return bad(replies, i, `not a count of the ${sent} jobs sent`)
+      }
+      if ((status === STATUS_OVER_HEAP || status === STATUS_PONG) && !isCount(payload, Number.MAX_SAFE_INTEGER)) {
+        return bad(replies, i, "its count is not a count")
+      }
+      if (status === STATUS_RESENT && !isResent(payload)) return bad(replies, i, "a RESENT that is not [seq, ids held]")
       return undefined
     }
     default:
-      return bad("unknown status")
+      return bad(replies, i, "unknown status")
   }
 }
 
-const isCount = (u: unknown, max: number): u is number => Number.isSafeInteger(u) && (u as number) >= 0 && (u as number) <= max
+/** What is wrong with the reply at `i`, with the reply itself. */
+const bad = (replies: ReadonlyArray<unknown>, i: number, why: string): string =>
+  `it sent the reply ${preview(replies.slice(i, i + REPLY_WIDTH))}: ${why}`
+
+const isCount = (u: unknown, max: number): u is number =>
+  Number.isSafeInteger(u) && (u as number) >= 0 && (u as number) <= max
 
 const isRemoteError = (u: unknown): u is Protocol.RemoteError => {
   if (typeof u !== "object" || u === null) return false
@@ -189,6 +203,9 @@ export const preview = (value: unknown, depth = 0): string => {
   }
 }
 
+/** `Object.prototype.toString`'s name for an object: `Uint8Array`, `Date`, `Error`. */
+const tag = (value: object): string => Object.prototype.toString.call(value).slice(8, -1)
+
 const MAX_ITEMS = 6
 const MAX_CHARS = 60
 
@@ -201,11 +218,11 @@ const previewUnsafe = (value: unknown, depth: number): string => {
     case "object": {
       if (value === null) return "null"
       if (depth >= 2) return Array.isArray(value) ? "[…]" : "{…}"
-      if (ArrayBuffer.isView(value)) return `${Object.prototype.toString.call(value).slice(8, -1)}(${value.byteLength} bytes)`
+      if (ArrayBuffer.isView(value)) return `${tag(value)}(${value.byteLength} bytes)`
       if (value instanceof Map || value instanceof Set) return `${value instanceof Map ? "Map" : "Set"}(${value.size})`
       const proto = Object.getPrototypeOf(value)
       if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) {
-        return Object.prototype.toString.call(value).slice(8, -1)
+        return tag(value)
       }
       if (Array.isArray(value)) {
         const shown = Math.min(value.length, MAX_ITEMS)

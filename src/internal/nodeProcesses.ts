@@ -52,7 +52,10 @@ export const processes = (options: Backend.Options): Spawn => ({
         })
       }
     )
-    const view = platformView(child, { send: (message) => child.send(message as any), kill: (signal) => child.kill(signal) })
+    const view = platformView(child, {
+      send: (message) => child.send(message as any),
+      kill: (signal) => child.kill(signal)
+    })
     return {
       worker: view,
       raw: {

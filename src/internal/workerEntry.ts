@@ -104,7 +104,8 @@ const sendRaw: (message: ReadonlyArray<unknown>, transfers?: ReadonlyArray<unkno
     ? (message, transfers, keep = true) => {
       parentPort.postMessage(message, transfers as Array<WorkerThreads.Transferable>)
       const seq = sent++
-      if (received === undefined || !keep || message[0] !== 1 || (transfers !== undefined && transfers.length > 0)) return
+      const transferred = transfers !== undefined && transfers.length > 0
+      if (received === undefined || !keep || message[0] !== 1 || transferred) return
       prune()
       unread.push({ seq, replies: message[1] as ReadonlyArray<unknown> })
       schedulePrune()
