@@ -126,10 +126,14 @@ const catchUnreadable = (child: ChildProcess.ChildProcess, onUnreadable: (error:
   const handle = key === undefined ? undefined : (child as any)[key] as { onread?: unknown } | undefined
   const onread = handle?.onread
   if (typeof onread !== "function") return
-  handle!.onread = function(this: unknown, ...args: Array<unknown>) {
+  const channel = handle as Record<PropertyKey, unknown>
+  const buffered = Object.getOwnPropertySymbols(channel).find((symbol) => symbol.description === "kMessageBufferSize")
+  channel.onread = function(this: unknown, ...args: Array<unknown>) {
     try {
       return onread.apply(this, args)
     } catch (error) {
+      // the reader stopped before it noted whether part of a message is still to come, which its end waits on
+      if (buffered !== undefined) channel.buffering = (channel[buffered] as number) > 0
       process.nextTick(onUnreadable, error)
     }
   }

@@ -15,6 +15,10 @@
  *   `[1, message]` for each message;
  * - pool → worker: `[0, message]` for each message, `[1]` to close.
  *
+ * It also counts the messages it sends, keeps a thread worker's batches until
+ * the pool has read them, and answers `RESEND` (see "Lost messages" in
+ * protocol.ts); a process worker that exits says how many jobs it started.
+ *
  * @internal
  */
 import { AsyncLocalStorage } from "node:async_hooks"
