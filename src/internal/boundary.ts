@@ -13,26 +13,17 @@
  * The checks are cheap and done where a message is decoded, with no schema:
  * the envelope (`receive`, called by the backends for every message), then
  * each reply (`checkReplies` and `checkReply`, called by the dispatcher before
- * it trusts a reply's fields). Everything that arrives went through a
+ * it trusts a reply's fields), and what a checked reply means for its caller
+ * (`decode`). Everything that arrives went through a
  * structured clone (threads) or Node's advanced serialization (processes): it
  * is plain data, with no getters or proxies, so reading it cannot run code.
  *
  * @internal
  */
-import type * as Protocol from "./protocol.ts"
-import {
-  REPLY_WIDTH,
-  STATUS_CANCELLED,
-  STATUS_DECLARED,
-  STATUS_FAILED,
-  STATUS_OK,
-  STATUS_OVER_HEAP,
-  STATUS_PONG,
-  STATUS_PROGRESS,
-  STATUS_RESENT,
-  STATUS_STARTED,
-  STATUS_UNCLONEABLE
-} from "./protocol.ts"
+import * as Exit from "effect/Exit"
+import { SerializationError, TaskError } from "../PoolError.ts"
+import type * as Task from "../Task.ts"
+import * as Protocol from "./protocol.ts"
 
 /** What a backend does with each message of a worker, once its envelope is checked. */
 export interface Listener {
@@ -74,17 +65,17 @@ const MAX_NOTICES = 64
 
 /**
  * Checks the shape of a batch before any reply in it is read: whole replies of
- * `REPLY_WIDTH` words, and not more of them than the worker can owe (one per
+ * `Protocol.REPLY_WIDTH` words, and not more of them than the worker can owe (one per
  * job it holds, plus a few notices), so that an array with a huge bogus
  * `length` is never iterated. Returns what is wrong, or `undefined`.
  */
 export const checkReplies = (replies: ReadonlyArray<unknown>, held: number): string | undefined => {
   const length = replies.length
-  if (length % REPLY_WIDTH !== 0) {
-    return `it sent ${preview(replies)}: ${length} words, not whole replies of ${REPLY_WIDTH}`
+  if (length % Protocol.REPLY_WIDTH !== 0) {
+    return `it sent ${preview(replies)}: ${length} words, not whole replies of ${Protocol.REPLY_WIDTH}`
   }
-  if (length > REPLY_WIDTH * (held + MAX_NOTICES)) {
-    return `it sent ${length / REPLY_WIDTH} replies at once while it held ${held} jobs`
+  if (length > Protocol.REPLY_WIDTH * (held + MAX_NOTICES)) {
+    return `it sent ${length / Protocol.REPLY_WIDTH} replies at once while it held ${held} jobs`
   }
   return undefined
 }
@@ -96,13 +87,13 @@ export interface Held {
 }
 
 /**
- * Checks the reply at `replies[i..i+REPLY_WIDTH)`: a known status; the id of a
+ * Checks the reply at `replies[i..i+Protocol.REPLY_WIDTH)`: a known status; the id of a
  * job the worker holds (`job`, looked up by the caller) for a status about a
  * task, -1 for the others; a finite non-negative `micros`; and the payload its
  * status promises (see protocol.ts). Returns what is wrong, or `undefined`.
  *
- * `cancelsSent` bounds the count of a `STATUS_PROGRESS`; `sent` bounds that of
- * a `STATUS_STARTED`.
+ * `cancelsSent` bounds the count of a `Protocol.STATUS_PROGRESS`; `sent` bounds that of
+ * a `Protocol.STATUS_STARTED`.
  */
 export const checkReply = (
   replies: ReadonlyArray<unknown>,
@@ -119,39 +110,39 @@ export const checkReply = (
     return bad(replies, i, "its time is not a duration")
   }
   switch (status) {
-    case STATUS_OK:
-    case STATUS_FAILED:
-    case STATUS_DECLARED:
-    case STATUS_UNCLONEABLE:
-    case STATUS_CANCELLED: {
+    case Protocol.STATUS_OK:
+    case Protocol.STATUS_FAILED:
+    case Protocol.STATUS_DECLARED:
+    case Protocol.STATUS_UNCLONEABLE:
+    case Protocol.STATUS_CANCELLED: {
       if (job === undefined) return bad(replies, i, `it holds no job ${preview(id)}`)
-      if (status === STATUS_FAILED && !isRemoteError(payload)) {
+      if (status === Protocol.STATUS_FAILED && !isRemoteError(payload)) {
         return bad(replies, i, "a failure that is not {name, message, stack}")
       }
-      if (status === STATUS_DECLARED && !isDeclared(payload, job.declared)) {
+      if (status === Protocol.STATUS_DECLARED && !isDeclared(payload, job.declared)) {
         return bad(replies, i, "a declared error that is not [index, encoded] with the index of a declared error")
       }
-      if (status === STATUS_UNCLONEABLE && typeof payload !== "string") {
+      if (status === Protocol.STATUS_UNCLONEABLE && typeof payload !== "string") {
         return bad(replies, i, "an uncloneable result without its message")
       }
       return undefined
     }
-    case STATUS_PROGRESS:
-    case STATUS_OVER_HEAP:
-    case STATUS_PONG:
-    case STATUS_STARTED:
-    case STATUS_RESENT: {
+    case Protocol.STATUS_PROGRESS:
+    case Protocol.STATUS_OVER_HEAP:
+    case Protocol.STATUS_PONG:
+    case Protocol.STATUS_STARTED:
+    case Protocol.STATUS_RESENT: {
       if (id !== -1) return bad(replies, i, "a notice must have the id -1")
-      if (status === STATUS_PROGRESS && !isCount(payload, cancelsSent)) {
+      if (status === Protocol.STATUS_PROGRESS && !isCount(payload, cancelsSent)) {
         return bad(replies, i, `not a count of the ${cancelsSent} CANCELs sent`)
       }
-      if (status === STATUS_STARTED && !isCount(payload, sent)) {
+      if (status === Protocol.STATUS_STARTED && !isCount(payload, sent)) {
         return bad(replies, i, `not a count of the ${sent} jobs sent`)
       }
-      if ((status === STATUS_OVER_HEAP || status === STATUS_PONG) && !isCount(payload, Number.MAX_SAFE_INTEGER)) {
+      if ((status === Protocol.STATUS_OVER_HEAP || status === Protocol.STATUS_PONG) && !isCount(payload, Number.MAX_SAFE_INTEGER)) {
         return bad(replies, i, "its count is not a count")
       }
-      if (status === STATUS_RESENT && !isResent(payload)) return bad(replies, i, "a RESENT that is not [seq, ids held]")
+      if (status === Protocol.STATUS_RESENT && !isResent(payload)) return bad(replies, i, "a RESENT that is not [seq, ids held]")
       return undefined
     }
     default:
@@ -161,7 +152,7 @@ export const checkReply = (
 
 /** What is wrong with the reply at `i`, with the reply itself. */
 const bad = (replies: ReadonlyArray<unknown>, i: number, why: string): string =>
-  `it sent the reply ${preview(replies.slice(i, i + REPLY_WIDTH))}: ${why}`
+  `it sent the reply ${preview(replies.slice(i, i + Protocol.REPLY_WIDTH))}: ${why}`
 
 const isCount = (u: unknown, max: number): u is number =>
   Number.isSafeInteger(u) && (u as number) >= 0 && (u as number) <= max
@@ -180,13 +171,77 @@ const isResent = (u: unknown): u is readonly [number, ReadonlyArray<number>] =>
   Array.isArray(u) && u.length === 2 && isCount(u[0], Number.MAX_SAFE_INTEGER) && Array.isArray(u[1]) &&
   u[1].length <= 1 << 20 && u[1].every((id) => isCount(id, Number.MAX_SAFE_INTEGER))
 
+/** What a task's reply means for its caller, once `checkReply` has passed it. */
+export const decode = (task: Task.Any, status: Protocol.Status, payload: unknown): Exit.Exit<unknown, unknown> => {
+  switch (status) {
+    case Protocol.STATUS_OK:
+      return Exit.succeed(payload)
+    case Protocol.STATUS_DECLARED: {
+      const [index, encoded] = payload as [number, unknown]
+      try {
+        return Exit.fail(task.errors.decode(index, encoded))
+      } catch (error) {
+        return Exit.fail(
+          new TaskError({
+            task: task.id,
+            remoteName: "DeclaredErrorDecodeError",
+            message: `${task.name} failed with a declared error that could not be decoded: ${errorMessage(error)}`,
+            remoteStack: undefined
+          })
+        )
+      }
+    }
+    case Protocol.STATUS_UNCLONEABLE:
+      return Exit.fail(
+        new SerializationError({
+          task: task.id,
+          direction: "result",
+          message: `the result of ${task.name} cannot be sent back from its worker: ${payload as string}`
+        })
+      )
+    default: {
+      // Protocol.STATUS_FAILED, or Protocol.STATUS_CANCELLED for a job its caller did not cancel
+      const remote = (payload ?? { name: "Interrupted", message: "the task was cancelled", stack: undefined }) as
+        Protocol.RemoteError
+      return Exit.fail(
+        new TaskError({
+          task: task.id,
+          remoteName: remote.name,
+          message: remote.message,
+          remoteStack: remote.stack
+        })
+      )
+    }
+  }
+}
+
+/** A worker's messages the pool could not read, while it answers the `RESEND`s (see protocol.ts). */
+export interface Lost {
+  /** `RESEND`s not answered yet. */
+  pending: number
+  /** `Slot.sent` when the last `RESEND` was posted: the jobs sent before it are the worker's to account for. */
+  sentBefore: number
+  /** Why the first message could not be read. */
+  reason: string
+}
+
+/** The error of a job whose reply was in a message the pool could not read (`reason`: why). */
+export const unreadable = (task: Task.Any, reason: string): SerializationError =>
+  new SerializationError({
+    task: task.id,
+    direction: "result",
+    message: `the result of ${task.name} cannot be read by the pool: ${reason}`
+  })
+
+const errorMessage = (error: unknown): string => error instanceof Error ? error.message : String(error)
+
 /**
- * If `replies` is the answer to `OP_RESEND` (a single `STATUS_RESENT`), the
+ * If `replies` is the answer to `OP_RESEND` (a single `Protocol.STATUS_RESENT`), the
  * number of the message it answers; else `undefined`. For a backend that keeps
  * track of the messages it lost.
  */
 export const resentSeq = (replies: ReadonlyArray<unknown>): number | undefined => {
-  if (replies.length !== REPLY_WIDTH || replies[1] !== STATUS_RESENT || !isResent(replies[2])) return undefined
+  if (replies.length !== Protocol.REPLY_WIDTH || replies[1] !== Protocol.STATUS_RESENT || !isResent(replies[2])) return undefined
   return replies[2][0]
 }
 

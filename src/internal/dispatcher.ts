@@ -26,7 +26,7 @@
  * @internal
  */
 import * as Exit from "effect/Exit"
-import { SerializationError, TaskError, WorkerCrashed } from "../PoolError.ts"
+import { SerializationError, WorkerCrashed } from "../PoolError.ts"
 import type * as Task from "../Task.ts"
 import * as Boundary from "./boundary.ts"
 import * as Protocol from "./protocol.ts"
@@ -173,7 +173,7 @@ export class Dispatcher {
   /** Submitters waiting for room in the queue, first come first served. */
   private roomWaiters: Array<() => void> = []
   /** Workers with messages the pool could not read, until they answer every `RESEND` (see protocol.ts). */
-  private readonly lost = new Map<Slot, Lost>()
+  private readonly lost = new Map<Slot, Boundary.Lost>()
   /** Once set (the pool has stopped), every new job is settled with it at once. */
   rejectWith: Exit.Exit<never, unknown> | undefined = undefined
 
@@ -497,7 +497,7 @@ export class Dispatcher {
         const perItem = micros / job.items
         kind.microsPerItem = kind.microsPerItem < 0 ? perItem : 0.7 * kind.microsPerItem + 0.3 * perItem
       }
-      if (!job.cancelled) this.settle(job, decode(job, status, replies[i + 2]))
+      if (!job.cancelled) this.settle(job, Boundary.decode(job.task, status, replies[i + 2]))
     }
     if (wrong !== undefined) {
       // faulty: it takes nothing more (what it held fails when the supervisor has replaced it)
@@ -570,16 +570,7 @@ export class Dispatcher {
     for (const job of gone) {
       this.release(slot, job)
       slot.completed++
-      this.settle(
-        job,
-        Exit.fail(
-          new SerializationError({
-            task: job.task.id,
-            direction: "result",
-            message: `the result of ${job.task.name} cannot be read by the pool: ${lost.reason}`
-          })
-        )
-      )
+      this.settle(job, Exit.fail(Boundary.unreadable(job.task, lost.reason)))
     }
     return undefined
   }
@@ -731,59 +722,5 @@ export class Dispatcher {
  */
 const progressOf = (slot: Slot): Protocol.Progress =>
   slot.progress() ?? { started: slot.sent, running: undefined, cancelsRead: slot.cancelsReported }
-
-/** What a task's reply means for its caller; the reply was checked at the boundary (`Boundary.checkReply`). */
-const decode = (job: Job, status: Protocol.Status, payload: unknown): Exit.Exit<unknown, unknown> => {
-  switch (status) {
-    case Protocol.STATUS_OK:
-      return Exit.succeed(payload)
-    case Protocol.STATUS_DECLARED: {
-      const [index, encoded] = payload as [number, unknown]
-      try {
-        return Exit.fail(job.task.errors.decode(index, encoded))
-      } catch (error) {
-        return Exit.fail(
-          new TaskError({
-            task: job.task.id,
-            remoteName: "DeclaredErrorDecodeError",
-            message: `${job.task.name} failed with a declared error that could not be decoded: ${errorMessage(error)}`,
-            remoteStack: undefined
-          })
-        )
-      }
-    }
-    case Protocol.STATUS_UNCLONEABLE:
-      return Exit.fail(
-        new SerializationError({
-          task: job.task.id,
-          direction: "result",
-          message: `the result of ${job.task.name} cannot be sent back from its worker: ${payload as string}`
-        })
-      )
-    default: {
-      // STATUS_FAILED, or STATUS_CANCELLED for a job its caller did not cancel
-      const remote = (payload ?? { name: "Interrupted", message: "the task was cancelled", stack: undefined }) as
-        Protocol.RemoteError
-      return Exit.fail(
-        new TaskError({
-          task: job.task.id,
-          remoteName: remote.name,
-          message: remote.message,
-          remoteStack: remote.stack
-        })
-      )
-    }
-  }
-}
-
-/** A worker's messages the pool could not read, while it answers the `RESEND`s. */
-interface Lost {
-  /** `RESEND`s not answered yet. */
-  pending: number
-  /** `Slot.sent` when the last `RESEND` was posted: the jobs sent before it are the worker's to account for. */
-  sentBefore: number
-  /** Why the first message could not be read. */
-  reason: string
-}
 
 const errorMessage = (error: unknown): string => error instanceof Error ? error.message : String(error)
