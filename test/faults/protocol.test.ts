@@ -127,5 +127,16 @@ for (const backend of backends) {
           assert.strictEqual(yield* pool.apply(tasks.square, [round]), round ** 2)
         }
       }))
+
+    if (backend === "processes") {
+      it.effect("29. a large result is read to its end, even when its worker's stderr closed first", () =>
+        Effect.gen(function*() {
+          const pool = yield* WorkerPool.make({ size: 1, backend })
+          for (let round = 0; round < 10; round++) {
+            const result = yield* pool.apply(tasks.returnLargeThenExit, [30_000])
+            assert.strictEqual(result.length, 30_000)
+          }
+        }))
+    }
   })
 }
