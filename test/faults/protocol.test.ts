@@ -129,7 +129,7 @@ for (const backend of backends) {
       }))
 
     if (backend === "processes") {
-      it.effect("29. a large result is read to its end, even when its worker's stderr closed first", () =>
+      it.effect("29. its last result is read to its end, even when its stderr closed first", () =>
         Effect.gen(function*() {
           const pool = yield* WorkerPool.make({ size: 1, backend })
           for (let round = 0; round < 10; round++) {
