@@ -396,6 +396,8 @@ export const registry = (): Map<string, ModuleEntry> =>
  * @internal
  */
 export interface ErrorCodec {
+  /** How many errors are declared: a declared error's index is below. */
+  readonly declared: number
   readonly encode: (error: unknown) => readonly [index: number, encoded: unknown] | undefined
   readonly decode: (index: number, encoded: unknown) => unknown
 }
@@ -404,6 +406,7 @@ const makeErrorCodec = (schemas: ReadonlyArray<ErrorSchema>): ErrorCodec => {
   if (schemas.length === 0) return noErrors
   let guards: Array<(u: unknown) => boolean> | undefined
   return {
+    declared: schemas.length,
     encode(error) {
       const Schema = schemaModule()
       guards ??= schemas.map((schema) => Schema.is(schema as Schema.Codec<unknown>))
@@ -424,6 +427,7 @@ const makeErrorCodec = (schemas: ReadonlyArray<ErrorSchema>): ErrorCodec => {
 
 /** The codec of a module that declares no errors: nothing to encode, nothing to decode. */
 const noErrors: ErrorCodec = {
+  declared: 0,
   encode: () => undefined,
   decode: (index) => {
     throw new RangeError(`no declared error at index ${index}`)

@@ -26,8 +26,9 @@
  * @internal
  */
 import * as Exit from "effect/Exit"
-import { SerializationError, TaskError, WorkerCrashed } from "../PoolError.ts"
+import { SerializationError, WorkerCrashed } from "../PoolError.ts"
 import type * as Task from "../Task.ts"
+import * as Boundary from "./boundary.ts"
 import * as Protocol from "./protocol.ts"
 
 /** Estimated work (µs) a worker may have queued before it counts as full. */
@@ -82,6 +83,8 @@ export interface Slot {
   readonly maxInflight: number
   /** `Progress.cancelsRead` as last reported by message. */
   cancelsReported: number
+  /** `Progress.started` as reported by message by a worker that exits (`STATUS_STARTED`), if it did. */
+  startedReported: number | undefined
   /** It has answered the handshake: it may run the jobs meant for it. */
   online: boolean
   /** How many more shared jobs it may take before it is retired (`maxTasksPerWorker`). */
@@ -117,6 +120,7 @@ export const makeSlot = (
   progress,
   maxInflight,
   cancelsReported: 0,
+  startedReported: undefined,
   online: false,
   budget,
   direct: [],
@@ -168,6 +172,8 @@ export class Dispatcher {
   maxQueue = Infinity
   /** Submitters waiting for room in the queue, first come first served. */
   private roomWaiters: Array<() => void> = []
+  /** Workers with messages the pool could not read, until they answer every `RESEND` (see protocol.ts). */
+  private readonly lost = new Map<Slot, Boundary.Lost>()
   /** Once set (the pool has stopped), every new job is settled with it at once. */
   rejectWith: Exit.Exit<never, unknown> | undefined = undefined
 
@@ -396,8 +402,14 @@ export class Dispatcher {
    * has not seen yet). If the batch cannot be cloned, posts the definitions,
    * then the jobs one by one, so that only the jobs whose arguments cannot be
    * sent fail.
+   *
+   * A job whose caller gave up after it was given this worker (a map failed by
+   * another of its chunks that could not be sent, on this worker or another)
+   * is not sent at all: its arguments are gone.
    */
-  private send(slot: Slot, batch: ReadonlyArray<Job>) {
+  private send(slot: Slot, given: ReadonlyArray<Job>) {
+    const batch = given.some((job) => job.cancelled) ? given.filter((job) => !this.unsent(slot, job)) : given
+    if (batch.length === 0) return
     const defines: Array<unknown> = []
     const runs: Array<unknown> = []
     let transfers: Array<Task.Transferable> | undefined
@@ -423,11 +435,13 @@ export class Dispatcher {
       return
     }
     for (const job of batch) {
+      // settling a culprit may fail its map, which cancels the batch-mates not sent yet
+      if (this.unsent(slot, job)) continue
       try {
         slot.post([Protocol.OP_RUN, job.id, job.kind.key, job.mode, job.payload], job.transfer ?? [])
         job.seq = slot.sent++
       } catch (error) {
-        this.release(slot, job)
+        this.unsent(slot, job, true)
         this.settle(
           job,
           Exit.fail(
@@ -442,35 +456,53 @@ export class Dispatcher {
     }
   }
 
+  /** Takes back from `slot` a job given to it but not posted, if it is cancelled (or `always`); says whether it did. */
+  private unsent(slot: Slot, job: Job, always = false): boolean {
+    if (!always && !job.cancelled) return false
+    this.release(slot, job)
+    if (job.target === undefined) slot.budget++
+    return true
+  }
+
   // -- replies ------------------------------------------------------------------------
 
-  /** Handles a batch of replies from a worker, then refills it. */
-  onReplies(slot: Slot, replies: ReadonlyArray<unknown>): void {
-    for (let i = 0; i < replies.length; i += Protocol.REPLY_WIDTH) {
+  /**
+   * Handles a batch of replies from a worker, then refills it. Each reply is
+   * checked at the boundary before it is used (see boundary.ts): at the first
+   * one that breaks the protocol the worker gets no more work, the rest is
+   * ignored, and what is wrong is returned (the supervisor then replaces the
+   * worker); the replies before it count.
+   */
+  onReplies(slot: Slot, replies: ReadonlyArray<unknown>): string | undefined {
+    let wrong = Boundary.checkReplies(replies, slot.inflight.size)
+    for (let i = 0; wrong === undefined && i < replies.length; i += Protocol.REPLY_WIDTH) {
       const status = replies[i + 1] as Protocol.Status
-      if (status === Protocol.STATUS_PROGRESS) {
-        slot.cancelsReported = replies[i + 2] as number
+      const job = status <= Protocol.STATUS_CANCELLED ? slot.inflight.get(replies[i] as number) : undefined
+      wrong = Boundary.checkReply(replies, i, job?.task.errors, slot.cancelsSent, slot.sent)
+      if (wrong !== undefined) break
+      if (job === undefined) {
+        wrong = this.onNotice(slot, status, replies[i + 2])
         continue
       }
-      if (status === Protocol.STATUS_OVER_HEAP) {
-        slot.budget = 0 // maxHeapPerWorkerMb: it takes nothing more, and is replaced once it has answered
-        continue
-      }
-      const job = slot.inflight.get(replies[i] as number)
-      if (job === undefined) continue
       this.release(slot, job)
       slot.completed++
-      const ran = (replies[i + 3] as number) / 1000
+      const micros = replies[i + 3] as number
+      const ran = micros / 1000
       this.totals.runs++
       this.totals.runMillis += ran
       if (ran > this.totals.maxRunMillis) this.totals.maxRunMillis = ran
       if (status === Protocol.STATUS_OK) {
         // only complete runs say what the task costs (a cancelled or failed one stopped early)
         const kind = job.kind
-        const perItem = (replies[i + 3] as number) / job.items
+        const perItem = micros / job.items
         kind.microsPerItem = kind.microsPerItem < 0 ? perItem : 0.7 * kind.microsPerItem + 0.3 * perItem
       }
-      if (!job.cancelled) this.settle(job, decode(job, status, replies[i + 2]))
+      if (!job.cancelled) this.settle(job, Boundary.decode(job.task, status, replies[i + 2]))
+    }
+    if (wrong !== undefined) {
+      // faulty: it takes nothing more (what it held fails when the supervisor has replaced it)
+      slot.ready = false
+      slot.online = false
     }
     if (slot.budget <= 0 && slot.inflight.size === 0 && slot.direct.length === 0 && slot.ready) {
       slot.ready = false
@@ -478,6 +510,69 @@ export class Dispatcher {
     }
     this.dispatch()
     if (slot.ready && slot.inflight.size === 0 && slot.direct.length === 0) this.onSlotIdle(slot)
+    return wrong
+  }
+
+  /** A reply about no task (its id is -1), already checked; returns what is wrong with it, if anything. */
+  private onNotice(slot: Slot, status: Protocol.Status, payload: unknown): string | undefined {
+    switch (status) {
+      case Protocol.STATUS_PROGRESS:
+        slot.cancelsReported = payload as number
+        return undefined
+      case Protocol.STATUS_OVER_HEAP:
+        slot.budget = 0 // maxHeapPerWorkerMb: it takes nothing more, and is replaced once it has answered
+        return undefined
+      case Protocol.STATUS_STARTED:
+        slot.startedReported = payload as number
+        return undefined
+      case Protocol.STATUS_RESENT:
+        return this.onResent(slot, payload as readonly [number, ReadonlyArray<number>])
+      default:
+        return undefined
+    }
+  }
+
+  /**
+   * The pool could not read a worker's message number `seq`: ask the worker
+   * to send its replies again and say which jobs it still holds (see "Lost
+   * messages" in protocol.ts).
+   */
+  onUnreadable(slot: Slot, seq: number, error: unknown): void {
+    let lost = this.lost.get(slot)
+    if (lost === undefined) {
+      lost = { pending: 0, sentBefore: 0, reason: errorMessage(error) }
+      this.lost.set(slot, lost)
+    }
+    try {
+      slot.post([Protocol.OP_RESEND, seq], [])
+      lost.pending++
+      lost.sentBefore = slot.sent
+    } catch {
+      // the worker is gone; its exit settles the slot
+    }
+  }
+
+  /**
+   * The answer to a `RESEND`, after the replies sent again. Once every `RESEND`
+   * is answered, a job sent before the last one that the worker no longer
+   * holds, and that no reply has settled, was answered in a message the pool
+   * could not read: it fails with `SerializationError`.
+   */
+  private onResent(slot: Slot, [, held]: readonly [number, ReadonlyArray<number>]): string | undefined {
+    const lost = this.lost.get(slot)
+    if (lost === undefined) return "it answered a RESEND it was not sent"
+    if (--lost.pending > 0) return undefined
+    this.lost.delete(slot)
+    const holds = new Set(held)
+    const gone = Array.from(slot.inflight.values()).filter((job) =>
+      job.seq >= 0 && job.seq < lost.sentBefore && !holds.has(job.id)
+    )
+    for (const job of gone) {
+      this.release(slot, job)
+      slot.completed++
+      this.settle(job, Exit.fail(Boundary.unreadable(job.task, lost.reason)))
+    }
+    return undefined
   }
 
   // -- workers coming and going -----------------------------------------------------
@@ -549,7 +644,9 @@ export class Dispatcher {
     const index = this.slots.indexOf(slot)
     if (index >= 0) this.slots.splice(index, 1)
     slot.ready = false
-    const started = progressOf(slot).started
+    this.lost.delete(slot)
+    // a process worker that exited on its own said how many jobs it had started; the others were sent too late
+    const started = slot.startedReported ?? progressOf(slot).started
     const jobs = Array.from(slot.inflight.values())
     slot.inflight.clear()
     slot.queuedMicros = 0
@@ -625,51 +722,5 @@ export class Dispatcher {
  */
 const progressOf = (slot: Slot): Protocol.Progress =>
   slot.progress() ?? { started: slot.sent, running: undefined, cancelsRead: slot.cancelsReported }
-
-const decode = (job: Job, status: Protocol.Status, payload: unknown): Exit.Exit<unknown, unknown> => {
-  switch (status) {
-    case Protocol.STATUS_OK:
-      return Exit.succeed(payload)
-    case Protocol.STATUS_DECLARED: {
-      const [index, encoded] = payload as [number, unknown]
-      try {
-        return Exit.fail(job.task.errors.decode(index, encoded))
-      } catch (error) {
-        return Exit.fail(
-          new TaskError({
-            task: job.task.id,
-            remoteName: "DeclaredErrorDecodeError",
-            message: `${job.task.name} failed with a declared error that could not be decoded: ${errorMessage(error)}`,
-            remoteStack: undefined
-          })
-        )
-      }
-    }
-    case Protocol.STATUS_UNCLONEABLE:
-      return Exit.fail(
-        new SerializationError({
-          task: job.task.id,
-          direction: "result",
-          message: `the result of ${job.task.name} cannot be sent back from its worker: ${payload as string}`
-        })
-      )
-    case Protocol.STATUS_FAILED:
-    case Protocol.STATUS_CANCELLED:
-    case Protocol.STATUS_PROGRESS:
-    case Protocol.STATUS_OVER_HEAP:
-    case Protocol.STATUS_PONG: {
-      const remote = (payload ?? { name: "Interrupted", message: "the task was cancelled", stack: undefined }) as
-        Protocol.RemoteError
-      return Exit.fail(
-        new TaskError({
-          task: job.task.id,
-          remoteName: remote.name,
-          message: remote.message,
-          remoteStack: remote.stack
-        })
-      )
-    }
-  }
-}
 
 const errorMessage = (error: unknown): string => error instanceof Error ? error.message : String(error)

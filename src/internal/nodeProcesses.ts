@@ -9,11 +9,11 @@
  *
  * @internal
  */
-import type * as Worker from "effect/workers/Worker"
 import * as ChildProcess from "node:child_process"
 import { fileURLToPath } from "node:url"
 import type * as Backend from "../Backend.ts"
-import { defaultName, entryUrl, withoutEval, workerEnv } from "./nodeThreads.ts"
+import * as Boundary from "./boundary.ts"
+import { defaultName, entryUrl, platformView, withoutEval, workerEnv } from "./nodeThreads.ts"
 import type { ExitStatus, Spawn } from "./supervisor.ts"
 
 /** Workers as child processes; of `options.resourceLimits`, only `maxOldGenerationSizeMb` applies. */
@@ -42,29 +42,40 @@ export const processes = (options: Backend.Options): Spawn => ({
     })
     stderr.on("error", () => {}) // a broken pipe must not take the pool down
     const drained = new Promise<void>((resolve) => stderr.once("close", () => resolve()))
+    // the channel's end: every message the worker sent has been read (a child's exit can come first)
+    const disconnected = new Promise<void>((resolve) => child.once("disconnect", () => resolve()))
     const exited = new Promise<ExitStatus>(
       (resolve) => {
         child.once("exit", (code, signal) => {
-          // what it wrote last may still be on its way; a grandchild holding the pipe open must not hold us up
+          // what it wrote last may still be on its way; a grandchild holding a pipe open must not hold us up
           const settle = () => resolve({ code, signal, detail: lastError(tail) })
-          const timer = setTimeout(settle, STDERR_GRACE_MS)
-          void drained.then(() => {
-            clearTimeout(timer)
-            settle()
-          })
+          void Promise.all([within(drained, STDERR_GRACE_MS), within(disconnected, CHANNEL_GRACE_MS)]).then(settle)
         })
       }
     )
+    const view = platformView(child, {
+      send: (message) => child.send(message as any),
+      kill: (signal) => child.kill(signal)
+    })
     return {
-      worker: child,
+      worker: view,
       raw: {
         post: (message) => {
           child.send([0, message])
         },
-        listen: (onReplies) =>
-          child.on("message", (message: Worker.PlatformMessage) => {
-            if (message[0] === 1) onReplies(message[1] as ReadonlyArray<unknown>)
-          }),
+        listen: (listener) => {
+          let count = 0
+          let ready = false
+          const onReady = () => {
+            ready = true
+            view.emit("message", [0])
+          }
+          child.on("message", (message: unknown) => {
+            count++
+            Boundary.receive(message, ready, onReady, listener)
+          })
+          catchUnreadable(child, (error) => listener.onUnreadable(count++, error))
+        },
         progress: () => undefined,
         exited,
         kill: () => void child.kill("SIGKILL"),
@@ -84,6 +95,50 @@ export const processes = (options: Backend.Options): Spawn => ({
     }
   }
 })
+
+/** How long to wait, after a worker exits, for the end of its IPC channel (its last messages). */
+const CHANNEL_GRACE_MS = 2000
+
+/** Resolves when `promise` does, or after `millis`, whichever comes first. */
+const within = (promise: Promise<void>, millis: number): Promise<void> =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, millis)
+    void promise.then(() => {
+      clearTimeout(timer)
+      resolve()
+    })
+  })
+
+/**
+ * Catches, at the IPC channel, a message this process cannot deserialize
+ * (one nested deeper than this process's stack allows, from a worker started
+ * with a larger `--stack-size`): Node's channel reader throws it from the
+ * channel's read callback, an uncaught exception that would end this process.
+ * `onUnreadable` is called instead, after the messages read before it have
+ * been emitted (Node emits them on the next tick); the messages after it in
+ * the same read are emitted with the next read (the pool's `RESEND` makes the
+ * worker send one).
+ *
+ * Node keeps the channel's handle under an internal symbol, and the read
+ * callback as its `onread`: without them (another Node), nothing is caught.
+ */
+const catchUnreadable = (child: ChildProcess.ChildProcess, onUnreadable: (error: unknown) => void): void => {
+  const key = Object.getOwnPropertySymbols(child).find((symbol) => symbol.description === "kChannelHandle")
+  const handle = key === undefined ? undefined : (child as any)[key] as { onread?: unknown } | undefined
+  const onread = handle?.onread
+  if (typeof onread !== "function") return
+  const channel = handle as Record<PropertyKey, unknown>
+  const buffered = Object.getOwnPropertySymbols(channel).find((symbol) => symbol.description === "kMessageBufferSize")
+  channel.onread = function(this: unknown, ...args: Array<unknown>) {
+    try {
+      return onread.apply(this, args)
+    } catch (error) {
+      // the reader stopped before it noted whether part of a message is still to come, which its end waits on
+      if (buffered !== undefined) channel.buffering = (channel[buffered] as number) > 0
+      process.nextTick(onUnreadable, error)
+    }
+  }
+}
 
 /** How much of a worker's stderr is kept to explain its death. */
 const STDERR_TAIL = 4096

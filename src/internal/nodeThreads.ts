@@ -3,12 +3,13 @@
  *
  * @internal
  */
-import type * as Worker from "effect/workers/Worker"
+import { EventEmitter } from "node:events"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as WorkerThreads from "node:worker_threads"
 import type * as Backend from "../Backend.ts"
+import * as Boundary from "./boundary.ts"
 import { COMPILE_CACHE_MARKER } from "./protocol.ts"
 import type { ExitStatus, Spawn } from "./supervisor.ts"
 
@@ -144,6 +145,35 @@ const refusedOptions = (error: unknown): ReadonlyArray<string> | undefined => {
 export interface ThreadData {
   /** The worker's `Protocol.Progress`: `[0]` jobs started, `[1]` `runningSlot` of the job holding the thread, `[2]` CANCELs read. */
   readonly progress: Int32Array
+  /**
+   * `[0]`: how many of the worker's messages the pool has read, counting from
+   * its first, up to the first it could not read (see "Lost messages" in
+   * protocol.ts): the worker keeps the batches from there on.
+   */
+  readonly received: Int32Array
+}
+
+/**
+ * What effect's worker platform (`NodeWorker.layerPlatform`) is given in place
+ * of the real worker: an emitter that sees the worker's `exit` and `error`,
+ * but of its messages only the ready signal, forwarded by the pool's own
+ * listener once the boundary has checked it. Effect's listener reads
+ * `message[0]` of whatever arrives, which throws in this process for a
+ * `postMessage(null)`; and the pool reads replies itself (`RawWorker.listen`).
+ */
+export const platformView = (
+  worker: EventEmitter,
+  methods: { readonly postMessage: (message: unknown, transfers?: any) => void; readonly terminate: () => unknown } | {
+    readonly send: (message: unknown) => unknown
+    readonly kill: (signal?: NodeJS.Signals) => unknown
+  }
+): EventEmitter => {
+  const view = Object.assign(new EventEmitter(), methods)
+  worker.on("exit", (code: number | null) => view.emit("exit", code))
+  worker.on("error", (error: unknown) => {
+    if (view.listenerCount("error") > 0) view.emit("error", error)
+  })
+  return view
 }
 
 /** The default `Backend.Options.name`. */
@@ -154,7 +184,8 @@ export const threads = (options: Backend.Options): Spawn => ({ maxInflight: unde
 
 const spawnThread = (options: Backend.Options): Spawn["spawn"] => (id) => {
   const progress = new Int32Array(new SharedArrayBuffer(12))
-  const workerData: ThreadData = { progress }
+  const received = new Int32Array(new SharedArrayBuffer(4))
+  const workerData: ThreadData = { progress, received }
   const start = (execArgv: Array<string> | undefined) =>
     new WorkerThreads.Worker(entryUrl, {
       name: `${options.name ?? defaultName} worker ${id}`,
@@ -178,14 +209,41 @@ const spawnThread = (options: Backend.Options): Spawn["spawn"] => (id) => {
   const exited = new Promise<ExitStatus>((resolve) => {
     worker.once("exit", (code) => resolve({ code, signal: null }))
   })
+  const view = platformView(worker, {
+    postMessage: (message, transfers) => worker.postMessage(message, transfers),
+    terminate: () => worker.terminate()
+  })
   return {
-    worker,
+    worker: view,
     raw: {
       post: (message, transfers) => worker.postMessage([0, message], transfers as Array<WorkerThreads.Transferable>),
-      listen: (onReplies) =>
-        worker.on("message", (message: Worker.PlatformMessage) => {
-          if (message[0] === 1) onReplies(message[1] as ReadonlyArray<unknown>)
-        }),
+      listen: (listener) => {
+        // every message counts (see ThreadData.received): those read, and those lost, until sent again
+        let count = 0
+        let ready = false
+        const lost: Array<number> = []
+        const acknowledge = () => Atomics.store(received, 0, lost.length === 0 ? count : lost[0])
+        const onReady = () => {
+          ready = true
+          view.emit("message", [0])
+        }
+        worker.on("message", (message: unknown) => {
+          count++
+          if (lost.length > 0 && Array.isArray(message) && Array.isArray(message[1])) {
+            const seq = Boundary.resentSeq(message[1])
+            if (seq !== undefined && lost.includes(seq)) lost.splice(lost.indexOf(seq), 1)
+          }
+          acknowledge()
+          Boundary.receive(message, ready, onReady, listener)
+        })
+        // the message could not be deserialized here (e.g. nested deeper than this thread's stack allows)
+        worker.on("messageerror", (error) => {
+          const seq = count++
+          lost.push(seq)
+          acknowledge()
+          listener.onUnreadable(seq, error)
+        })
+      },
       progress: () => {
         const running = Atomics.load(progress, 1)
         return {

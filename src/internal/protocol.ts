@@ -15,9 +15,42 @@
  * - `LOAD_TIMEOUT millis`: a task module (with its setup layer) that has not
  *   loaded within `millis` fails the tasks that need it (`startTimeout`).
  *
+ * - `RESEND seq`: the pool could not read the worker's message number `seq`
+ *   (see "Lost messages" below).
+ *
  * Worker → pool, a sequence of replies `id status payload micros`, where
  * `micros` is how long the task ran (the pool uses it to decide how many tasks
- * to keep in flight on each worker).
+ * to keep in flight on each worker). Every message a worker sends is checked
+ * where the pool decodes it (see boundary.ts): a worker that sends anything
+ * else is faulty, and is replaced.
+ *
+ * Lost messages. A message can be well formed when the worker sends it and
+ * still not be readable by the pool: a deeply nested result, serialized under
+ * the worker's larger stack, overflows the pool's while it is deserialized
+ * (threads: a `messageerror` event; processes: an exception in Node's IPC
+ * channel, which the backend catches). The pool counts every message of a
+ * worker from 0 (ready signal included) and answers a lost one with
+ * `RESEND seq`:
+ * - A thread worker keeps each batch it sent until the pool has read it: the
+ *   pool publishes, in memory shared with it (`ThreadData.received`), how many
+ *   of its messages it has read, up to its first lost one. On `RESEND` the
+ *   worker sends that batch again, one reply per message, so that only the
+ *   replies that cannot be read are lost.
+ * - A process worker holds one job at a time, so a lost message holds one
+ *   job's reply: nothing is kept or sent again.
+ * Either way the worker then answers `STATUS_RESENT [seq, ids]`, `ids` being
+ * the jobs it still holds (after sending every reply it had). Once the last
+ * `RESEND` is answered, a job sent before it that the worker no longer holds
+ * and the pool has not seen answered was answered in a message the pool could
+ * not read: it fails with `SerializationError` (direction "result"), and the
+ * other jobs are unaffected.
+ *
+ * Exits. A process worker that exits (a task calling `process.exit`, an
+ * uncaught error) sends, from its `exit` handler, after its last replies,
+ * `STATUS_STARTED` with how many of the jobs sent to it it had started: the
+ * others, sent while it was already exiting, run on another worker (a thread
+ * worker publishes the count in shared memory instead). The pool reads a
+ * process's channel to its end before it handles the exit.
  *
  * Besides messages, a thread worker shares an `Int32Array` with the pool (see
  * `Progress`): `[0]` how many of its jobs it has started, `[1]` the id + 1 of
@@ -34,6 +67,8 @@ export const OP_LIMIT_HEAP = 3
 /** Reserved: the liveness check (see the supervisor). */
 export const OP_PING = 4
 export const OP_LOAD_TIMEOUT = 5
+/** `RESEND seq`: the pool lost the worker's message number `seq` (see "Lost messages"). */
+export const OP_RESEND = 6
 
 /** `payload` is the argument tuple of one call. */
 export const MODE_APPLY = 0
@@ -69,6 +104,19 @@ export const STATUS_OVER_HEAP = 6
 /** Not about a task (its id is -1): the answer to `PING`; `payload` is the ping's number. */
 export const STATUS_PONG = 7
 
+/**
+ * Not about a task (its id is -1): sent by a process worker as it exits;
+ * `payload` is how many of the jobs sent to it it had started.
+ */
+export const STATUS_STARTED = 8
+
+/**
+ * Not about a task (its id is -1): the answer to `RESEND seq`, after the
+ * replies sent again; `payload` is `[seq, ids]`, `ids` the jobs the worker
+ * still holds.
+ */
+export const STATUS_RESENT = 9
+
 export type Status =
   | typeof STATUS_OK
   | typeof STATUS_FAILED
@@ -78,6 +126,8 @@ export type Status =
   | typeof STATUS_PROGRESS
   | typeof STATUS_OVER_HEAP
   | typeof STATUS_PONG
+  | typeof STATUS_STARTED
+  | typeof STATUS_RESENT
 
 /** An error thrown in a worker, reduced to what always survives a clone. */
 export interface RemoteError {

@@ -16,6 +16,7 @@ import type * as Scope from "effect/Scope"
 import * as Worker from "effect/workers/Worker"
 import { WorkerStartFailed } from "../PoolError.ts"
 import type * as Task from "../Task.ts"
+import type * as Boundary from "./boundary.ts"
 import * as Protocol from "./protocol.ts"
 import { type Dispatcher, makeSlot, type Slot } from "./dispatcher.ts"
 
@@ -33,18 +34,24 @@ export interface RawWorker {
    */
   readonly post: (message: Array<unknown>, transfers: ReadonlyArray<Task.Transferable>) => void
   /**
-   * Calls `onReplies` for every batch of replies, synchronously as each
-   * message arrives. (Effect's `Worker.run` handles a message in a forked
-   * fiber, which the worker's exit can interrupt before it runs: replies a
-   * dying worker sent would be lost.)
+   * Hands every message of the worker, once its envelope is checked (see
+   * `Boundary.receive`), to `listener`, synchronously as it arrives: a batch of
+   * replies, a message that breaks the protocol, or one this process could not
+   * deserialize. The ready signal goes to effect's platform. (Effect's
+   * `Worker.run` handles a message in a forked fiber, which the worker's exit
+   * can interrupt before it runs: replies a dying worker sent would be lost.)
    */
-  readonly listen: (onReplies: (replies: ReadonlyArray<unknown>) => void) => void
+  readonly listen: (listener: Boundary.Listener) => void
   /**
    * What the worker is doing, read from memory it shares with the pool, or
    * `undefined` if it cannot tell.
    */
   readonly progress: () => Protocol.Progress | undefined
-  /** Resolves with how the worker exited, and what it said about it (a process's last error line on stderr). */
+  /**
+   * Resolves with how the worker exited, and what it said about it (a
+   * process's last error line on stderr), once every message it sent has been
+   * handed to `listen` (for a process: its channel's end, within a bound).
+   */
   readonly exited: Promise<ExitStatus>
   /** Kills the worker now. */
   readonly kill: () => void
@@ -79,6 +86,10 @@ interface Handle {
   killedBecause: string | undefined
   /** It ran its `maxTasksPerWorker`: it is closing, and its replacement is on the way. */
   retiring: boolean
+  /** It broke the protocol: it is being killed, and nothing more it sends is read. */
+  faulty: boolean
+  /** Its exit has been handled: nothing more it sends is read. */
+  gone: boolean
 }
 
 export interface Supervisor {
@@ -145,12 +156,26 @@ export const make = Effect.fnUntraced(function*(options: {
       raw: undefined,
       fiber: undefined,
       killedBecause: undefined,
-      retiring: false
+      retiring: false,
+      faulty: false,
+      gone: false
     }
     const spawner: Worker.SpawnerFn = (id) => {
       const spawned = options.backend.spawn(id)
       handle.raw = spawned.raw
-      spawned.raw.listen((replies) => dispatcher.onReplies(handle.slot, replies))
+      spawned.raw.listen({
+        onReplies: (replies) => {
+          if (handle.faulty || handle.gone) return
+          const wrong = dispatcher.onReplies(handle.slot, replies)
+          if (wrong !== undefined) fault(handle, wrong)
+        },
+        onFaulty: (what) => {
+          if (!handle.faulty && !handle.gone) fault(handle, what)
+        },
+        onUnreadable: (seq, error) => {
+          if (!handle.faulty && !handle.gone) dispatcher.onUnreadable(handle.slot, seq, error)
+        }
+      })
       return spawned.worker
     }
     // known from the moment it exists, so that a stop that comes while it starts kills it and waits for it too
@@ -199,6 +224,7 @@ export const make = Effect.fnUntraced(function*(options: {
       handles.delete(handle)
       if (wasReady) readyCount--
       if (stopping || handle.retiring) {
+        handle.gone = true
         dispatcher.removeSlot(handle.slot, null, null, "the pool stopped it")
         return
       }
@@ -209,6 +235,7 @@ export const make = Effect.fnUntraced(function*(options: {
       const detail = handle.killedBecause ??
         (exit._tag === "Failure" ? describeCause(exit.cause) : "it stopped unexpectedly") +
           (status.detail === undefined ? "" : `: ${status.detail}`)
+      handle.gone = true
       dispatcher.removeSlot(handle.slot, status.code, status.signal, detail)
       if (!wasReady && ++startFailures >= MAX_START_FAILURES && broken === undefined) {
         broken = new WorkerStartFailed({
@@ -229,6 +256,18 @@ export const make = Effect.fnUntraced(function*(options: {
   const kill = (handle: Handle, because: string) => {
     handle.killedBecause ??= because
     handle.raw?.kill()
+  }
+
+  /**
+   * A worker that broke the protocol is faulty: it gets no more work, what it
+   * sends from now on is ignored, and it is killed and replaced; the tasks it
+   * held fail with `WorkerCrashed` saying what it sent.
+   */
+  const fault = (handle: Handle, what: string) => {
+    handle.faulty = true
+    handle.slot.ready = false
+    handle.slot.online = false
+    kill(handle, `broke the protocol: ${what}`)
   }
 
   /** Closes a worker that is idle (it is not replaced unless `replace`). */

@@ -15,6 +15,10 @@
  *   `[1, message]` for each message;
  * - pool → worker: `[0, message]` for each message, `[1]` to close.
  *
+ * It also counts the messages it sends, keeps a thread worker's batches until
+ * the pool has read them, and answers `RESEND` (see "Lost messages" in
+ * protocol.ts); a process worker that exits says how many jobs it started.
+ *
  * @internal
  */
 import { AsyncLocalStorage } from "node:async_hooks"
@@ -56,12 +60,95 @@ const fail = (message: string, cause?: unknown): never => {
 
 if (parentPort === null && process.send === undefined) fail("not in a worker (no parentPort, no IPC channel)")
 
-/** Sends one message in effect's envelope (`[1, message]`; `[0]` alone is the ready signal). */
-const sendRaw: (message: ReadonlyArray<unknown>, transfers?: ReadonlyArray<unknown>) => void = parentPort !== null
-  ? (message, transfers) => parentPort.postMessage(message, transfers as Array<WorkerThreads.Transferable>)
-  : (message) => {
-    process.send!(message)
+/** Shared with the pool by a thread worker: how many of this worker's messages the pool has read (see `ThreadData`). */
+const received = (WorkerThreads.workerData as ThreadData | undefined)?.received
+
+/** How many messages this worker has sent: the pool counts them too (see "Lost messages" in protocol.ts). */
+let sent = 0
+
+/**
+ * A thread worker's batches the pool may not have read yet, oldest first
+ * (from `unreadHead` on), to send again on `RESEND`: each is dropped once the
+ * pool says it has read it. A process worker keeps none (it holds one job at
+ * a time: a lost message loses only that job's reply).
+ */
+let unread: Array<{ readonly seq: number; readonly replies: ReadonlyArray<unknown> }> = []
+let unreadHead = 0
+let pruneTimer: ReturnType<typeof setTimeout> | undefined
+
+const prune = () => {
+  const read = Atomics.load(received!, 0)
+  while (unreadHead < unread.length && unread[unreadHead].seq < read) unreadHead++
+  if (unreadHead === unread.length) {
+    unread = []
+    unreadHead = 0
+  } else if (unreadHead > 64 && unreadHead * 2 > unread.length) {
+    unread = unread.slice(unreadHead)
+    unreadHead = 0
   }
+}
+
+/** Drops, now and then while some remain, the batches the pool has read (an idle worker sends nothing that would). */
+const schedulePrune = () => {
+  if (pruneTimer !== undefined) return
+  pruneTimer = setTimeout(() => {
+    pruneTimer = undefined
+    prune()
+    if (unreadHead < unread.length) schedulePrune()
+  }, 20)
+  pruneTimer.unref()
+}
+
+/**
+ * Sends one message in effect's envelope (`[1, message]`; `[0]` alone is the
+ * ready signal), counting it; a thread worker keeps a batch of replies (`keep`,
+ * without transfers) until the pool has read it.
+ */
+const sendRaw: (message: ReadonlyArray<unknown>, transfers?: ReadonlyArray<unknown>, keep?: boolean) => void =
+  parentPort !== null
+    ? (message, transfers, keep = true) => {
+      parentPort.postMessage(message, transfers as Array<WorkerThreads.Transferable>)
+      const seq = sent++
+      const transferred = transfers !== undefined && transfers.length > 0
+      if (received === undefined || !keep || message[0] !== 1 || transferred) return
+      prune()
+      unread.push({ seq, replies: message[1] as ReadonlyArray<unknown> })
+      schedulePrune()
+    }
+    : (message) => {
+      process.send!(message)
+      sent++
+    }
+
+/**
+ * `RESEND seq`: sends again, one reply per message, the replies of this
+ * worker's message `seq` (if it kept them), then `STATUS_RESENT` with the jobs
+ * it still holds, once every finished reply is sent.
+ */
+const resend = (seq: number) => {
+  runtime.flush()
+  let replies: ReadonlyArray<unknown> | undefined
+  if (received !== undefined) {
+    prune()
+    const index = unread.findIndex((entry, i) => i >= unreadHead && entry.seq === seq)
+    if (index >= 0) {
+      replies = unread[index].replies
+      unread.splice(index, 1)
+    }
+  }
+  for (let i = 0; replies !== undefined && i < replies.length; i += Protocol.REPLY_WIDTH) {
+    const one = replies.slice(i, i + Protocol.REPLY_WIDTH)
+    try {
+      sendRaw([1, one], [], false)
+    } catch (error) {
+      sendRaw([1, [one[0], Protocol.STATUS_UNCLONEABLE, WorkerRuntime.describe(error).message, one[3]]], [], false)
+    }
+  }
+  sendRaw([1, [-1, Protocol.STATUS_RESENT, [seq, runtime.held()], 0]], [], false)
+}
+
+/** A process worker's count of the jobs it has started, for its exit report (a thread's is in shared memory). */
+let startedCount = 0
 
 const storage = new AsyncLocalStorage<WorkerRuntime.Running>()
 // shared with the pool: how many jobs this worker has started, and which one holds the thread now
@@ -71,7 +158,9 @@ const runtime = WorkerRuntime.make({
   publish: progress === undefined
     ? {
       // a child process: no shared memory; the pool sends it one job at a time and learns of CANCELs read by message
-      started: () => {},
+      started: (count) => {
+        startedCount = count
+      },
       running: () => {},
       cancelsRead: (count) => sendRaw([1, [-1, Protocol.STATUS_PROGRESS, count, 0]])
     }
@@ -85,14 +174,29 @@ const runtime = WorkerRuntime.make({
   heapUsed: () => V8.getHeapStatistics().used_heap_size
 })
 
-// a task that exits the worker, or throws where nothing catches it, must not take finished results with it
-process.on("exit", runtime.flush)
+// a task that exits the worker, or throws where nothing catches it, must not take finished results with it;
+// a process worker then says how many jobs it started: the pool runs those it had not elsewhere
+process.on("exit", () => {
+  runtime.flush()
+  if (parentPort === null && !closing && process.connected) {
+    try {
+      sendRaw([1, [-1, Protocol.STATUS_STARTED, startedCount, 0]])
+    } catch {
+      // the channel is gone: the pool counts every job it sent as started
+    }
+  }
+})
 
 let closing = false
 
 const onMessage = (message: readonly [0, Array<unknown>] | readonly [1]) => {
   if (closing) return
-  if (message[0] === 0) return runtime.onMessage(message[1])
+  if (message[0] === 0) {
+    const ops = message[1]
+    // the pool posts RESEND on its own (see "Lost messages" in protocol.ts)
+    if (ops[0] === Protocol.OP_RESEND) return resend(ops[1] as number)
+    return runtime.onMessage(ops)
+  }
   // [1]: close. Stop listening, finalize the task modules' setup layers, exit.
   closing = true
   if (parentPort !== null) {

@@ -483,7 +483,9 @@ export const make = (options: {
       return Effect.runPromise(Scope.close(layerScope, Exit.void))
     },
     /** Sends what is finished now: called when the worker exits, so a crash loses only unfinished work. */
-    flush
+    flush,
+    /** The ids of the jobs received and not answered yet (after a `flush`, not even in a batch waiting to be sent). */
+    held: (): Array<number> => Array.from(running.keys())
   }
 }
 
