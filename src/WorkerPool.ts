@@ -411,7 +411,7 @@ export const make = (
       }).pipe(Effect.andThen(Deferred.done(stopped, Exit.void)))
 
     const stats = Effect.sync(() => PoolStats.snapshot(dispatcher))
-    const metrics = PoolStats.recorder(dispatcher, (effect) => void runBackground(effect))
+    const metrics = yield* PoolStats.recorder(dispatcher, (effect) => void runBackground(effect))
 
     dispatcher.onBusy = () => {
       supervisor.ref(true)
@@ -530,7 +530,8 @@ export const make = (
             { concurrency: Math.min(size * IMAP_CHUNKS_PER_WORKER, maxQueue ?? Infinity), unordered }
           ),
           Stream.mapEffect((exit) => exit),
-          Stream.flattenIterable,
+          // one result at a time, each let go of by the chunk once emitted: no consumed result is kept alive
+          Stream.flatMap((results) => Stream.fromIterable(handOver(results), { chunkSize: 1 })),
           Stream.ensuring(Effect.sync(release))
         ))
       }))
@@ -599,6 +600,16 @@ export const make = (
     }
     return pool
   })
+
+/** Yields each result of a chunk, clearing its place first: the chunk keeps none that was taken. */
+function* handOver(results: ReadonlyArray<unknown>): Generator<unknown> {
+  const owned = results as Array<unknown>
+  for (let i = 0; i < owned.length; i++) {
+    const result = owned[i]
+    owned[i] = undefined
+    yield result
+  }
+}
 
 const withCallbacks = <A, E>(wait: Effect.Effect<A, E>, options: AsyncOptions<A, E>) =>
   Effect.onExit(wait, (exit) =>
