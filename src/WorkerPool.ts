@@ -323,8 +323,8 @@ export interface Pool {
   /**
    * What the pool is doing and has done. The same figures are kept in Effect
    * `Metric` gauges (`effect_multiprocessing_*`, with a `pool` attribute),
-   * updated every second while the pool is busy and once more within a second
-   * of it going idle, so any metrics exporter shows them.
+   * read from the pool whenever metrics are read, so any metrics exporter
+   * shows them; closing the pool removes its series.
    */
   readonly stats: Effect.Effect<Stats>
 
@@ -411,12 +411,9 @@ export const make = (
       }).pipe(Effect.andThen(Deferred.done(stopped, Exit.void)))
 
     const stats = Effect.sync(() => PoolStats.snapshot(dispatcher))
-    const metrics = yield* PoolStats.recorder(dispatcher, (effect) => void runBackground(effect))
+    yield* PoolStats.register(dispatcher)
 
-    dispatcher.onBusy = () => {
-      supervisor.ref(true)
-      metrics.onBusy()
-    }
+    dispatcher.onBusy = () => supervisor.ref(true)
     // a cancelled task stuck in synchronous code cannot be interrupted: after the grace period, replace its worker
     const watchCancelled = (job: Job): Effect.Effect<void> =>
       Effect.sleep(cancelGracePeriod).pipe(Effect.andThen(Effect.suspend(() => {

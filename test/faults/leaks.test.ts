@@ -64,7 +64,7 @@ describe("no leaks", () => {
       // about 1 kB a pool is compiled code; a pool's dispatcher, supervisor, fibers or series kept alive is 20 kB and more
       const grownMiB = (afterAll - afterFirst) / 2 ** 20
       assert.isBelow(grownMiB, 4, `the retained heap grew by ${grownMiB.toFixed(2)} MiB over 270 pools`)
-    }), { timeout: 120_000 })
+    }), { timeout: 240_000 })
 
   for (const chunksize of [1, 3]) {
     for (const method of ["imap", "imapUnordered"] as const) {
