@@ -14,7 +14,9 @@ const failure = <A, E>(exit: Exit.Exit<A, E>): unknown => {
 }
 
 for (const backend of backends) {
-  layer(WorkerPool.layer({ size: 2, backend }))(`errors (${backend})`, (it) => {
+  // the real clock: the pool's timers (a cancelled task's grace period) run as in a program, and no TestClock
+  // that nobody advances warns that the block "is using time"
+  layer(WorkerPool.layer({ size: 2, backend }), { excludeTestServices: true })(`errors (${backend})`, (it) => {
     it.effect("8. a task that throws fails the call with a TaskError carrying the remote name, message and stack", () =>
       Effect.gen(function*() {
         const error = yield* Effect.flip(WorkerPool.apply(tasks.boom, ["out of range"]))
