@@ -48,7 +48,7 @@ import * as NodeThreads from "./internal/nodeThreads.ts"
 import * as PoolOptions from "./internal/options.ts"
 import * as PoolStats from "./internal/poolStats.ts"
 import * as Protocol from "./internal/protocol.ts"
-import { admitted, awaitChunks, awaitJob, type Chunked, submitChunks } from "./internal/submission.ts"
+import { admitted, awaitChunks, awaitJob, type Chunked, handOver, submitChunks } from "./internal/submission.ts"
 import * as Supervisor from "./internal/supervisor.ts"
 import {
   type DispatchError,
@@ -597,16 +597,6 @@ export const make = (
     }
     return pool
   })
-
-/** Yields each result of a chunk, clearing its place first: the chunk keeps none that was taken. */
-function* handOver(results: ReadonlyArray<unknown>): Generator<unknown> {
-  const owned = results as Array<unknown>
-  for (let i = 0; i < owned.length; i++) {
-    const result = owned[i]
-    owned[i] = undefined
-    yield result
-  }
-}
 
 const withCallbacks = <A, E>(wait: Effect.Effect<A, E>, options: AsyncOptions<A, E>) =>
   Effect.onExit(wait, (exit) =>
