@@ -11,7 +11,7 @@
  * checks each value exactly.
  */
 import { Effect, Schema } from "effect"
-import { BroadcastChannel, isMainThread, threadId } from "node:worker_threads"
+import { BroadcastChannel, isMainThread, parentPort, threadId } from "node:worker_threads"
 import { setTimeout as sleep } from "node:timers/promises"
 import { Task } from "../src/index.ts"
 
@@ -67,6 +67,17 @@ const spin = (ms: number): void => {
     // busy: a synchronous loop that cannot see a CANCEL
   }
 }
+
+/**
+ * What `protocolGarbage` posts: not a message, a reply batch that is not an
+ * array, a reply with a bogus status for no job, a bogus length.
+ */
+const GARBAGE: ReadonlyArray<unknown> = [
+  null,
+  [1, null],
+  [1, [-7, 99, "bogus", 0]],
+  [1, { length: 1e9 }]
+]
 
 /** A map / imap item: `[counters, index, x, delay ms, flag]`. */
 export type Item = readonly [counters: Int32Array, index: number, x: number, delay: number, flag: number]
@@ -146,6 +157,40 @@ export const tasks = Task.module(import.meta.url, {
         throw new Error(message)
       }, 0)
     })
+  },
+
+  // -- broken workers ------------------------------------------------------------------
+  /**
+   * Posts a message to the pool that is not a well-formed protocol message
+   * (`variant` picks which), as a buggy or hostile task could, then keeps its
+   * worker busy for `ms` (synchronously: no other task starts on it meanwhile)
+   * and returns `expectSync(x)`. A pool that checks its boundary replaces such
+   * a worker, failing the tasks it held with `WorkerCrashed`; one that does
+   * not must at least survive the message.
+   */
+  protocolGarbage: (unit: Unit, x: number, variant: number, ms: number) => {
+    count(unit)
+    const garbage = GARBAGE[variant % GARBAGE.length]
+    if (parentPort !== null) parentPort.postMessage(garbage)
+    else process.send?.(garbage)
+    spin(ms)
+    finish(unit)
+    return expectSync(x)
+  },
+  /** Returns `expectSync(x)`, then exits its worker with `code` on the next turn of its event loop. */
+  exitAfterReturn: (unit: Unit, x: number, code: number) => {
+    count(unit)
+    setImmediate(() => process.exit(code))
+    finish(unit)
+    return expectSync(x)
+  },
+  /** Never settles, and ignores `Task.signal()`: only replacing its worker ends it. */
+  ignoreSignal: (unit: Unit) => {
+    count(unit)
+    Task.signal().addEventListener("abort", () => {
+      // heard, and ignored
+    })
+    return new Promise<number>(() => {})
   },
 
   // -- errors ----------------------------------------------------------------------

@@ -18,13 +18,20 @@
  * CPU-bound sync tasks (some longer than the pool's 250 ms cancel grace
  * period, so their worker is killed and replaced), of async tasks that watch
  * `Task.signal()` and of Effect tasks; declared typed errors and thrown
- * errors.
+ * errors; workers that break the rules: a task that posts the pool a message
+ * that is not a protocol message (protocol garbage), one that exits its worker
+ * right after returning, and async tasks that ignore `Task.signal()` forever,
+ * cancelled by the soak. Each fault kind's operations are in a file of their
+ * own under `scripts/soak/` (what they share: `scripts/soak/model.ts`).
  *
  * Every call ends in exactly one bucket:
  * - `ok`: succeeded with exactly the expected value;
  * - `crashed`, `declared`, `thrown`, `cancelled`: failed with the error its kind
  *   expects (`WorkerCrashed`; the declared class; `TaskError`; an interruption
- *   or `Cause.TimeoutError`);
+ *   or `Cause.TimeoutError`); a `faulty` call (protocol garbage, exit after
+ *   return) succeeds with its value or, its worker replaced, ends `crashed`
+ *   (the summary says how many of those had returned: results lost);
+ * - an exception in the parent that nobody caught is a violation;
  * - `collateral`: a call that is not a crash task failed with `WorkerCrashed`
  *   because it was running on a worker that died (another task crashed it, or
  *   it was killed after a cancel's grace period). Allowed only for calls that
@@ -43,23 +50,34 @@
  * so is one that never completes; `join` must return; no pool thread may be
  * left. Exit code 1 on any violation.
  */
-import { Cause, Effect, Exit, Fiber, Stream } from "effect"
+import { Cause, Effect, Exit, Fiber } from "effect"
 import * as fs from "node:fs"
+import { monitorEventLoopDelay } from "node:perf_hooks"
 import * as v8 from "node:v8"
 import * as vm from "node:vm"
 import { BroadcastChannel } from "node:worker_threads"
-import { TaskError, WorkerCrashed, WorkerPool } from "../src/index.ts"
+import { WorkerCrashed, WorkerPool } from "../src/index.ts"
+import { FINISHED, HELLO_CHANNEL, type Unit } from "./soak-tasks.ts"
+import { cancels } from "./soak/cancels.ts"
+import { crashes } from "./soak/crashes.ts"
+import { errors } from "./soak/errors.ts"
+import { exitAfterReturn } from "./soak/exit-after-return.ts"
 import {
-  expectAsync,
-  expectEffect,
-  expectSync,
-  FINISHED,
-  HELLO_CHANNEL,
-  type Item,
-  SoakDeclared,
-  tasks,
-  type Unit
-} from "./soak-tasks.ts"
+  type Bucket,
+  BUCKETS,
+  type Call,
+  type Ctx,
+  describe,
+  type Expect,
+  type Heavy,
+  longBusyStarted,
+  type Op,
+  range,
+  type Rng
+} from "./soak/model.ts"
+import { normal } from "./soak/normal.ts"
+import { protocolGarbage } from "./soak/protocol-garbage.ts"
+import { signalIgnoring } from "./soak/signal-ignoring.ts"
 
 // -- configuration -------------------------------------------------------------------
 
@@ -83,8 +101,6 @@ const SEED = envNumber(
   (n) => Number.isSafeInteger(n) && n >= 0 && n <= 0xffffffff
 )
 
-/** The pool's default cancel grace period (we do not override it). */
-const GRACE_MS = 250
 /** A call pending longer than this is reported as stalled. */
 const STALL_MS = 30_000
 /** After the deadline, how long the calls in flight may take to finish before they count as lost. */
@@ -105,12 +121,6 @@ const mulberry32 = (seed: number) => () => {
   return ((t ^ (t >>> 14)) >>> 0) / 4294967296
 }
 
-interface Rng {
-  readonly float: () => number
-  /** An integer in [min, max]. */
-  readonly int: (min: number, max: number) => number
-  readonly chance: (p: number) => boolean
-}
 
 /** Call `n`'s own generator: its kind and parameters depend only on the seed and `n`. */
 const rngFor = (n: number): Rng => {
@@ -172,572 +182,20 @@ class Units {
 
 // -- calls, expectations and buckets ----------------------------------------------------------
 
-type Kind = "normal" | "crash" | "declared" | "thrown" | "cancel"
-type Bucket = "ok" | "crashed" | "declared" | "thrown" | "cancelled" | "collateral" | "violation" | "lost"
-const BUCKETS: ReadonlyArray<Bucket> = [
-  "ok",
-  "crashed",
-  "declared",
-  "thrown",
-  "cancelled",
-  "collateral",
-  "violation",
-  "lost"
-]
-
-interface Expect {
-  readonly kind: Kind
-  /** The value of a success (`normal`; `cancel` calls that finish before they are cancelled). */
-  readonly value?: unknown
-  /** Compare an array result as a multiset (imapUnordered). */
-  readonly unordered?: boolean
-  /** May fail with `WorkerCrashed` as a bystander of another task's crash (see the header). */
-  readonly collateralOk: boolean
-  /** For `crash` / `declared` / `thrown`: why the error is not the expected one, if it is not. */
-  readonly check?: (error: unknown) => string | undefined
-  /** The units that must have run once if the call succeeds (default: all of them). */
-  readonly ranOnSuccess?: ReadonlyArray<number>
-  /** The units that must have run once if the call fails with its expected error. */
-  readonly ranOnError?: ReadonlyArray<number>
-  /**
-   * A unit whose task replies as soon as it marks itself finished: if the call
-   * is a collateral crash but that unit finished, its result was lost (a violation).
-   */
-  readonly repliesWhenFinished?: number
-}
-
-interface Call {
-  readonly n: number
-  readonly op: string
-  readonly units: Array<number>
-  readonly startedAt: number
-  stalled: boolean
-}
-
-interface Built {
-  readonly run: Effect.Effect<Exit.Exit<unknown, unknown>>
-  readonly expect: Expect
-}
-
-interface Ctx {
-  readonly rng: Rng
-  readonly pool: WorkerPool.Pool
-  /** Allocates a unit for this call. */
-  readonly unit: () => { readonly id: number; readonly unit: Unit }
-  readonly item: (x: number, delay: number, flag: number) => { readonly id: number; readonly item: Item }
-}
-
-type Heavy = "crash" | "stall"
-
-interface Op {
-  readonly name: string
-  readonly weight: number
-  readonly heavy?: Heavy
-  readonly build: (ctx: Ctx) => Built
-}
-
-const exitOf = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<Exit.Exit<unknown, unknown>> => Effect.exit(effect)
-
-/** Units of long `busy` calls interrupted once they had started: each should have had its worker killed. */
-const longBusyStarted: Array<number> = []
-
-/** Async delays: mostly none, so that some async tasks are cheap enough to share a worker. */
-const smallDelay = (rng: Rng) => rng.chance(0.6) ? 0 : rng.int(1, 3)
-
-/**
- * Forks `effect`, waits until its task has started (its run counter is set)
- * or it is over, then `ms` more, interrupts it, and returns how it ended and
- * whether it had started.
- */
-const interruptAfterStart = <A, E>(
-  effect: Effect.Effect<A, E>,
-  unit: Unit,
-  ms: number,
-  onStarted?: () => void
-): Effect.Effect<Exit.Exit<unknown, unknown>> =>
-  Effect.gen(function*() {
-    const fiber = yield* Effect.forkChild(effect)
-    const since = performance.now()
-    while (Atomics.load(unit[0], unit[1]) === 0 && fiber.pollUnsafe() === undefined) {
-      if (performance.now() - since > 20_000) break
-      yield* Effect.sleep(1)
-    }
-    if (Atomics.load(unit[0], unit[1]) !== 0 && fiber.pollUnsafe() === undefined) onStarted?.()
-    yield* Effect.sleep(ms)
-    yield* Fiber.interrupt(fiber)
-    return yield* Fiber.await(fiber)
-  })
-
-/** Forks `effect`, waits `ms`, interrupts it, and returns how it ended. */
-const interruptAfter = <A, E>(effect: Effect.Effect<A, E>, ms: number): Effect.Effect<Exit.Exit<unknown, unknown>> =>
-  Effect.gen(function*() {
-    const fiber = yield* Effect.forkChild(effect)
-    yield* Effect.sleep(ms)
-    yield* Fiber.interrupt(fiber)
-    return yield* Fiber.await(fiber)
-  })
-
-const isTaskError = (error: unknown, remoteName: string, includes: string): string | undefined => {
-  if (!(error instanceof TaskError)) return `expected TaskError, got ${describe(error)}`
-  if (error.remoteName !== remoteName) return `expected a remote ${remoteName}, got ${error.remoteName}`
-  if (!error.message.includes(includes)) return `TaskError message ${JSON.stringify(error.message)} lacks "${includes}"`
-  return undefined
-}
-
-const range = (n: number) => Array.from({ length: n }, (_, i) => i)
-
-const x32 = (rng: Rng) => rng.int(0, 0x7fffffff)
-
 const OPS: ReadonlyArray<Op> = [
-  // -- normal tasks ------------------------------------------------------------------------
-  {
-    name: "apply sync",
-    weight: 20,
-    build: ({ pool, rng, unit }) => {
-      const x = x32(rng)
-      return {
-        run: exitOf(pool.apply(tasks.syncMath, [unit().unit, x])),
-        expect: { kind: "normal", value: expectSync(x), collateralOk: false }
-      }
-    }
-  },
-  {
-    name: "apply async",
-    weight: 8,
-    build: ({ pool, rng, unit }) => {
-      const x = x32(rng)
-      const { id, unit: u } = unit()
-      return {
-        run: exitOf(pool.apply(tasks.asyncMath, [u, x, smallDelay(rng)])),
-        expect: { kind: "normal", value: expectAsync(x), collateralOk: true, repliesWhenFinished: id }
-      }
-    }
-  },
-  {
-    name: "apply effect",
-    weight: 8,
-    build: ({ pool, rng, unit }) => {
-      const x = x32(rng)
-      return {
-        run: exitOf(pool.apply(tasks.effectMath, [unit().unit, x, smallDelay(rng)])),
-        expect: { kind: "normal", value: expectEffect(x), collateralOk: true }
-      }
-    }
-  },
-  {
-    name: "map sync",
-    weight: 6,
-    build: ({ pool, rng, item }) => {
-      const xs = range(rng.int(0, 60)).map(() => x32(rng))
-      const chunksize = rng.chance(0.4) ? undefined : rng.int(1, 12)
-      const items = xs.map((x) => item(x, 0, 0).item)
-      return {
-        run: exitOf(pool.map(tasks.syncItem, items, { chunksize })),
-        expect: { kind: "normal", value: xs.map(expectSync), collateralOk: true }
-      }
-    }
-  },
-  {
-    name: "map async+effect",
-    weight: 3,
-    build: ({ pool, rng, item }) => {
-      const xs = range(rng.int(1, 20)).map(() => x32(rng))
-      const chunksize = rng.chance(0.3) ? undefined : rng.int(1, 6)
-      const items = xs.map((x) => item(x, smallDelay(rng), 0).item)
-      const effect = rng.chance(0.5)
-      return {
-        run: exitOf(pool.map(effect ? tasks.effectItem : tasks.asyncItem, items, { chunksize })),
-        expect: { kind: "normal", value: xs.map(effect ? expectEffect : expectAsync), collateralOk: true }
-      }
-    }
-  },
-  {
-    name: "starmap sync",
-    weight: 2,
-    build: ({ pool, rng, unit }) => {
-      const xs = range(rng.int(1, 40)).map(() => x32(rng))
-      const chunksize = rng.chance(0.4) ? undefined : rng.int(1, 8)
-      const tuples = xs.map((x) => {
-        const [counters, index] = unit().unit
-        return [counters, index, x] as const
-      })
-      return {
-        run: exitOf(pool.starmap(tasks.syncPair, tuples, { chunksize })),
-        expect: { kind: "normal", value: xs.map(expectSync), collateralOk: true }
-      }
-    }
-  },
-  {
-    name: "imap sync",
-    weight: 3,
-    build: ({ pool, rng, item }) => {
-      const xs = range(rng.int(0, 40)).map(() => x32(rng))
-      const chunksize = rng.chance(0.5) ? undefined : rng.int(1, 5)
-      const items = xs.map((x) => item(x, 0, 0).item)
-      const input = rng.chance(0.5) ? Stream.fromIterable(items) : items
-      return {
-        run: exitOf(Stream.runCollect(pool.imap(tasks.syncItem, input, { chunksize }))),
-        expect: { kind: "normal", value: xs.map(expectSync), collateralOk: true }
-      }
-    }
-  },
-  {
-    name: "imapUnordered async",
-    weight: 3,
-    build: ({ pool, rng, item }) => {
-      const xs = range(rng.int(1, 30)).map(() => x32(rng))
-      const chunksize = rng.chance(0.5) ? undefined : rng.int(1, 4)
-      const items = xs.map((x) => item(x, smallDelay(rng), 0).item)
-      const input = rng.chance(0.5) ? Stream.fromIterable(items) : items
-      return {
-        run: exitOf(Stream.runCollect(pool.imapUnordered(tasks.asyncItem, input, { chunksize }))),
-        expect: { kind: "normal", value: xs.map(expectAsync), unordered: true, collateralOk: true }
-      }
-    }
-  },
-  {
-    name: "imap take (ends early)",
-    weight: 1,
-    build: ({ pool, rng, item }) => {
-      const xs = range(rng.int(2, 40)).map(() => x32(rng))
-      const take = rng.int(1, xs.length - 1)
-      const chunksize = rng.chance(0.5) ? undefined : rng.int(1, 4)
-      const made = xs.map((x) => item(x, smallDelay(rng), 0))
-      const effect = rng.chance(0.5)
-      return {
-        run: exitOf(Stream.runCollect(
-          pool.imap(effect ? tasks.effectItem : tasks.asyncItem, made.map((m) => m.item), { chunksize }).pipe(
-            Stream.take(take)
-          )
-        )),
-        expect: {
-          kind: "normal",
-          value: xs.slice(0, take).map(effect ? expectEffect : expectAsync),
-          collateralOk: true,
-          ranOnSuccess: made.slice(0, take).map((m) => m.id)
-        }
-      }
-    }
-  },
-  {
-    name: "applyAsync sync",
-    weight: 4,
-    build: ({ pool, rng, unit }) => {
-      const x = x32(rng)
-      return {
-        run: exitOf(Effect.flatMap(pool.applyAsync(tasks.syncMath, [unit().unit, x]), (result) => result.get())),
-        expect: { kind: "normal", value: expectSync(x), collateralOk: false }
-      }
-    }
-  },
-  {
-    name: "applyAsync get(timeout) then get",
-    weight: 2,
-    build: ({ pool, rng, unit }) => {
-      const x = x32(rng)
-      const timeout = rng.int(0, 3)
-      const { id, unit: u } = unit()
-      return {
-        // a get that times out only stops waiting: the task keeps running and a later get returns its value
-        run: exitOf(Effect.gen(function*() {
-          const result = yield* pool.applyAsync(tasks.asyncMath, [u, x, rng.int(1, 6)])
-          yield* Effect.exit(result.get({ timeout }))
-          return yield* result.get()
-        })),
-        expect: { kind: "normal", value: expectAsync(x), collateralOk: true, repliesWhenFinished: id }
-      }
-    }
-  },
-  {
-    name: "mapAsync sync",
-    weight: 1,
-    build: ({ pool, rng, item }) => {
-      const xs = range(rng.int(0, 30)).map(() => x32(rng))
-      const items = xs.map((x) => item(x, 0, 0).item)
-      return {
-        run: exitOf(
-          Effect.flatMap(pool.mapAsync(tasks.syncItem, items, { chunksize: rng.int(1, 8) }), (result) => result.get())
-        ),
-        expect: { kind: "normal", value: xs.map(expectSync), collateralOk: true }
-      }
-    }
-  },
-
-  // -- errors ------------------------------------------------------------------------------
-  {
-    name: "declared error",
-    weight: 3,
-    build: ({ pool, rng, unit }) => {
-      const { id, unit: u } = unit()
-      const n = rng.int(0, 1000)
-      return {
-        run: exitOf(pool.apply(tasks.declaredFail, [u, n])),
-        expect: {
-          kind: "declared",
-          collateralOk: true,
-          ranOnError: [id],
-          check: (error) =>
-            !(error instanceof SoakDeclared)
-              ? `expected SoakDeclared, got ${describe(error)}`
-              : error._tag !== "SoakDeclared" || error.unit !== u[1] || error.n !== n
-              ? `SoakDeclared with wrong fields: ${JSON.stringify(error)} (expected unit ${u[1]}, n ${n})`
-              : undefined
-        }
-      }
-    }
-  },
-  {
-    name: "thrown sync",
-    weight: 2,
-    build: ({ pool, unit }) => {
-      const { id, unit: u } = unit()
-      return {
-        run: exitOf(pool.apply(tasks.throwSync, [u])),
-        expect: {
-          kind: "thrown",
-          collateralOk: false,
-          ranOnError: [id],
-          check: (error) => isTaskError(error, "RangeError", `unit ${u[1]} throws`)
-        }
-      }
-    }
-  },
-  {
-    name: "thrown async",
-    weight: 1,
-    build: ({ pool, rng, unit }) => {
-      const { id, unit: u } = unit()
-      return {
-        run: exitOf(pool.apply(tasks.rejectAsync, [u, rng.int(0, 2)])),
-        expect: {
-          kind: "thrown",
-          collateralOk: true,
-          ranOnError: [id],
-          check: (error) => isTaskError(error, "SyntaxError", `unit ${u[1]} rejects`)
-        }
-      }
-    }
-  },
-  {
-    name: "map with a throwing item",
-    weight: 1,
-    build: ({ pool, rng, item }) => {
-      const n = rng.int(1, 30)
-      const bad = rng.int(0, n - 1)
-      const made = range(n).map((i) => item(x32(rng), 0, i === bad ? 1 : 0))
-      const badUnit = made[bad].item[1]
-      return {
-        run: exitOf(pool.map(tasks.throwingItem, made.map((m) => m.item), { chunksize: rng.int(1, 8) })),
-        expect: {
-          kind: "thrown",
-          collateralOk: true,
-          ranOnError: [made[bad].id],
-          check: (error) => isTaskError(error, "RangeError", `item ${badUnit} throws`)
-        }
-      }
-    }
-  },
-
-  // -- crashes -------------------------------------------------------------------------------
-  {
-    name: "crash: process.exit",
-    weight: 0.6,
-    heavy: "crash",
-    build: ({ pool, rng, unit }) => {
-      const { id, unit: u } = unit()
-      const code = rng.int(3, 9)
-      return {
-        run: exitOf(pool.apply(tasks.crashExit, [u, code])),
-        expect: {
-          kind: "crash",
-          collateralOk: true,
-          ranOnError: [id],
-          // a sync task that exits at once: its worker died of exactly this
-          check: (error) =>
-            !(error instanceof WorkerCrashed)
-              ? `expected WorkerCrashed, got ${describe(error)}`
-              : error.exitCode !== code || error.signal !== null
-              ? `expected exit code ${code}, got ${error.exitCode} / ${error.signal}: ${error.message}`
-              : undefined
-        }
-      }
-    }
-  },
-  {
-    name: "crash: throw in timer",
-    weight: 0.6,
-    heavy: "crash",
-    build: ({ pool, unit }) => {
-      const { id, unit: u } = unit()
-      const message = `soak: uncaught in a timer, unit ${u[1]}`
-      return {
-        run: exitOf(pool.apply(tasks.crashTimer, [u, message])),
-        expect: {
-          kind: "crash",
-          collateralOk: true,
-          ranOnError: [id],
-          // async: another crash on its worker may come first, so any WorkerCrashed will do
-          check: (error) => error instanceof WorkerCrashed ? undefined : `expected WorkerCrashed, got ${describe(error)}`
-        }
-      }
-    }
-  },
-  {
-    name: "crash: map item exits",
-    weight: 0.3,
-    heavy: "crash",
-    build: ({ pool, rng, item }) => {
-      const n = rng.int(1, 20)
-      const bad = rng.int(0, n - 1)
-      const made = range(n).map((i) => item(x32(rng), 0, i === bad ? rng.int(3, 9) : 0))
-      return {
-        run: exitOf(pool.map(tasks.crashingItem, made.map((m) => m.item), { chunksize: rng.int(1, 6) })),
-        expect: {
-          kind: "crash",
-          collateralOk: true,
-          check: (error) => error instanceof WorkerCrashed ? undefined : `expected WorkerCrashed, got ${describe(error)}`
-        }
-      }
-    }
-  },
-
-  // -- cancellations ------------------------------------------------------------------------------
-  {
-    name: "cancel: sync busy, timeout",
-    weight: 2,
-    build: ({ pool, rng, unit }) => {
-      const ms = rng.int(5, 60)
-      const timeout = rng.int(1, Math.min(ms - 1, 20))
-      return {
-        run: exitOf(pool.apply(tasks.busy, [unit().unit, ms]).pipe(Effect.timeout(timeout))),
-        expect: { kind: "cancel", value: ms, collateralOk: true }
-      }
-    }
-  },
-  {
-    name: "cancel: sync busy > grace, timeout",
-    weight: 0.5,
-    heavy: "stall",
-    build: ({ pool, rng, unit }) => {
-      const ms = rng.int(GRACE_MS + 80, GRACE_MS + 350)
-      return {
-        run: exitOf(pool.apply(tasks.busy, [unit().unit, ms]).pipe(Effect.timeout(rng.int(5, 50)))),
-        expect: { kind: "cancel", value: ms, collateralOk: true }
-      }
-    }
-  },
-  {
-    // cancelled once running, with at least 150 ms of spinning left after the grace period: its worker is killed
-    name: "cancel: sync busy > grace, started",
-    weight: 0.6,
-    heavy: "stall",
-    build: ({ pool, rng, unit }) => {
-      const ms = rng.int(GRACE_MS + 170, GRACE_MS + 450)
-      const { id, unit: u } = unit()
-      return {
-        run: interruptAfterStart(pool.apply(tasks.busy, [u, ms]), u, rng.int(0, 20), () => longBusyStarted.push(id)),
-        expect: { kind: "cancel", value: ms, collateralOk: true }
-      }
-    }
-  },
-  {
-    name: "cancel: async signal, interrupt",
-    weight: 1.5,
-    build: ({ pool, rng, unit }) => {
-      const ms = rng.int(20, 200)
-      const { unit: u } = unit()
-      const call = pool.apply(tasks.abortableWait, [u, ms, rng.int(1, 20)])
-      return {
-        run: rng.chance(0.5) ? interruptAfter(call, rng.int(0, 30)) : interruptAfterStart(call, u, rng.int(0, 10)),
-        expect: { kind: "cancel", value: ms, collateralOk: true }
-      }
-    }
-  },
-  {
-    name: "cancel: sync busy, started",
-    weight: 1,
-    build: ({ pool, rng, unit }) => {
-      const ms = rng.int(5, 60)
-      const { unit: u } = unit()
-      return {
-        run: interruptAfterStart(pool.apply(tasks.busy, [u, ms]), u, rng.int(0, 3)),
-        expect: { kind: "cancel", value: ms, collateralOk: true }
-      }
-    }
-  },
-  {
-    name: "cancel: effect, started",
-    weight: 1,
-    build: ({ pool, rng, unit }) => {
-      const ms = rng.int(10, 200)
-      const { unit: u } = unit()
-      return {
-        run: interruptAfterStart(pool.apply(tasks.effectWait, [u, ms]), u, rng.int(0, 10)),
-        expect: { kind: "cancel", value: ms, collateralOk: true }
-      }
-    }
-  },
-  {
-    name: "cancel: effect, timeout",
-    weight: 1.5,
-    build: ({ pool, rng, unit }) => {
-      const ms = rng.int(10, 200)
-      return {
-        run: exitOf(pool.apply(tasks.effectWait, [unit().unit, ms]).pipe(Effect.timeout(rng.int(0, 30)))),
-        expect: { kind: "cancel", value: ms, collateralOk: true }
-      }
-    }
-  },
-  {
-    name: "cancel: applyAsync fiber interrupt",
-    weight: 1,
-    build: ({ pool, rng, unit }) => {
-      const ms = rng.int(10, 150)
-      const async = rng.chance(0.5)
-      const after = rng.int(0, 30)
-      return {
-        run: Effect.gen(function*() {
-          const result = yield* (async
-            ? pool.applyAsync(tasks.abortableWait, [unit().unit, ms, rng.int(1, 20)])
-            : pool.applyAsync(tasks.effectWait, [unit().unit, ms]))
-          yield* Effect.sleep(after)
-          yield* Fiber.interrupt(result.fiber)
-          return yield* Fiber.await(result.fiber)
-        }).pipe(Effect.catch((error) => Effect.succeed(Exit.fail(error)))),
-        expect: { kind: "cancel", value: ms, collateralOk: true }
-      }
-    }
-  },
-  {
-    name: "cancel: map, timeout",
-    weight: 1,
-    build: ({ pool, rng, item }) => {
-      const xs = range(rng.int(2, 30)).map(() => x32(rng))
-      const items = xs.map((x) => item(x, rng.int(2, 10), 0).item)
-      return {
-        run: exitOf(pool.map(tasks.asyncItem, items, { chunksize: rng.int(1, 4) }).pipe(Effect.timeout(rng.int(1, 15)))),
-        expect: { kind: "cancel", value: xs.map(expectAsync), collateralOk: true }
-      }
-    }
-  }
+  ...normal,
+  ...errors,
+  ...crashes,
+  ...cancels,
+  ...protocolGarbage,
+  ...exitAfterReturn,
+  ...signalIgnoring
 ]
 
 const TOTAL_WEIGHT = OPS.reduce((sum, op) => sum + op.weight, 0)
 const FALLBACK = OPS[0]
 
 // -- classification ----------------------------------------------------------------------------
-
-const describe = (u: unknown): string => {
-  if (u instanceof Error) {
-    const tag = (u as { _tag?: unknown })._tag
-    return `${typeof tag === "string" ? tag : u.name}: ${u.message}`
-  }
-  try {
-    return JSON.stringify(u) ?? String(u)
-  } catch {
-    return String(u)
-  }
-}
 
 const show = (u: unknown): string => {
   const s = describe(u)
@@ -766,7 +224,7 @@ interface Verdict {
 
 const classify = (exit: Exit.Exit<unknown, unknown>, expect: Expect): Verdict => {
   if (Exit.isSuccess(exit)) {
-    if (expect.kind !== "normal" && expect.kind !== "cancel") {
+    if (expect.kind !== "normal" && expect.kind !== "cancel" && expect.kind !== "faulty") {
       return { bucket: "violation", detail: `expected a ${expect.kind} failure, succeeded with ${show(exit.value)}` }
     }
     return sameValue(exit.value, expect.value, expect.unordered === true)
@@ -788,7 +246,7 @@ const classify = (exit: Exit.Exit<unknown, unknown>, expect: Expect): Verdict =>
       : { bucket: "violation", detail: "timed out, though no timeout was set" }
   }
   if (error instanceof WorkerCrashed) {
-    if (expect.kind === "crash") {
+    if (expect.kind === "crash" || expect.kind === "faulty") {
       const wrong = expect.check?.(error)
       return wrong === undefined ? { bucket: "crashed", crash: error } : { bucket: "violation", detail: wrong, crash: error }
     }
@@ -859,6 +317,17 @@ const main = Effect.gen(function*() {
   /** The units of the calls that violated, to say after join whether their tasks ran. */
   const violatingCalls: Array<{ readonly n: number; readonly units: ReadonlyArray<number> }> = []
   let completedTwice = 0
+  /** `faulty` calls that failed with `WorkerCrashed`: those whose task had finished lost their result. */
+  const finishedButCrashed: Array<{ readonly op: string; readonly unit: number }> = []
+
+  // the parent must survive every worker: an exception no one caught is a violation (and the soak goes on, to count)
+  const uncaught: Array<string> = []
+  const onUncaught = (error: unknown) => {
+    if (uncaught.length < 5) uncaught.push(show(error))
+    violate(`the parent threw, uncaught: ${show(error)}`)
+  }
+  process.on("uncaughtException", onUncaught)
+  process.on("unhandledRejection", onUncaught)
 
   // workers that load the task module say hello with their threadId
   const workerThreads = new Set<number>()
@@ -878,6 +347,10 @@ const main = Effect.gen(function*() {
   const startUsage = sampleMemory()
   memory.startRss = startUsage.rss
   memory.startHeap = startUsage.heapUsed
+
+  // how long the main event loop was ever blocked (a worker's message can freeze the parent)
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 })
+  loopDelay.enable()
 
   const threadsBefore = poolThreads()
   const eluStart = performance.eventLoopUtilization()
@@ -986,6 +459,9 @@ const main = Effect.gen(function*() {
             collateralToRecheck.push({ n, op: op.name, unit: unitId, key, message: verdict.crash!.message })
           }
         }
+        if (verdict.bucket === "crashed" && built.expect.finishedIfCrashed !== undefined) {
+          finishedButCrashed.push({ op: op.name, unit: built.expect.finishedIfCrashed })
+        }
         if (verdict.bucket === "violation") {
           violate(`call #${n} (${op.name}): ${verdict.detail}`)
           violatingCalls.push({ n, units: call.units })
@@ -1040,12 +516,15 @@ const main = Effect.gen(function*() {
     return { ranFor, elu, drainMs, joinMs, threadsAfterJoin }
   }))
   for (const timer of timers) clearInterval(timer)
+  loopDelay.disable()
   const threadsAfterScope = poolThreads()
   sampleMemory()
   gc()
   memory.retained.push(`end (pool closed) ${mb(process.memoryUsage().heapUsed)}`)
 
   // -- checks once every worker has exited ------------------------------------------------------
+  process.off("uncaughtException", onUncaught)
+  process.off("unhandledRejection", onUncaught)
   if (result.threadsAfterJoin !== threadsBefore) {
     violate(`${result.threadsAfterJoin - threadsBefore} pool worker thread(s) still alive after join`)
   }
@@ -1085,6 +564,13 @@ const main = Effect.gen(function*() {
     const counts = ids.map((id) => `${units.runs(id)}${units.finishes(id) > 0 ? " (finished)" : ""}`)
     violationRuns.push(`call #${n}: ${counts.length === 1 ? counts[0] : `[${counts.join(", ")}]`}`)
   }
+  const lostFinished = new Map<string, { crashed: number; finished: number }>()
+  for (const { op, unit } of finishedButCrashed) {
+    const entry = lostFinished.get(op) ?? { crashed: 0, finished: 0 }
+    entry.crashed++
+    if (units.finishes(unit) > 0) entry.finished++
+    lostFinished.set(op, entry)
+  }
   let killedMidSpin = 0
   let ranToEnd = 0
   for (const id of longBusyStarted) {
@@ -1105,7 +591,7 @@ const main = Effect.gen(function*() {
   line("calls submitted", submitted)
   line("calls accounted", `${accounted} (${accounted === submitted ? "all" : "MISMATCH"})`)
   for (const bucket of BUCKETS) line(`  ${bucket}`, buckets[bucket])
-  line("throughput", `${(submitted / result.ranFor).toFixed(0)} calls/s, ${(units.size / result.ranFor).toFixed(0)} task runs/s submitted; main event loop ${(result.elu * 100).toFixed(0)}% busy`)
+  line("throughput", `${(submitted / result.ranFor).toFixed(0)} calls/s, ${(units.size / result.ranFor).toFixed(0)} task runs/s submitted; main event loop ${(result.elu * 100).toFixed(0)}% busy, blocked at most ${(loopDelay.max / 1e6).toFixed(0)} ms at a time`)
   line("task units", `${units.size}: ran once ${runs.once}, never ${runs.zero}, more than once ${runs.more}`)
   line("units required to run once", `${missingRuns === 0 ? "all did" : `${missingRuns} did not`}`)
   line("cancel calls", `interrupted ${cancelHow.interrupted}, timed out ${cancelHow.timeout}, finished first ${cancelHow.finished}`)
@@ -1115,6 +601,22 @@ const main = Effect.gen(function*() {
       (ranToEnd > 0 ? " (WARNING: expected a kill after the grace period)" : "")
   )
   line("heavy ops deferred (rate cap)", heavyDeferred)
+  for (const op of [...protocolGarbage, ...exitAfterReturn]) {
+    const s = perOp.get(op.name)!
+    const lost = lostFinished.get(op.name) ?? { crashed: 0, finished: 0 }
+    line(
+      op.name,
+      `${s.calls} calls: ok ${s.buckets.ok}, WorkerCrashed ${lost.crashed} (${lost.finished} of them after the task ` +
+        `had returned: result lost), violations ${s.buckets.violation}, lost ${s.buckets.lost}`
+    )
+  }
+  const ignored = perOp.get(signalIgnoring[0].name)!
+  line(
+    signalIgnoring[0].name,
+    `${ignored.calls} calls: cancelled ${ignored.buckets.cancelled}, collateral ${ignored.buckets.collateral}, ` +
+      `violations ${ignored.buckets.violation}, lost ${ignored.buckets.lost}`
+  )
+  if (uncaught.length > 0) line("uncaught in the parent", uncaught.join(" | "))
   line(
     "workers seen dying",
     `${crashedWorkers.size} named by WorkerCrashed errors (${killedWorkers.size} of them killed after a grace period), ` +

@@ -29,12 +29,18 @@ import * as Schema from "effect/Schema"
  * died, or it failed with an error its module does not declare.
  *
  * Carries the remote error's name, message and stack (Python's
- * `RemoteTraceback`), and the task that failed as `module#name`.
+ * `RemoteTraceback`), and the task that failed as `module#name`. Printed, it
+ * shows where it was thrown: its message names the remote error and the task
+ * (`RangeError: out of range (in task file:///app/tasks.ts#parse)`), its
+ * `stack` is the remote stack, and its `cause` is the remote error rebuilt
+ * (name, message, stack), so `Cause.pretty`, `NodeRuntime.runMain`'s report
+ * and `console.error` show the remote frames, as Python's "The above exception
+ * was the direct cause" does. The remote message alone is `remoteMessage`.
  *
  * @example
  * ```ts
  * pool.apply(tasks.parse, ["{"]).pipe(
- *   Effect.catchTag("TaskError", (e) => Effect.logError(e.remoteName, e.message, e.remoteStack))
+ *   Effect.catchTag("TaskError", (e) => Effect.logError(e.remoteName, e.remoteMessage, e.remoteStack))
  * )
  * ```
  *
@@ -45,8 +51,47 @@ export class TaskError extends Schema.TaggedError<TaskError>("effect-multiproces
   task: Schema.String,
   remoteName: Schema.String,
   message: Schema.String,
-  remoteStack: Schema.optional(Schema.String)
-}) {}
+  remoteStack: Schema.optional(Schema.String),
+  remoteMessage: Schema.optional(Schema.String)
+}) {
+  /**
+   * Given the remote error's `message` (and no `remoteMessage`), keeps it as
+   * `remoteMessage` and makes `message` name the remote error and the task;
+   * given both (a decoded `TaskError`), keeps them as they are.
+   */
+  constructor(props: {
+    readonly task: string
+    readonly remoteName: string
+    readonly message: string
+    readonly remoteStack?: string | undefined
+    readonly remoteMessage?: string | undefined
+  }) {
+    const remoteMessage = props.remoteMessage ?? props.message
+    const message = props.remoteMessage !== undefined
+      ? props.message
+      : `${remoteMessage === "" ? props.remoteName : `${props.remoteName}: ${remoteMessage}`} (in task ${props.task})`
+    super({ ...props, message, remoteMessage })
+    const remote = new Error(remoteMessage)
+    remote.name = props.remoteName
+    remote.stack = props.remoteStack ?? `${props.remoteName}: ${remoteMessage}`
+    Object.defineProperty(this, "cause", { value: remote, configurable: true, writable: true, enumerable: false })
+    // where it was thrown: the remote frames (where it was rebuilt, in the pool's reply handler, says nothing)
+    this.stack = `${this.name}: ${message}${remoteFrames(remote.stack)}`
+  }
+
+  /** For `console.error` and `util.inspect`: the stack, then the remote error it was caused by. */
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    const cause = (this.cause as Error).stack!.split("\n").map((line) => `  ${line}`).join("\n")
+    return `${this.stack} {\n  [cause]: ${cause.trimStart()}\n}`
+  }
+}
+
+/** The frames of a stack (its `at` lines), after its first line(s), the error's name and message. */
+const remoteFrames = (stack: string): string => {
+  const lines = stack.split("\n")
+  const first = lines.findIndex((line) => /^\s+at /.test(line))
+  return first < 0 ? "" : `\n${lines.slice(first).join("\n")}`
+}
 
 /**
  * A value could not cross the worker boundary: an argument that cannot be

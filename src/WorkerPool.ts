@@ -49,7 +49,7 @@ import * as NodeThreads from "./internal/nodeThreads.ts"
 import * as PoolOptions from "./internal/options.ts"
 import * as PoolStats from "./internal/poolStats.ts"
 import * as Protocol from "./internal/protocol.ts"
-import { admitted, awaitChunks, awaitJob, type Chunked, submitChunks } from "./internal/submission.ts"
+import { admitted, awaitChunks, awaitJob, type Chunked, handOver, submitChunks } from "./internal/submission.ts"
 import * as Supervisor from "./internal/supervisor.ts"
 import {
   type DispatchError,
@@ -339,8 +339,8 @@ export interface Pool {
   /**
    * What the pool is doing and has done. The same figures are kept in Effect
    * `Metric` gauges (`effect_multiprocessing_*`, with a `pool` attribute),
-   * updated every second while the pool is busy and once more within a second
-   * of it going idle, so any metrics exporter shows them.
+   * read from the pool whenever metrics are read, so any metrics exporter
+   * shows them; closing the pool removes its series.
    */
   readonly stats: Effect.Effect<Stats>
 
@@ -430,12 +430,9 @@ export const make = (
       }).pipe(Effect.andThen(Deferred.done(stopped, Exit.void)))
 
     const stats = Effect.sync(() => PoolStats.snapshot(dispatcher))
-    const metrics = PoolStats.recorder(dispatcher, (effect) => void runBackground(effect))
+    yield* PoolStats.register(dispatcher)
 
-    dispatcher.onBusy = () => {
-      supervisor.ref(true)
-      metrics.onBusy()
-    }
+    dispatcher.onBusy = () => supervisor.ref(true)
     // a cancelled task stuck in synchronous code cannot be interrupted: after the grace period, replace its worker
     const watchCancelled = (job: Job): Effect.Effect<void> =>
       Effect.sleep(cancelGracePeriod).pipe(Effect.andThen(Effect.suspend(() => {
@@ -557,7 +554,8 @@ export const make = (
             { concurrency: Math.min(size * IMAP_CHUNKS_PER_WORKER, maxQueue ?? Infinity), unordered }
           ),
           Stream.mapEffect((exit) => exit),
-          Stream.flattenIterable,
+          // one result at a time, each let go of by the chunk once emitted: no consumed result is kept alive
+          Stream.flatMap((results) => Stream.fromIterable(handOver(results), { chunkSize: 1 })),
           Stream.ensuring(Effect.sync(release))
         ))
       }))

@@ -6,6 +6,7 @@ import { assert, layer } from "@effect/vitest"
 import { Cause, Deferred, Effect, Fiber } from "effect"
 import { ResultNotReady, TaskError, WorkerPool } from "../src/index.ts"
 import { Odd, tasks } from "./fixtures/tasks.ts"
+import { captureLogs } from "./capture.ts"
 import { backends, makeFlags, open, waitFor } from "./utils.ts"
 
 for (const backend of backends) {
@@ -88,20 +89,28 @@ for (const backend of backends) {
         assert.isFalse(called)
       }))
 
-    it.effect("25. a callback that throws does not break the pool, nor change the result", () =>
+    it.effect("25. a callback that throws does not break the pool, nor change the result; the throw is logged", () =>
       Effect.gen(function*() {
-        const result = yield* WorkerPool.applyAsync(tasks.square, [5], {
-          callback: () => {
-            throw new Error("callback bug")
-          }
-        })
-        assert.strictEqual(yield* result.get(), 25)
-        const failing = yield* WorkerPool.applyAsync(tasks.boom, ["x"], {
-          errorCallback: () => {
-            throw new Error("errorCallback bug")
-          }
-        })
-        assert.instanceOf(yield* Effect.flip(failing.get()), TaskError)
+        const [, logs] = yield* captureLogs(Effect.gen(function*() {
+          const result = yield* WorkerPool.applyAsync(tasks.square, [5], {
+            callback: () => {
+              throw new Error("callback bug")
+            }
+          })
+          assert.strictEqual(yield* result.get(), 25)
+          const failing = yield* WorkerPool.applyAsync(tasks.boom, ["x"], {
+            errorCallback: () => {
+              throw new Error("errorCallback bug")
+            }
+          })
+          assert.instanceOf(yield* Effect.flip(failing.get()), TaskError)
+          yield* result.wait()
+          yield* failing.wait()
+        }))
+        assert.deepStrictEqual(logs.map((log) => log.level), ["Error", "Error"])
+        assert.include(logs[0].message, "an AsyncResult callback threw; the pool is unaffected")
+        assert.include(logs[0].message, "callback bug")
+        assert.include(logs[1].message, "errorCallback bug")
         assert.deepStrictEqual(yield* WorkerPool.map(tasks.square, [1, 2]), [1, 4])
       }))
 

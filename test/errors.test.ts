@@ -14,14 +14,17 @@ const failure = <A, E>(exit: Exit.Exit<A, E>): unknown => {
 }
 
 for (const backend of backends) {
-  layer(WorkerPool.layer({ size: 2, backend }))(`errors (${backend})`, (it) => {
+  // the real clock: the pool's timers (a cancelled task's grace period) run as in a program, and no TestClock
+  // that nobody advances warns that the block "is using time"
+  layer(WorkerPool.layer({ size: 2, backend }), { excludeTestServices: true })(`errors (${backend})`, (it) => {
     it.effect("8. a task that throws fails the call with a TaskError carrying the remote name, message and stack", () =>
       Effect.gen(function*() {
         const error = yield* Effect.flip(WorkerPool.apply(tasks.boom, ["out of range"]))
         assert.instanceOf(error, TaskError)
         assert.strictEqual(error._tag, "TaskError")
         assert.strictEqual(error.remoteName, "RangeError")
-        assert.strictEqual(error.message, "out of range")
+        assert.strictEqual(error.message, `RangeError: out of range (in task ${tasks.boom.id})`)
+        assert.strictEqual(error.remoteMessage, "out of range")
         assert.include(error.remoteStack, "RangeError: out of range")
         assert.include(error.remoteStack, "fixtures/tasks.ts")
         assert.strictEqual(error.task, tasks.boom.id)
@@ -32,12 +35,14 @@ for (const backend of backends) {
         const rejected = yield* Effect.flip(WorkerPool.apply(tasks.reject, ["nope"]))
         assert.instanceOf(rejected, TaskError)
         assert.strictEqual(rejected.remoteName, "SyntaxError")
-        assert.strictEqual(rejected.message, "nope")
+        assert.strictEqual(rejected.message, `SyntaxError: nope (in task ${tasks.reject.id})`)
+        assert.strictEqual(rejected.remoteMessage, "nope")
 
         const died = yield* Effect.flip(WorkerPool.apply(tasks.die, ["defect"]))
         assert.instanceOf(died, TaskError)
         assert.strictEqual(died.remoteName, "TypeError")
-        assert.strictEqual(died.message, "defect")
+        assert.strictEqual(died.message, `TypeError: defect (in task ${tasks.die.id})`)
+        assert.strictEqual(died.remoteMessage, "defect")
       }))
 
     it.effect("9. a declared, schema-backed error arrives as itself", () =>
@@ -77,7 +82,8 @@ for (const backend of backends) {
         const items = Array.from({ length: 20 }, (_, i) => i)
         const error = yield* Effect.flip(WorkerPool.starmap(tasks.failAt, items.map((x) => [x, 13] as const)))
         assert.instanceOf(error, TaskError)
-        assert.strictEqual(error.message, "failed at 13")
+        assert.strictEqual(error.message, `Error: failed at 13 (in task ${tasks.failAt.id})`)
+        assert.strictEqual(error.remoteMessage, "failed at 13")
         const streamed = yield* Effect.flip(
           Stream.runCollect(WorkerPool.imap(tasks.half, [2, 4, 5, 6]))
         )
@@ -157,7 +163,8 @@ for (const backend of backends) {
           )
         )
         assert.instanceOf(error, TaskError)
-        assert.strictEqual(error.message, "item 1 failed")
+        assert.strictEqual(error.message, `Error: item 1 failed (in task ${tasks.failSecondFirst.id})`)
+        assert.strictEqual(error.remoteMessage, "item 1 failed")
         assert.deepStrictEqual(emitted, [0], "item 0 finished after item 1 failed, and was still emitted")
       }))
 

@@ -6,7 +6,9 @@ import { tasks } from "./fixtures/tasks.ts"
 import { backends, makeFlags, open } from "./utils.ts"
 
 for (const backend of backends) {
-  layer(WorkerPool.layer({ size: 2, backend }))(`results and ordering (${backend})`, (it) => {
+  // the real clock: the pool's timers (a cancelled task's grace period) run as in a program, and no TestClock
+  // that nobody advances warns that the block "is using time"
+  layer(WorkerPool.layer({ size: 2, backend }), { excludeTestServices: true })(`results and ordering (${backend})`, (it) => {
     it.effect("1. map returns results in input order whatever the completion order", () =>
       Effect.gen(function*() {
         const delays = [9, 1, 6, 0, 4, 2, 8, 3]

@@ -34,7 +34,7 @@ describe("worker start-up", () => {
           subclass: true,
           tag: "TaskError",
           constructorName: "TaskError",
-          caught: "boom",
+          caught: "Error: boom (in task t#f)",
           otherClass: "PoolNotRunning",
           hasMake: true,
           nested: 42

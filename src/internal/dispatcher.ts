@@ -53,7 +53,10 @@ export interface Job {
   readonly submittedAt: number
   /** The one worker it must run on (an initializer, a broadcast), if any. */
   readonly target: Slot | undefined
-  /** The outcome, once settled. */
+  /**
+   * The outcome, once settled; once handed to `waiter`, only a marker that it
+   * is settled (the value is the caller's: a job must not keep it alive).
+   */
   exit: Exit.Exit<unknown, unknown> | undefined
   /** Called once with the outcome, unless the job was cancelled first. */
   waiter: ((exit: Exit.Exit<unknown, unknown>) => void) | undefined
@@ -707,13 +710,23 @@ export class Dispatcher {
     const waiter = job.waiter
     job.waiter = undefined
     this.answered()
-    waiter?.(exit)
+    if (waiter === undefined) return // kept in `exit` for the caller who has yet to wait (see `awaitJob`)
+    // handed over: the job (still in the queue's array, say) must not keep a result its caller has consumed
+    job.exit = DELIVERED
+    waiter(exit)
   }
 
   private answered(): void {
     if (--this.outstanding === 0) this.onIdle()
   }
 }
+
+/**
+ * What a job's `exit` becomes once its outcome is handed to its waiter: it
+ * still says "settled", without keeping the value alive. Nobody reads it for
+ * the value: a waiter is only set on a job not yet settled.
+ */
+const DELIVERED: Exit.Exit<never, never> = Exit.die(new Error("effect-multiprocessing: this outcome was handed over"))
 
 /**
  * A worker's progress: read from shared memory, or, for a worker that reports

@@ -1,11 +1,12 @@
 /**
  * A pool's `stats`, read from its dispatcher, and their mirror in Effect
- * `Metric` gauges (refreshed every second while the pool is busy).
+ * `Metric` gauges (read from the dispatcher whenever metrics are read).
  *
  * @internal
  */
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
+import type * as Scope from "effect/Scope"
 import type { Stats, TimeSummary } from "../WorkerPool.ts"
 import type { Dispatcher } from "./dispatcher.ts"
 
@@ -43,30 +44,42 @@ const summary = (count: number, totalMillis: number, maxMillis: number): TimeSum
 let poolIds = 0
 
 /**
- * Keeps the gauges of one pool (told apart by a `pool` attribute) up to date:
- * `onBusy` is called when the pool gets work. The gauges are refreshed every
- * second while the pool is busy, and once more within a second of it going
- * idle; the loop then ends, so an idle pool has no timer keeping its program
- * alive, and a call costs one check.
+ * Registers the gauges of one pool (told apart by a `pool` attribute) for as
+ * long as the current scope (the pool's) is open. Each series is read from
+ * the dispatcher when metrics are snapshotted (`Metric.registerUnsafe`), so
+ * it is always current, costs the pool nothing while it works, and needs no
+ * timer (nor a clock a test would have to advance). When the scope closes,
+ * the series are removed from the metric registry: a program that makes many
+ * pools does not collect their series, nor the pools they read.
  */
-export const recorder = (dispatcher: Dispatcher, fork: (effect: Effect.Effect<void>) => void) => {
-  const record = recordMetrics(poolIds++)
-  let recording = false
-  const recordWhileBusy: Effect.Effect<void> = Effect.suspend(() => record(snapshot(dispatcher))).pipe(
-    Effect.andThen(Effect.suspend(() => {
-      if (dispatcher.outstanding > 0) return Effect.andThen(Effect.sleep("1 second"), recordWhileBusy)
-      recording = false
-      return Effect.void
-    }))
-  )
-  return {
-    onBusy: (): void => {
-      if (recording) return
-      recording = true
-      fork(recordWhileBusy)
-    }
-  }
-}
+export const register = (dispatcher: Dispatcher): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    // the registry (and attributes) of the pool's context
+    const context = yield* Effect.context<never>()
+    const pool = String(poolIds++)
+    const series = (gauge: Metric.Gauge<number>, read: (stats: Stats) => number, extra?: Record<string, string>) =>
+      Metric.registerUnsafe(Metric.withAttributes(gauge, { pool, ...extra }), context, {
+        get: () => ({ value: read(snapshot(dispatcher)) }),
+        update: () => {},
+        modify: () => {}
+      })
+    const registrations = [
+      series(gauges.workers, (stats) => stats.workers.busy, { state: "busy" }),
+      series(gauges.workers, (stats) => stats.workers.idle, { state: "idle" }),
+      series(gauges.workers, (stats) => stats.workers.starting, { state: "starting" }),
+      series(gauges.queued, (stats) => stats.queued),
+      series(gauges.running, (stats) => stats.running),
+      series(gauges.succeeded, (stats) => stats.succeeded),
+      series(gauges.failed, (stats) => stats.failed),
+      series(gauges.waitMean, (stats) => stats.wait.meanMillis),
+      series(gauges.runMean, (stats) => stats.run.meanMillis)
+    ]
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        for (const registration of registrations) registration.remove()
+      })
+    )
+  })
 
 const gauges = {
   workers: Metric.gauge("effect_multiprocessing_workers", { description: "workers, by state" }),
@@ -76,22 +89,4 @@ const gauges = {
   failed: Metric.gauge("effect_multiprocessing_tasks_failed", { description: "tasks that failed" }),
   waitMean: Metric.gauge("effect_multiprocessing_wait_mean_millis", { description: "mean wait for a worker" }),
   runMean: Metric.gauge("effect_multiprocessing_run_mean_millis", { description: "mean run time in a worker" })
-}
-
-/** Mirrors a pool's stats into Effect Metric gauges. */
-const recordMetrics = (pool: number) => (stats: Stats) => {
-  const attributes = { pool: String(pool) }
-  const set = (gauge: Metric.Gauge<number>, value: number, extra?: Record<string, string>) =>
-    Metric.update(Metric.withAttributes(gauge, extra ? { ...attributes, ...extra } : attributes), value)
-  return Effect.all([
-    set(gauges.workers, stats.workers.busy, { state: "busy" }),
-    set(gauges.workers, stats.workers.idle, { state: "idle" }),
-    set(gauges.workers, stats.workers.starting, { state: "starting" }),
-    set(gauges.queued, stats.queued),
-    set(gauges.running, stats.running),
-    set(gauges.succeeded, stats.succeeded),
-    set(gauges.failed, stats.failed),
-    set(gauges.waitMean, stats.wait.meanMillis),
-    set(gauges.runMean, stats.run.meanMillis)
-  ], { discard: true })
 }

@@ -128,3 +128,17 @@ export const awaitChunks = <A, E>(dispatcher: Dispatcher, group: Chunked): Effec
       for (const job of group.jobs) dispatcher.cancel(job)
     })
   })
+
+/**
+ * Yields each result of a chunk (an `imap`'s), clearing its place first: the
+ * chunk keeps no result its caller has taken (CPython's test_free_reference).
+ * The chunk is the pool's own (its worker's reply), so it may be cleared.
+ */
+export function* handOver(results: ReadonlyArray<unknown>): Generator<unknown> {
+  const owned = results as Array<unknown>
+  for (let i = 0; i < owned.length; i++) {
+    const result = owned[i]
+    owned[i] = undefined
+    yield result
+  }
+}
