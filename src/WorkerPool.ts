@@ -81,9 +81,13 @@ export interface Options extends Backend.Options {
     readonly idleTimeout?: Duration.Input | undefined
   } | undefined
   /**
-   * How long a cancelled task may keep its worker blocked in synchronous code
-   * before the worker is killed and replaced (a synchronous loop cannot be
-   * interrupted any other way). Defaults to 250 milliseconds.
+   * How long a cancelled task may take to stop before its worker is killed and
+   * replaced (its other started tasks fail with `WorkerCrashed`): one bound
+   * for a task blocked in synchronous code (which cannot be interrupted any
+   * other way) and for one whose worker read the cancel but that never answers
+   * (an async task that ignores its `AbortSignal`, an Effect that cannot be
+   * interrupted). Counted from the cancel; for a task that had not started
+   * yet, from when it starts. Defaults to 250 milliseconds.
    */
   readonly cancelGracePeriod?: Duration.Input | undefined
   /**
@@ -384,7 +388,7 @@ export const make = (
     const workersScope = yield* Scope.fork(scope)
     const supervisor = yield* Supervisor.make({
       sizing,
-      fork: (effect) => void runBackground(effect),
+      fork: (effect) => runBackground(effect),
       dispatcher,
       backend: backend.kind === "processes" ? NodeProcesses.processes(backend) : NodeThreads.threads(backend),
       scope: workersScope,
@@ -415,11 +419,14 @@ export const make = (
 
     dispatcher.onBusy = () => {
       supervisor.ref(true)
+      supervisor.watch()
       metrics.onBusy()
     }
-    // a cancelled task stuck in synchronous code cannot be interrupted: after the grace period, replace its worker
+    // a cancelled task that has not stopped within the grace period (stuck in synchronous code, or ignoring its
+    // signal, or uninterruptible) cannot be stopped any other way: its worker is replaced
     const watchCancelled = (job: Job): Effect.Effect<void> =>
       Effect.sleep(cancelGracePeriod).pipe(Effect.andThen(Effect.suspend(() => {
+        const grace = Duration.format(cancelGracePeriod)
         switch (dispatcher.cancelVerdict(job)) {
           case "done":
             return Effect.void
@@ -427,11 +434,14 @@ export const make = (
             return watchCancelled(job)
           case "stuck":
             return Effect.sync(() =>
+              supervisor.kill(job.slot!, `killed: a cancelled ${job.task.name} was still running synchronously after ${grace}`)
+            )
+          case "ignored":
+            return Effect.sync(() =>
               supervisor.kill(
                 job.slot!,
-                `killed: a cancelled ${job.task.name} was still running synchronously after ${
-                  Duration.format(cancelGracePeriod)
-                }`
+                `killed: a cancelled ${job.task.name} had not stopped ${grace} after its worker read the cancel ` +
+                  `(it ignores its AbortSignal, or cannot be interrupted)`
               )
             )
         }

@@ -65,6 +65,8 @@ export const processes = (options: Backend.Options): Spawn => ({
             if (message[0] === 1) onReplies(message[1] as ReadonlyArray<unknown>)
           }),
         progress: () => undefined,
+        // a process's event loop cannot be seen from here: the liveness check pings with its jobs instead
+        idleMillis: undefined,
         exited,
         kill: () => void child.kill("SIGKILL"),
         ref: (ref) => {

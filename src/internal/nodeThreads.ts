@@ -81,7 +81,8 @@ const spawnThread = (options: Backend.Options): Spawn["spawn"] => (id) => {
       },
       exited,
       kill: () => void worker.terminate(),
-      ref: (ref) => ref ? worker.ref() : worker.unref()
+      ref: (ref) => ref ? worker.ref() : worker.unref(),
+      idleMillis: () => worker.performance.eventLoopUtilization().idle
     }
   }
 }
