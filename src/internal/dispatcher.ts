@@ -121,7 +121,7 @@ export interface Slot {
   startedSeen: number
   /** The highest `Progress.cancelsRead` read so far. */
   cancelsReadSeen: number
-  /** The last check of its progress found it running a job it does not hold (see `progressFault`). */
+  /** The last check of its progress found it running a job it does not hold (see `progressFault` in liveness.ts). */
   runningUnheld: boolean
   /** It holds a job that has seen a worker die before it started: it takes nothing more until that one is answered. */
   isolating: boolean
@@ -331,32 +331,6 @@ export class Dispatcher {
     if (progress.cancelsRead >= job.cancelOrdinal) return "ignored"
     if (progress.running !== undefined && progress.running !== Protocol.runningSlot(job.id)) return "waiting"
     return "stuck"
-  }
-
-  /**
-   * Why what a worker publishes in shared memory cannot be true, or
-   * `undefined` if it can: it cannot have started more jobs than it was sent,
-   * nor read more `CANCEL`s than it was sent, nor count back; and the job it
-   * says it is running must be one it holds (checked twice in a row: a worker
-   * may still name, for an instant, a job it has just answered). A worker that
-   * reports by message is not checked here.
-   */
-  progressFault(slot: Slot): string | undefined {
-    const progress = slot.progress()
-    if (progress === undefined) return undefined
-    const { cancelsRead, running, started } = progress
-    if (started < slot.startedSeen || started > slot.sent) {
-      return `started ${started} jobs, but it was sent ${slot.sent} and had started ${slot.startedSeen}`
-    }
-    if (cancelsRead < slot.cancelsReadSeen || cancelsRead > slot.cancelsSent) {
-      return `cancels read ${cancelsRead}, but it was sent ${slot.cancelsSent} and had read ${slot.cancelsReadSeen}`
-    }
-    slot.startedSeen = started
-    slot.cancelsReadSeen = cancelsRead
-    const unheld = running !== undefined && !holdsRunning(slot, running)
-    if (unheld && slot.runningUnheld) return `running job slot ${running}, which is not a job it holds`
-    slot.runningUnheld = unheld
-    return undefined
   }
 
   // -- dispatch -------------------------------------------------------------------
@@ -711,15 +685,6 @@ const progressOf = (slot: Slot): Protocol.Progress =>
 /** A job's estimated cost (µs): unknown (-1) for one that has seen a worker die before it started, so it goes alone. */
 const costOf = (job: Job): number =>
   job.kind.microsPerItem < 0 || job.deaths > 0 ? -1 : job.kind.microsPerItem * job.items
-
-/** Whether `running` (a `Progress.running` slot) names a job the worker holds. */
-const holdsRunning = (slot: Slot, running: number): boolean => {
-  if (slot.inflight.has(running - 1)) return true
-  for (const id of slot.inflight.keys()) {
-    if (Protocol.runningSlot(id) === running) return true
-  }
-  return false
-}
 
 const decode = (job: Job, status: Protocol.Status, payload: unknown): Exit.Exit<unknown, unknown> => {
   switch (status) {

@@ -82,7 +82,13 @@ const spawnThread = (options: Backend.Options): Spawn["spawn"] => (id) => {
       exited,
       kill: () => void worker.terminate(),
       ref: (ref) => ref ? worker.ref() : worker.unref(),
-      idleMillis: () => worker.performance.eventLoopUtilization().idle
+      idleMillis: () => {
+        try {
+          return worker.performance.eventLoopUtilization().idle
+        } catch {
+          return 0 // it has exited: no evidence
+        }
+      }
     }
   }
 }

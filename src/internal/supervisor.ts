@@ -6,12 +6,11 @@
  *
  * It also bounds every wait on a worker (SEMANTICS.md 30): a worker not ready
  * within `startTimeout` is killed (a failed start), and `start` itself fails
- * then; and a worker holding work is checked for liveness (see `PING_AFTER`).
+ * then; and a worker holding work is checked for liveness (liveness.ts).
  *
  * @internal
  */
 import * as Cause from "effect/Cause"
-import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -21,47 +20,12 @@ import type * as Scope from "effect/Scope"
 import * as Worker from "effect/workers/Worker"
 import { WorkerStartFailed } from "../PoolError.ts"
 import type * as Task from "../Task.ts"
+import * as Liveness from "./liveness.ts"
 import * as Protocol from "./protocol.ts"
 import { type Dispatcher, makeSlot, type Slot } from "./dispatcher.ts"
 
 /** Consecutive workers that may die before they are ready before the pool gives up. */
 const MAX_START_FAILURES = 3
-
-/**
- * The liveness check of a worker holding work. A worker that has sent nothing
- * for a tick of this length (checked every tick while the pool is busy) is
- * sent `PING n`, which it answers at once from its message handler (`PONG n`).
- */
-const PING_AFTER = Duration.seconds(1)
-/**
- * A `PING` unanswered this long is a verdict, not yet a death: a worker that
- * cannot answer because a job it holds runs synchronous code is busy, not
- * dead (a cancel deals with it, see `Dispatcher.cancelVerdict`). It is dead if
- * nothing it holds can be what blocks it (every job it has started was sent
- * after the ping), or, for a thread, if its event loop sat idle
- * (`IDLE_EVIDENCE_MILLIS`) with the ping in its queue: it no longer listens,
- * or its answers no longer arrive. So a worker that holds work and stops
- * answering is replaced about `2 × PING_AFTER + ANSWER_WITHIN` (4 s) after it
- * last sent anything.
- */
-const ANSWER_WITHIN = Duration.seconds(2)
-/**
- * Threads: how long a worker's event loop must have been idle since an
- * unanswered `PING` was sent to count as proof that it does not listen (a
- * listening worker answers within microseconds of being idle). Real time as
- * the worker measures it (`eventLoopUtilization`), not the pool's `Clock`:
- * what it proves is that the worker had time to answer.
- */
-const IDLE_EVIDENCE_MILLIS = 100
-/**
- * Processes (which share no memory with the pool, so the pool cannot see
- * which jobs they started): a job the pool has no estimate for, or expects to
- * run longer than this (µs), carries a `PING` in the same message, answered
- * before the job starts; so does any job when the worker has not answered a
- * ping for `PING_AFTER`. A process that does not answer such a ping never got
- * the job: it does not listen. Tiny jobs in a stream cost no extra message.
- */
-const PING_WITH_JOB_MICROS = 1000
 
 /** The platform's handle on one spawned worker (a thread or a child process). */
 export interface RawWorker {
@@ -127,25 +91,8 @@ interface Handle {
   retiring: boolean
   /** Kills it if it is not ready within `startTimeout`; interrupted once it is. */
   startTimer: Fiber.Fiber<void> | undefined
-  /** How many messages it has sent: a count that moves is a sign of life. */
-  heard: number
-  /** `heard` at the last liveness tick. */
-  heardAtTick: number
-  /** The `PING` it has not answered yet. */
-  ping: Ping | undefined
-  /** When (Clock millis) it last answered a `PING`; -Infinity: never. */
-  lastPong: number
-}
-
-/** A `PING` sent to a worker and not answered yet. */
-interface Ping {
-  readonly n: number
-  /** When it was sent (Clock millis). */
-  readonly sentAt: number
-  /** `Slot.sent` when it was sent: jobs from this seq on went with it or after it. */
-  readonly sentJobs: number
-  /** The worker's `idleMillis` then. */
-  readonly idle: number | undefined
+  /** The liveness check's record of it. */
+  readonly live: Liveness.State
 }
 
 export interface Supervisor {
@@ -187,9 +134,7 @@ export const make = Effect.fnUntraced(function*(options: {
 }) {
   const { dispatcher, scope, sizing } = options
   const platform = yield* Worker.WorkerPlatform
-  const clock = yield* Clock.Clock
   const startTimeout = Duration.format(options.startTimeout)
-  let nextPing = 1
   const handles = new Set<Handle>()
   const allReady = Deferred.makeUnsafe<void, WorkerStartFailed>()
   /** Workers ready now: start succeeds once all `size` are, at the same time. */
@@ -209,7 +154,7 @@ export const make = Effect.fnUntraced(function*(options: {
     const handle: Handle = {
       slot: makeSlot(
         workerId,
-        (message, transfers) => post(handle, message, transfers),
+        (message, transfers) => liveness.post(handle, message, transfers),
         () => handle.raw?.progress(),
         options.backend.maxInflight,
         options.maxTasksPerWorker
@@ -219,17 +164,13 @@ export const make = Effect.fnUntraced(function*(options: {
       killedBecause: undefined,
       retiring: false,
       startTimer: undefined,
-      heard: 0,
-      heardAtTick: 0,
-      ping: undefined,
-      lastPong: -Infinity
+      live: Liveness.initialState()
     }
     const spawner: Worker.SpawnerFn = (id) => {
       const spawned = options.backend.spawn(id)
       handle.raw = spawned.raw
       spawned.raw.listen((replies) => {
-        handle.heard++
-        if (handle.ping !== undefined) onPong(handle, replies)
+        liveness.onMessage(handle, replies)
         dispatcher.onReplies(handle.slot, replies)
       })
       return spawned.worker
@@ -326,115 +267,13 @@ export const make = Effect.fnUntraced(function*(options: {
       ? `its initializer ${options.initializer.task.name} had not finished`
       : "it had not started"
 
-  // -- liveness ---------------------------------------------------------------
-
-  /** Posts to a worker; a process's job goes with a `PING` when it may run long (see `PING_WITH_JOB_MICROS`). */
-  const post = (handle: Handle, message: Array<unknown>, transfers: ReadonlyArray<Task.Transferable>) => {
-    const raw = handle.raw!
-    if (raw.idleMillis !== undefined || message[0] === Protocol.OP_CANCEL || handle.ping !== undefined ||
-      !pingWithJob(handle)) {
-      return raw.post(message, transfers)
-    }
-    const n = nextPing++
-    const sentJobs = handle.slot.sent
-    raw.post([Protocol.OP_PING, n, ...message], transfers)
-    handle.ping = { n, sentAt: clock.currentTimeMillisUnsafe(), sentJobs, idle: undefined }
-  }
-
-  const pingWithJob = (handle: Handle): boolean => {
-    if (clock.currentTimeMillisUnsafe() - handle.lastPong >= Duration.toMillis(PING_AFTER)) return true
-    for (const job of handle.slot.inflight.values()) {
-      if (job.seq < 0 && (job.cost < 0 || job.cost >= PING_WITH_JOB_MICROS)) return true
-    }
-    return false
-  }
-
-  /** Looks for the answer to the worker's outstanding `PING` among its replies (which may be anything). */
-  const onPong = (handle: Handle, replies: ReadonlyArray<unknown>) => {
-    if (!Array.isArray(replies)) return
-    for (let i = 0; i + 2 < replies.length; i += Protocol.REPLY_WIDTH) {
-      if (replies[i] !== -1 || replies[i + 1] !== Protocol.STATUS_PONG) continue
-      const n = replies[i + 2]
-      if (typeof n === "number" && handle.ping !== undefined && n >= handle.ping.n) {
-        handle.ping = undefined
-        handle.lastPong = clock.currentTimeMillisUnsafe()
-      }
-    }
-  }
-
-  /**
-   * One liveness tick for a worker holding work: checks its shared progress,
-   * pings it if it has been silent since the last tick, and returns why it is
-   * dead if its ping has gone unanswered past `ANSWER_WITHIN` (see there).
-   */
-  const check = (handle: Handle, now: number): string | undefined => {
-    const slot = handle.slot
-    const raw = handle.raw!
-    const fault = dispatcher.progressFault(slot)
-    if (fault !== undefined) return `killed: its progress in shared memory is impossible: ${fault}`
-    const heard = handle.heard !== handle.heardAtTick
-    handle.heardAtTick = handle.heard
-    const ping = handle.ping
-    if (ping === undefined) {
-      if (heard) return undefined
-      const n = nextPing++
-      try {
-        raw.post([Protocol.OP_PING, n], [])
-      } catch {
-        return undefined // it is gone: its exit settles it
-      }
-      handle.ping = { n, sentAt: now, sentJobs: slot.sent, idle: raw.idleMillis?.() }
-      return undefined
-    }
-    if (now - ping.sentAt < Duration.toMillis(ANSWER_WITHIN)) return undefined
-    const silence = `killed: it did not answer a liveness check for ${Duration.format(ANSWER_WITHIN)}`
-    if (ping.idle !== undefined && raw.idleMillis!() - ping.idle >= IDLE_EVIDENCE_MILLIS) {
-      return `${silence} while its event loop was idle: it no longer listens, or its answers no longer arrive`
-    }
-    // a job it had started before the ping may be running synchronous code: then it is busy, not dead
-    const started = Math.min(slot.progress()?.started ?? slot.sent, ping.sentJobs)
-    for (const job of slot.inflight.values()) {
-      if (job.seq >= 0 && job.seq < started) return undefined
-    }
-    return `${silence}, and no job it holds can be keeping it busy: it no longer listens, or its answers no longer arrive`
-  }
-
-  /** Lets this process's event loop turn (its poll phase reads what workers sent), so an answer on its way counts. */
-  const turn = Effect.promise(() => new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve))))
-
-  /** Checks every ready worker holding work, once per `PING_AFTER`, while the pool is busy. */
-  let watching = false
-  const watchLiveness: Effect.Effect<void> = Effect.sleep(PING_AFTER).pipe(Effect.andThen(Effect.suspend(() => {
-    if (stopping) {
-      watching = false
-      return Effect.void
-    }
-    const now = clock.currentTimeMillisUnsafe()
-    const dead: Array<readonly [Handle, Ping | undefined, string]> = []
-    let holding = false
-    for (const handle of handles) {
-      if (!handle.slot.ready || handle.retiring || handle.raw === undefined || handle.slot.inflight.size === 0) continue
-      holding = true
-      const because = check(handle, now)
-      if (because !== undefined) dead.push([handle, handle.ping, because])
-    }
-    const next = Effect.suspend(() => {
-      if (holding || dispatcher.outstanding > 0) return watchLiveness
-      watching = false
-      return Effect.void
-    })
-    if (dead.length === 0) return next
-    return turn.pipe(
-      Effect.andThen(Effect.sync(() => {
-        for (const [handle, ping, because] of dead) {
-          // answered meanwhile (a faulty progress has no ping to answer)
-          if (ping !== undefined && handle.ping !== ping) continue
-          kill(handle, because)
-        }
-      })),
-      Effect.andThen(next)
-    )
-  })))
+  const liveness = yield* Liveness.make({
+    dispatcher,
+    workers: () => handles,
+    kill: (worker, because) => kill(worker as Handle, because),
+    stopping: () => stopping,
+    fork: options.fork
+  })
 
   /** Closes a worker that is idle (it is not replaced unless `replace`). */
   const retire = (slot: Slot, replace: boolean) => {
@@ -517,11 +356,7 @@ export const make = Effect.fnUntraced(function*(options: {
         // done once every worker has exited, not only once effect has let go of it
         return Effect.andThen(Fiber.interruptAll(fibers), Effect.promise(() => Promise.all(exits)))
       }),
-    watch: () => {
-      if (watching || stopping) return
-      watching = true
-      options.fork(watchLiveness)
-    },
+    watch: liveness.watch,
     ref: (ref) => {
       if (referenced === ref) return
       referenced = ref
