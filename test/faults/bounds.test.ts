@@ -8,11 +8,15 @@
  * processes where the case applies.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Scope } from "effect"
+import { Cause, Effect, Exit, Fiber, Scope } from "effect"
 import * as TestClock from "effect/testing/TestClock"
-import { SerializationError, WorkerPool, WorkerStartFailed } from "../../src/index.ts"
+import { SerializationError, Task, WorkerPool, WorkerStartFailed } from "../../src/index.ts"
+import { Dispatcher, type Job, makeSlot, type Slot } from "../../src/internal/dispatcher.ts"
+import * as Protocol from "../../src/internal/protocol.ts"
 import { tasks as bounds } from "../fixtures/bounds-tasks.ts"
 import { tasks } from "../fixtures/tasks.ts"
+
+const virtual = Task.module("file:///virtual/bounds-dispatcher-tasks.ts", { add: (a: number, b: number) => a + b })
 import { backends, dispatched, eventually, liveWorkers, makeFlags, open, waitFor } from "../utils.ts"
 
 /** Swallows what is written on stderr while the scope is open (a worker's expected dying words), and returns it. */
@@ -146,4 +150,90 @@ describe("arguments a worker cannot receive (threads)", () => {
       assert.strictEqual(yield* pool.apply(tasks.square, [7]), 49, "the pool keeps serving")
       assert.isTrue(stderr.some((line) => line.includes("messageerror")), "each worker said why it died")
     }))
+})
+
+// The bookkeeping behind it, with in-memory workers (as in test/dispatcher.test.ts): which deaths count against a
+// job, and how a suspect is sent alone so that an innocent batch-mate is never blamed.
+describe("deaths before a job starts (dispatcher)", () => {
+  const fake = (dispatcher: Dispatcher, workerId: number) => {
+    const posted: Array<ReadonlyArray<unknown>> = []
+    const state = { started: 0 }
+    const slot = makeSlot(workerId, (message) => void posted.push(message), () => ({
+      started: state.started,
+      running: undefined,
+      cancelsRead: 0
+    }))
+    dispatcher.addSlot(slot)
+    dispatcher.markReady(slot)
+    const runIds = () =>
+      posted.flatMap((message) => {
+        const ids: Array<number> = []
+        for (let i = 0; i < message.length;) {
+          if (message[i] === Protocol.OP_DEFINE) i += 4
+          else if (message[i] === Protocol.OP_RUN) {
+            ids.push(message[i + 1] as number)
+            i += 5
+          } else i += 2
+        }
+        return ids
+      })
+    return { slot, state, posted, runIds }
+  }
+  const settle = () => new Promise<void>((resolve) => queueMicrotask(resolve))
+  const reply = (dispatcher: Dispatcher, slot: Slot, job: Job) =>
+    dispatcher.onReplies(slot, [job.id, Protocol.STATUS_OK, job.id, 1])
+
+  it("30. a worker that dies having started nothing blames its jobs; the next death of a suspect, alone, fails it", async () => {
+    const dispatcher = new Dispatcher()
+    const a = fake(dispatcher, 1)
+    const warm = dispatcher.submit(virtual.add, Protocol.MODE_APPLY, [0, 0], 1)
+    await settle()
+    a.state.started = 1
+    reply(dispatcher, a.slot, warm) // measured as cheap: the next jobs are batched
+    const jobs = [0, 1, 2].map((i) => dispatcher.submit(virtual.add, Protocol.MODE_APPLY, [i, i], 1))
+    const seen = new Map<number, Exit.Exit<unknown, unknown>>()
+    for (const job of jobs) job.waiter = (exit) => seen.set(job.id, exit)
+    await settle()
+    assert.deepStrictEqual(a.runIds().slice(1), jobs.map((job) => job.id), "one batch")
+    dispatcher.removeSlot(a.slot, 1, null, "died receiving them") // it started none of them
+    assert.strictEqual(seen.size, 0, "all requeued")
+    const b = fake(dispatcher, 2)
+    assert.deepStrictEqual(b.runIds(), [jobs[0].id], "a suspect goes alone")
+    b.state.started = 1
+    reply(dispatcher, b.slot, jobs[0])
+    assert.deepStrictEqual(b.runIds(), [jobs[0].id, jobs[1].id], "then the next, alone")
+    dispatcher.removeSlot(b.slot, 1, null, "died receiving it") // jobs[1] is the culprit: its second death
+    const failed = seen.get(jobs[1].id)
+    assert.isTrue(failed !== undefined && Exit.isFailure(failed))
+    const error = Cause.squash((failed as Exit.Failure<unknown, unknown>).cause)
+    assert.instanceOf(error, SerializationError)
+    assert.include((error as SerializationError).message, "2 workers died receiving it")
+    const c = fake(dispatcher, 3)
+    c.state.started = 1
+    reply(dispatcher, c.slot, jobs[2])
+    assert.deepStrictEqual(seen.get(jobs[0].id), Exit.succeed(jobs[0].id), "the innocent ones succeed")
+    assert.deepStrictEqual(seen.get(jobs[2].id), Exit.succeed(jobs[2].id))
+  })
+
+  it("30. a death explained by a started job, or by the pool's own kill, does not count against the jobs not started", async () => {
+    for (const how of ["a started job", "the pool's kill"] as const) {
+      const dispatcher = new Dispatcher()
+      const a = fake(dispatcher, 1)
+      const warm = dispatcher.submit(virtual.add, Protocol.MODE_APPLY, [0, 0], 1)
+      await settle()
+      a.state.started = 1
+      reply(dispatcher, a.slot, warm) // measured as cheap: the next jobs are batched
+      const [first, second] = [1, 2].map((i) => dispatcher.submit(virtual.add, Protocol.MODE_APPLY, [i, i], 1))
+      first.waiter = () => {}
+      await settle()
+      assert.deepStrictEqual(a.runIds().slice(1), [first.id, second.id])
+      if (how === "a started job") a.state.started = 2 // first was running: it may be what killed the worker
+      else a.slot.killed = true
+      dispatcher.removeSlot(a.slot, 1, null, how)
+      assert.isUndefined(second.exit, `${how}: requeued`)
+      assert.strictEqual(second.deaths, 0, how)
+      const b = fake(dispatcher, 2)
+      assert.include(b.runIds(), second.id, `${how}: re-sent as usual`)
+    }
+  })
 })
