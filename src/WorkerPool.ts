@@ -64,6 +64,19 @@ import * as TaskModule from "./Task.ts"
 /**
  * How to build a pool.
  *
+ * Besides `startTimeout` and `cancelGracePeriod`, one bound needs no option:
+ * a worker that holds work and has sent nothing for a second is asked if it
+ * still listens, and one that has not answered two seconds later, while
+ * nothing it runs can explain its silence, is replaced (within about 4 s of
+ * its last message). Its started tasks fail with `WorkerCrashed` saying why;
+ * tasks it never started run elsewhere. A worker busy in synchronous code is
+ * never replaced for that (only if its task is cancelled). A thread worker
+ * whose event loop idles without answering, or whose shared progress memory
+ * holds impossible values, is caught that way; a process worker shares no
+ * memory with the pool, so it is asked along with any task that may run long
+ * (or after a second without an answer), and one that does not answer before
+ * that task starts is replaced. (The check runs on the pool's `Clock`.)
+ *
  * @since 0.1.0
  * @category models
  */
@@ -82,16 +95,25 @@ export interface Options extends Backend.Options {
     readonly idleTimeout?: Duration.Input | undefined
   } | undefined
   /**
-   * How long a cancelled task may keep its worker blocked in synchronous code
-   * before the worker is killed and replaced (a synchronous loop cannot be
-   * interrupted any other way). Defaults to 250 milliseconds.
+   * How long a cancelled task may take to stop before its worker is killed and
+   * replaced (its other started tasks fail with `WorkerCrashed`): one bound
+   * for a task blocked in synchronous code (which cannot be interrupted any
+   * other way) and for one whose worker read the cancel but that never answers
+   * (an async task that ignores its `AbortSignal`, an Effect that cannot be
+   * interrupted). Counted from the cancel, and checked again every period
+   * while the task has not started or its worker is blocked by another task.
+   * Defaults to 250 milliseconds.
    */
   readonly cancelGracePeriod?: Duration.Input | undefined
   /**
    * How long a worker may take to start and run its `initializer`, and how
    * long a task module (with its setup layer) may take to load in a worker.
-   * Past it, the start fails (`make` fails with `WorkerStartFailed`) or the
-   * tasks that need the module fail with a `TaskError`. Defaults to 30 seconds.
+   * A worker not ready in time is killed and counts as a failed start (three
+   * in a row break the pool: `WorkerStartFailed`); `make` itself fails with
+   * `WorkerStartFailed` ("timed out") if its workers are not all ready within
+   * it, however many were replaced meanwhile. A module that has not loaded in
+   * time fails the tasks that need it with a `TaskError`. Defaults to 30
+   * seconds.
    */
   readonly startTimeout?: Duration.Input | undefined
   /**
@@ -403,7 +425,7 @@ export const make = (
     const workersScope = yield* Scope.fork(scope)
     const supervisor = yield* Supervisor.make({
       sizing,
-      fork: (effect) => void runBackground(effect),
+      fork: (effect) => runBackground(effect),
       dispatcher,
       backend: backend.kind === "processes" ? NodeProcesses.processes(backend) : NodeThreads.threads(backend),
       scope: workersScope,
@@ -432,10 +454,15 @@ export const make = (
     const stats = Effect.sync(() => PoolStats.snapshot(dispatcher))
     yield* PoolStats.register(dispatcher)
 
-    dispatcher.onBusy = () => supervisor.ref(true)
-    // a cancelled task stuck in synchronous code cannot be interrupted: after the grace period, replace its worker
+    dispatcher.onBusy = () => {
+      supervisor.ref(true)
+      supervisor.watch()
+    }
+    // a cancelled task that has not stopped within the grace period (stuck in synchronous code, or ignoring its
+    // signal, or uninterruptible) cannot be stopped any other way: its worker is replaced
     const watchCancelled = (job: Job): Effect.Effect<void> =>
       Effect.sleep(cancelGracePeriod).pipe(Effect.andThen(Effect.suspend(() => {
+        const grace = Duration.format(cancelGracePeriod)
         switch (dispatcher.cancelVerdict(job)) {
           case "done":
             return Effect.void
@@ -443,11 +470,14 @@ export const make = (
             return watchCancelled(job)
           case "stuck":
             return Effect.sync(() =>
+              supervisor.kill(job.slot!, `killed: a cancelled ${job.task.name} was still running synchronously after ${grace}`)
+            )
+          case "ignored":
+            return Effect.sync(() =>
               supervisor.kill(
                 job.slot!,
-                `killed: a cancelled ${job.task.name} was still running synchronously after ${
-                  Duration.format(cancelGracePeriod)
-                }`
+                `killed: a cancelled ${job.task.name} had not stopped ${grace} after its worker read the cancel ` +
+                  `(it ignores its AbortSignal, or cannot be interrupted)`
               )
             )
         }

@@ -21,7 +21,12 @@
  * A worker publishes how many of the jobs sent to it it has started
  * (`Slot.started`). When it dies, the jobs it had started fail with
  * `WorkerCrashed`; the ones it had not started go back to the front of the
- * queue (a job keeps its arguments until it is settled for that).
+ * queue (a job keeps its arguments until it is settled for that), unless
+ * `MAX_UNSTARTED_DEATHS` workers have died holding it unstarted, having
+ * started nothing: its argument is what kills them (one a worker cannot
+ * deserialize), and it fails with `SerializationError`. A job that has seen a
+ * worker die so is sent alone, to an idle worker, so that the next death
+ * tells which job it was.
  *
  * @internal
  */
@@ -35,6 +40,13 @@ import * as Protocol from "./protocol.ts"
 const TARGET_QUEUED_MICROS = 2000
 /** Most jobs in flight on one worker. */
 const MAX_INFLIGHT = 512
+/**
+ * How many workers may die holding a job they had not started before the job
+ * fails with `SerializationError` (its argument kills the workers that receive
+ * it, e.g. one that exceeds their `resourceLimits`), instead of being requeued
+ * for ever.
+ */
+export const MAX_UNSTARTED_DEATHS = 2
 
 /** One `RUN`: a single call or a chunk of a map. */
 export interface Job {
@@ -63,6 +75,8 @@ export interface Job {
   cancelled: boolean
   /** Which `CANCEL` to its worker this job's was (1-based; 0: none sent), to compare with `Progress.cancelsRead`. */
   cancelOrdinal: number
+  /** How many workers died holding it before it started (see `MAX_UNSTARTED_DEATHS`). */
+  deaths: number
 }
 
 /** What the dispatcher knows about a task function, by task id. */
@@ -109,6 +123,16 @@ export interface Slot {
   readonly defined: Set<number>
   /** It may take shared jobs. */
   ready: boolean
+  /** The highest `Progress.started` read so far: a worker's count never goes back. */
+  startedSeen: number
+  /** The highest `Progress.cancelsRead` read so far. */
+  cancelsReadSeen: number
+  /** The last check of its progress found it running a job it does not hold (see `progressFault` in liveness.ts). */
+  runningUnheld: boolean
+  /** It holds a job that has seen a worker die before it started: it takes nothing more until that one is answered. */
+  isolating: boolean
+  /** The pool killed it (a stuck cancel, a failed liveness check): its death says nothing about the jobs it held. */
+  killed: boolean
 }
 
 export const makeSlot = (
@@ -134,7 +158,12 @@ export const makeSlot = (
   ready: false,
   inflight: new Map(),
   queuedMicros: 0,
-  defined: new Set()
+  defined: new Set(),
+  startedSeen: 0,
+  cancelsReadSeen: 0,
+  runningUnheld: false,
+  isolating: false,
+  killed: false
 })
 
 export class Dispatcher {
@@ -230,7 +259,8 @@ export class Dispatcher {
       exit: undefined,
       waiter: undefined,
       cancelled: false,
-      cancelOrdinal: 0
+      cancelOrdinal: 0,
+      deaths: 0
     }
     if (this.rejectWith !== undefined) {
       job.exit = this.rejectWith
@@ -290,20 +320,24 @@ export class Dispatcher {
   }
 
   /**
-   * Where a cancelled job stands, some time after its `CANCEL` was sent:
-   * - `"done"`: its worker has answered it, or has read the `CANCEL` (it is
-   *   not blocked, and will answer);
+   * Where a cancelled job stands, `cancelGracePeriod` (or longer) after its
+   * `CANCEL` was sent:
+   * - `"done"`: its worker has answered it (or is gone);
    * - `"stuck"`: its worker has not read the `CANCEL` (it is blocked in
    *   synchronous code), has started the job, and no other job is known to be
    *   the one blocking it: the worker must be replaced;
-   * - `"waiting"`: its worker is blocked, but not (yet) by this job: check again later.
+   * - `"ignored"`: its worker has read the `CANCEL` and had started the job,
+   *   but the job has not answered (an async task that ignores its signal, an
+   *   Effect that cannot be interrupted): the worker must be replaced;
+   * - `"waiting"`: its worker has not started the job yet, or is blocked by
+   *   another job: check again later.
    */
-  cancelVerdict(job: Job): "done" | "stuck" | "waiting" {
+  cancelVerdict(job: Job): "done" | "stuck" | "ignored" | "waiting" {
     const slot = job.slot
     if (slot === undefined || job.cancelOrdinal === 0 || !slot.inflight.has(job.id)) return "done"
     const progress = progressOf(slot)
-    if (progress.cancelsRead >= job.cancelOrdinal) return "done"
     if (job.seq < 0 || job.seq >= progress.started) return "waiting"
+    if (progress.cancelsRead >= job.cancelOrdinal) return "ignored"
     if (progress.running !== undefined && progress.running !== Protocol.runningSlot(job.id)) return "waiting"
     return "stuck"
   }
@@ -328,7 +362,7 @@ export class Dispatcher {
       if (!slot.online) continue
       while (slot.direct.length > 0) {
         const job = slot.direct[0]
-        job.cost = job.kind.microsPerItem < 0 ? -1 : job.kind.microsPerItem * job.items
+        job.cost = costOf(job)
         if (!job.cancelled && !this.hasRoom(slot, job)) break
         slot.direct.shift()
         if (!job.cancelled) add(slot, job)
@@ -341,7 +375,7 @@ export class Dispatcher {
         this.cancelledQueued--
         continue
       }
-      job.cost = job.kind.microsPerItem < 0 ? -1 : job.kind.microsPerItem * job.items
+      job.cost = costOf(job)
       const slot = this.pick(job)
       if (slot === undefined) break
       this.head++
@@ -365,7 +399,7 @@ export class Dispatcher {
   private hasRoom(slot: Slot, job: Job): boolean {
     if (job.target === undefined && slot.budget <= 0) return false
     if (slot.inflight.size === 0) return true
-    return job.cost >= 0 && slot.inflight.size < slot.maxInflight &&
+    return !slot.isolating && job.cost >= 0 && slot.inflight.size < slot.maxInflight &&
       slot.queuedMicros + job.cost <= TARGET_QUEUED_MICROS
   }
 
@@ -392,11 +426,13 @@ export class Dispatcher {
     job.slot = slot
     slot.inflight.set(job.id, job)
     slot.queuedMicros += Math.max(job.cost, 0)
+    if (job.deaths > 0) slot.isolating = true
   }
 
   private release(slot: Slot, job: Job): void {
     slot.inflight.delete(job.id)
     slot.queuedMicros = slot.inflight.size === 0 ? 0 : Math.max(0, slot.queuedMicros - Math.max(job.cost, 0))
+    if (job.deaths > 0) slot.isolating = false
     job.slot = undefined
   }
 
@@ -640,28 +676,48 @@ export class Dispatcher {
 
   /**
    * A worker died: fail exactly the jobs it had started, put the ones it had
-   * not started back at the front of the queue, and hand the queue to the
-   * other workers.
+   * not started back at the front of the queue (or fail those that have now
+   * seen `MAX_UNSTARTED_DEATHS` workers die holding them), and hand the queue
+   * to the other workers.
    */
   removeSlot(slot: Slot, exitCode: number | null, signal: string | null, detail: string): void {
     const index = this.slots.indexOf(slot)
     if (index >= 0) this.slots.splice(index, 1)
     slot.ready = false
     this.lost.delete(slot)
-    // a process worker that exited on its own said how many jobs it had started; the others were sent too late
-    const started = slot.startedReported ?? progressOf(slot).started
+    // what it published may be garbage: it never started fewer than we saw, nor more than it was sent; a process
+    // worker that exited on its own said how many jobs it had started (the others were sent too late)
+    const started = Math.min(slot.startedReported ?? Math.max(progressOf(slot).started, slot.startedSeen), slot.sent)
     const jobs = Array.from(slot.inflight.values())
     slot.inflight.clear()
     slot.queuedMicros = 0
+    slot.isolating = false
     const requeued: Array<Job> = []
     const how = signal !== null ? `was killed by signal ${signal}` : `exited with code ${exitCode}`
     jobs.push(...slot.direct.splice(0))
+    // the death counts against the jobs it had not started only if nothing else explains it: the pool did not kill
+    // it, and it had started none of the jobs it held (it died receiving them)
+    const unexplained = !slot.killed && !jobs.some((job) => job.seq >= 0 && job.seq < started)
     for (const job of jobs) {
       job.slot = undefined
       if (job.cancelled) continue
       if (job.seq >= started && job.target === undefined) {
         job.seq = -1
-        requeued.push(job)
+        if (!unexplained || ++job.deaths < MAX_UNSTARTED_DEATHS) {
+          requeued.push(job)
+          continue
+        }
+        this.settle(
+          job,
+          Exit.fail(
+            new SerializationError({
+              task: job.task.id,
+              direction: "argument",
+              message: `the arguments of ${job.task.name} cannot be received by a worker: ${job.deaths} workers died ` +
+                `receiving it, before it started; the last one, worker ${slot.workerId}, ${how} (${detail})`
+            })
+          )
+        )
         continue
       }
       this.settle(
@@ -735,5 +791,9 @@ const DELIVERED: Exit.Exit<never, never> = Exit.die(new Error("effect-multiproce
  */
 const progressOf = (slot: Slot): Protocol.Progress =>
   slot.progress() ?? { started: slot.sent, running: undefined, cancelsRead: slot.cancelsReported }
+
+/** A job's estimated cost (µs): unknown (-1) for one that has seen a worker die before it started, so it goes alone. */
+const costOf = (job: Job): number =>
+  job.kind.microsPerItem < 0 || job.deaths > 0 ? -1 : job.kind.microsPerItem * job.items
 
 const errorMessage = (error: unknown): string => error instanceof Error ? error.message : String(error)

@@ -77,6 +77,8 @@ export const processes = (options: Backend.Options): Spawn => ({
           catchUnreadable(child, (error) => listener.onUnreadable(count++, error))
         },
         progress: () => undefined,
+        // a process's event loop cannot be seen from here: the liveness check pings with its jobs instead
+        idleMillis: undefined,
         exited,
         kill: () => void child.kill("SIGKILL"),
         ref: (ref) => {

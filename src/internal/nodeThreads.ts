@@ -254,7 +254,14 @@ const spawnThread = (options: Backend.Options): Spawn["spawn"] => (id) => {
       },
       exited,
       kill: () => void worker.terminate(),
-      ref: (ref) => ref ? worker.ref() : worker.unref()
+      ref: (ref) => ref ? worker.ref() : worker.unref(),
+      idleMillis: () => {
+        try {
+          return worker.performance.eventLoopUtilization().idle
+        } catch {
+          return 0 // it has exited: no evidence
+        }
+      }
     }
   }
 }

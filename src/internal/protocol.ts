@@ -14,6 +14,9 @@
  *   heap in use exceeds `bytes` (`maxHeapPerWorkerMb`).
  * - `LOAD_TIMEOUT millis`: a task module (with its setup layer) that has not
  *   loaded within `millis` fails the tasks that need it (`startTimeout`).
+ * - `PING n`: are you listening? Answered at once, from the message handler
+ *   and ahead of any work in the same message, with `PONG n` (see
+ *   liveness.ts). It may come first in a message that carries a `RUN`.
  *
  * - `RESEND seq`: the pool could not read the worker's message number `seq`
  *   (see "Lost messages" below).
@@ -64,7 +67,7 @@ export const OP_DEFINE = 0
 export const OP_RUN = 1
 export const OP_CANCEL = 2
 export const OP_LIMIT_HEAP = 3
-/** Reserved: the liveness check (see the supervisor). */
+/** `PING n`: the liveness check (see liveness.ts); the worker answers `STATUS_PONG` at once. */
 export const OP_PING = 4
 export const OP_LOAD_TIMEOUT = 5
 /** `RESEND seq`: the pool lost the worker's message number `seq` (see "Lost messages"). */
@@ -101,7 +104,10 @@ export const STATUS_PROGRESS = 5
  */
 export const STATUS_OVER_HEAP = 6
 
-/** Not about a task (its id is -1): the answer to `PING`; `payload` is the ping's number. */
+/**
+ * Not about a task (its id is -1): the answer to `PING`, sent at once, on its
+ * own; `payload` is the ping's number.
+ */
 export const STATUS_PONG = 7
 
 /**

@@ -4,6 +4,10 @@
  * is turned into `WorkerCrashed` for exactly the tasks it held (through
  * `Dispatcher.removeSlot`) and the worker is replaced.
  *
+ * It also bounds every wait on a worker (SEMANTICS.md 30): a worker not ready
+ * within `startTimeout` is killed (a failed start), and `start` itself fails
+ * then; and a worker holding work is checked for liveness (liveness.ts).
+ *
  * @internal
  */
 import * as Cause from "effect/Cause"
@@ -17,6 +21,7 @@ import * as Worker from "effect/workers/Worker"
 import { WorkerStartFailed } from "../PoolError.ts"
 import type * as Task from "../Task.ts"
 import type * as Boundary from "./boundary.ts"
+import * as Liveness from "./liveness.ts"
 import * as Protocol from "./protocol.ts"
 import { type Dispatcher, makeSlot, type Slot } from "./dispatcher.ts"
 
@@ -57,6 +62,11 @@ export interface RawWorker {
   readonly kill: () => void
   /** Whether the worker may keep the program alive. */
   readonly ref: (ref: boolean) => void
+  /**
+   * How long (ms) the worker's event loop has been idle so far, or `undefined`
+   * if the platform cannot tell (see `IDLE_EVIDENCE_MILLIS`).
+   */
+  readonly idleMillis: (() => number) | undefined
 }
 
 /** How a worker exited. */
@@ -90,6 +100,10 @@ interface Handle {
   faulty: boolean
   /** Its exit has been handled: nothing more it sends is read. */
   gone: boolean
+  /** Kills it if it is not ready within `startTimeout`; interrupted once it is. */
+  startTimer: Fiber.Fiber<void> | undefined
+  /** The liveness check's record of it. */
+  readonly live: Liveness.State
 }
 
 export interface Supervisor {
@@ -101,6 +115,8 @@ export interface Supervisor {
   readonly ref: (ref: boolean) => void
   /** Kills one worker now, for the reason given; it is replaced like a crashed one. */
   readonly kill: (slot: Slot, because: string) => void
+  /** The pool got work: checks the liveness of the workers holding it while the pool stays busy. */
+  readonly watch: () => void
 }
 
 /** How many workers: a fixed number, or between `min` and `max`, retiring those idle for `idleTimeout`. */
@@ -114,7 +130,7 @@ export interface Sizing {
 export const make = Effect.fnUntraced(function*(options: {
   readonly sizing: Sizing
   /** Runs an effect in the pool's background (with its services: its `Clock`). */
-  readonly fork: (effect: Effect.Effect<void>) => void
+  readonly fork: (effect: Effect.Effect<void>) => Fiber.Fiber<void>
   readonly dispatcher: Dispatcher
   readonly backend: Spawn
   readonly scope: Scope.Scope
@@ -129,6 +145,7 @@ export const make = Effect.fnUntraced(function*(options: {
 }) {
   const { dispatcher, scope, sizing } = options
   const platform = yield* Worker.WorkerPlatform
+  const startTimeout = Duration.format(options.startTimeout)
   const handles = new Set<Handle>()
   const allReady = Deferred.makeUnsafe<void, WorkerStartFailed>()
   /** Workers ready now: start succeeds once all `size` are, at the same time. */
@@ -148,7 +165,7 @@ export const make = Effect.fnUntraced(function*(options: {
     const handle: Handle = {
       slot: makeSlot(
         workerId,
-        (message, transfers) => handle.raw!.post(message, transfers),
+        (message, transfers) => liveness.post(handle, message, transfers),
         () => handle.raw?.progress(),
         options.backend.maxInflight,
         options.maxTasksPerWorker
@@ -158,7 +175,9 @@ export const make = Effect.fnUntraced(function*(options: {
       killedBecause: undefined,
       retiring: false,
       faulty: false,
-      gone: false
+      gone: false,
+      startTimer: undefined,
+      live: Liveness.initialState()
     }
     const spawner: Worker.SpawnerFn = (id) => {
       const spawned = options.backend.spawn(id)
@@ -166,6 +185,7 @@ export const make = Effect.fnUntraced(function*(options: {
       spawned.raw.listen({
         onReplies: (replies) => {
           if (handle.faulty || handle.gone) return
+          liveness.onMessage(handle, replies)
           const wrong = dispatcher.onReplies(handle.slot, replies)
           if (wrong !== undefined) fault(handle, wrong)
         },
@@ -180,6 +200,11 @@ export const make = Effect.fnUntraced(function*(options: {
     }
     // known from the moment it exists, so that a stop that comes while it starts kills it and waits for it too
     handles.add(handle)
+    // a worker not ready within startTimeout (spawned, and its initializer done) is killed: a failed start
+    handle.startTimer = options.fork(Effect.sleep(options.startTimeout).pipe(Effect.andThen(Effect.sync(() => {
+      if (wasReady || !handles.has(handle)) return
+      kill(handle, `killed: it was not ready within ${startTimeout} (${startingWhat(handle)})`)
+    }))))
     const worker = yield* Effect.provideService(
       platform.spawn<Array<unknown>, Array<unknown>>(workerId),
       Worker.Spawner,
@@ -189,6 +214,7 @@ export const make = Effect.fnUntraced(function*(options: {
     // replies arrive through RawWorker.listen; effect's run does the handshake and reports the worker's end
     const becomeReady = () => {
       wasReady = true
+      handle.startTimer?.interruptUnsafe()
       startFailures = 0
       dispatcher.markReady(handle.slot)
       if (++readyCount === sizing.min) Deferred.doneUnsafe(allReady, Exit.void)
@@ -222,6 +248,7 @@ export const make = Effect.fnUntraced(function*(options: {
   const onWorkerExit = (handle: Handle, exit: Exit.Exit<unknown, unknown>, wasReady: boolean) =>
     Effect.gen(function*() {
       handles.delete(handle)
+      handle.startTimer?.interruptUnsafe()
       if (wasReady) readyCount--
       if (stopping || handle.retiring) {
         handle.gone = true
@@ -255,6 +282,7 @@ export const make = Effect.fnUntraced(function*(options: {
 
   const kill = (handle: Handle, because: string) => {
     handle.killedBecause ??= because
+    handle.slot.killed = true
     handle.raw?.kill()
   }
 
@@ -269,6 +297,20 @@ export const make = Effect.fnUntraced(function*(options: {
     handle.slot.online = false
     kill(handle, `broke the protocol: ${what}`)
   }
+
+  /** What a worker that is not ready yet is doing, for the error that says it did not start in time. */
+  const startingWhat = (handle: Handle): string =>
+    options.initializer !== undefined && handle.slot.online
+      ? `its initializer ${options.initializer.task.name} had not finished`
+      : "it had not started"
+
+  const liveness = yield* Liveness.make({
+    dispatcher,
+    workers: () => handles,
+    kill: (worker, because) => kill(worker as Handle, because),
+    stopping: () => stopping,
+    fork: options.fork
+  })
 
   /** Closes a worker that is idle (it is not replaced unless `replace`). */
   const retire = (slot: Slot, replace: boolean) => {
@@ -321,7 +363,21 @@ export const make = Effect.fnUntraced(function*(options: {
     start: Effect.gen(function*() {
       for (let i = 0; i < sizing.min; i++) yield* spawnWorker
       if (sizing.min === 0) Deferred.doneUnsafe(allReady, Exit.void)
-      yield* Deferred.await(allReady)
+      // bounded as a whole: a worker killed for being late has less time left, not a new startTimeout
+      yield* Effect.timeoutOrElse(Deferred.await(allReady), {
+        duration: options.startTimeout,
+        orElse: () =>
+          Effect.suspend(() => {
+            const late = Array.from(handles).filter((handle) => !handle.slot.ready && !handle.retiring)
+            return Effect.fail(
+              new WorkerStartFailed({
+                attempts: startFailures + late.length,
+                message: `timed out: ${sizing.min - readyCount} of ${sizing.min} workers were not ready within ${startTimeout}` +
+                  (late.length > 0 ? ` (${startingWhat(late[0])})` : "")
+              })
+            )
+          })
+      })
     }),
     stop: (how) =>
       Effect.suspend(() => {
@@ -337,6 +393,7 @@ export const make = Effect.fnUntraced(function*(options: {
         // done once every worker has exited, not only once effect has let go of it
         return Effect.andThen(Fiber.interruptAll(fibers), Effect.promise(() => Promise.all(exits)))
       }),
+    watch: liveness.watch,
     ref: (ref) => {
       if (referenced === ref) return
       referenced = ref

@@ -462,6 +462,12 @@ export const make = (options: {
           i += 2
           break
         }
+        case Protocol.OP_PING: {
+          // the liveness check: answered at once, ahead of any work, by a worker that still listens
+          send([-1, Protocol.STATUS_PONG, ops[i + 1], 0], [])
+          i += 2
+          break
+        }
         case Protocol.OP_LOAD_TIMEOUT: {
           loadTimeoutMillis = ops[i + 1] as number
           i += 2

@@ -10,7 +10,7 @@ import { Cause, Effect, Fiber } from "effect"
 import * as TestClock from "effect/testing/TestClock"
 import { WorkerCrashed, WorkerPool } from "../../src/index.ts"
 import { tasks } from "../fixtures/tasks.ts"
-import { backends, dispatched, liveWorkers, makeFlags, open, waitFor } from "../utils.ts"
+import { backends, dispatched, eventually, liveWorkers, makeFlags, open, waitFor } from "../utils.ts"
 
 for (const backend of backends) {
   describe(`stuck synchronous tasks (${backend})`, () => {
@@ -95,7 +95,8 @@ for (const backend of backends) {
         assert.strictEqual(yield* Fiber.join(next), 49, "its worker was replaced")
       }))
 
-    it.effect("26. an async task that ignores its signal is not killed: its worker still reads messages", () =>
+    // (one that ignores its signal for longer than the grace period has its worker replaced: test/faults/bounds.test.ts)
+    it.effect("26. an async task that ignores its signal but ends within the grace period keeps its worker", () =>
       Effect.gen(function*() {
         const pool = yield* WorkerPool.make({ size: 1, backend })
         const firstWorker = yield* pool.apply(tasks.workerId, [])
@@ -104,8 +105,10 @@ for (const backend of backends) {
         yield* waitFor(flags, 0)
         yield* Fiber.interrupt(caller)
         yield* waitFor(flags, 2) // the worker read the CANCEL and fired the signal, which the task ignores
-        yield* TestClock.adjust("10 seconds")
+        yield* TestClock.adjust("200 millis") // within the grace period
         open(flags, 1) // it ends on its own
+        yield* eventually(() => Effect.runSync(pool.stats).running === 0, "the worker answered the cancelled task")
+        yield* TestClock.adjust("10 seconds")
         assert.strictEqual(yield* pool.apply(tasks.workerId, []), firstWorker, "same worker")
       }))
 
