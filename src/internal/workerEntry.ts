@@ -25,6 +25,16 @@ import type { ThreadData } from "./nodeThreads.ts"
 import * as Protocol from "./protocol.ts"
 import * as WorkerRuntime from "./workerRuntime.ts"
 
+// What the worker talks to the pool with, captured before any task module runs: a task that replaces
+// `parentPort.postMessage` or `process.send`, or patches a builtin the entry calls, does not cut the worker
+// off from the pool. (The runtime captures the globals it calls itself: see workerValues.ts.)
+const parentPort = WorkerThreads.parentPort
+const postMessage = parentPort?.postMessage.bind(parentPort)
+const processSend = process.send?.bind(process)
+const exit = process.exit.bind(process)
+const atomicsStore = Atomics.store
+const heapStatistics = V8.getHeapStatistics
+
 // The pool turned Node's compile cache on for this worker (see `workerEnv` in
 // nodeThreads.ts): it is on from here, and tasks see the environment they were given.
 if (process.env[Protocol.COMPILE_CACHE_MARKER] !== undefined) {
@@ -46,23 +56,23 @@ Module.registerHooks?.({
   }
 })
 
-const parentPort = WorkerThreads.parentPort
-
 const fail = (message: string, cause?: unknown): never => {
   console.error(`effect-multiprocessing worker failed: ${message}`, ...(cause === undefined ? [] : [cause]))
-  process.exit(1)
+  return exit(1)
 }
 
-if (parentPort === null && process.send === undefined) fail("not in a worker (no parentPort, no IPC channel)")
+if (postMessage === undefined && processSend === undefined) fail("not in a worker (no parentPort, no IPC channel)")
 
 /** Sends one message in effect's envelope (`[1, message]`; `[0]` alone is the ready signal). */
-const sendRaw: (message: ReadonlyArray<unknown>, transfers?: ReadonlyArray<unknown>) => void = parentPort !== null
-  ? (message, transfers) => parentPort.postMessage(message, transfers as Array<WorkerThreads.Transferable>)
+const sendRaw: (message: ReadonlyArray<unknown>, transfers?: ReadonlyArray<unknown>) => void = postMessage !== undefined
+  ? (message, transfers) => postMessage(message, transfers as Array<WorkerThreads.Transferable>)
   : (message) => {
-    process.send!(message)
+    processSend!(message)
   }
 
 const storage = new AsyncLocalStorage<WorkerRuntime.Running>()
+const storageRun: WorkerRuntime.TaskContextStore["run"] = storage.run.bind(storage)
+const storageGet = storage.getStore.bind(storage)
 // shared with the pool: how many jobs this worker has started, and which one holds the thread now
 const progress = (WorkerThreads.workerData as ThreadData | undefined)?.progress
 const runtime = WorkerRuntime.make({
@@ -75,13 +85,13 @@ const runtime = WorkerRuntime.make({
       cancelsRead: (count) => sendRaw([1, [-1, Protocol.STATUS_PROGRESS, count, 0]])
     }
     : {
-      started: (count) => Atomics.store(progress, 0, count),
-      running: (id) => Atomics.store(progress, 1, id === undefined ? 0 : Protocol.runningSlot(id)),
-      cancelsRead: (count) => Atomics.store(progress, 2, count)
+      started: (count) => atomicsStore(progress, 0, count),
+      running: (id) => atomicsStore(progress, 1, id === undefined ? 0 : Protocol.runningSlot(id)),
+      cancelsRead: (count) => atomicsStore(progress, 2, count)
     },
-  store: { run: (running, f) => storage.run(running, f), get: () => storage.getStore() },
+  store: { run: storageRun, get: storageGet },
   importModule: (url) => import(url),
-  heapUsed: () => V8.getHeapStatistics().used_heap_size
+  heapUsed: () => heapStatistics().used_heap_size
 })
 
 // a task that exits the worker, or throws where nothing catches it, must not take finished results with it
@@ -101,10 +111,15 @@ const onMessage = (message: readonly [0, Array<unknown>] | readonly [1]) => {
     process.off("message", onMessage)
     process.channel?.unref()
   }
-  runtime.close().then(
-    () => process.exit(0),
-    (cause) => fail("a setup layer could not be finalized", cause)
-  )
+  // awaited, not `.then`: a task may have patched `Promise.prototype.then`
+  void (async () => {
+    try {
+      await runtime.close()
+    } catch (cause) {
+      fail("a setup layer could not be finalized", cause)
+    }
+    exit(0)
+  })()
 }
 
 if (parentPort !== null) {
