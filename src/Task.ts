@@ -347,14 +347,28 @@ export interface Transferred<A> {
  * @since 0.1.0
  * @category transfer
  */
-export const transfer = <A>(value: A, transferList: ReadonlyArray<Transferable>): Transferred<A> => ({
-  [TransferTypeId]: TransferTypeId,
-  value,
-  transfer: transferList
-})
+export const transfer = <A>(value: A, transferList: ReadonlyArray<Transferable>): Transferred<A> => {
+  const marked: Transferred<A> = { [TransferTypeId]: TransferTypeId, value, transfer: transferList }
+  addTransferred(marked)
+  return marked
+}
 
-/** @internal */
-export const isTransferred = (u: unknown): u is Transferred<unknown> => hasProperty(u, TransferTypeId)
+/**
+ * The markers `transfer` made, shared by every copy of this package in the
+ * thread (on `globalThis`, as the registry): a marker is recognized by
+ * identity, never by its shape, so a result that merely looks like one (data
+ * with the same keys) is returned as it is.
+ */
+const transferredMarkers: WeakSet<object> = (globalThis as any)[
+  Symbol.for("effect-multiprocessing/Task/transferred")
+] ??= new WeakSet<object>()
+// the original methods, bound: a task that patches `WeakSet.prototype` cannot forge or hide a marker
+const addTransferred: (marked: object) => unknown = WeakSet.prototype.add.bind(transferredMarkers)
+const hasTransferred: (u: object) => boolean = WeakSet.prototype.has.bind(transferredMarkers)
+
+/** Whether `u` is a marker made by `transfer` (by identity: data with the same keys is not). @internal */
+export const isTransferred = (u: unknown): u is Transferred<unknown> =>
+  typeof u === "object" && u !== null && hasTransferred(u)
 
 /** `Predicate.hasProperty`, without loading effect. */
 const hasProperty = <P extends PropertyKey>(u: unknown, property: P): u is { readonly [K in P]: unknown } =>

@@ -29,6 +29,17 @@ import { whileLoading } from "./loadingModule.ts"
 import type { ThreadData } from "./nodeThreads.ts"
 import * as Protocol from "./protocol.ts"
 import * as WorkerRuntime from "./workerRuntime.ts"
+import { describe } from "./workerValues.ts"
+
+// What the worker talks to the pool with, captured before any task module runs: a task that replaces
+// `parentPort.postMessage` or `process.send`, or patches a builtin the entry calls, does not cut the worker
+// off from the pool. (The runtime captures the globals it calls itself: see workerValues.ts.)
+const parentPort = WorkerThreads.parentPort
+const postMessage = parentPort?.postMessage.bind(parentPort)
+const processSend = process.send?.bind(process)
+const exit = process.exit.bind(process)
+const atomicsStore = Atomics.store
+const heapStatistics = V8.getHeapStatistics
 
 // The pool turned Node's compile cache on for this worker (see `workerEnv` in
 // nodeThreads.ts): it is on from here, and tasks see the environment they were given.
@@ -51,14 +62,12 @@ Module.registerHooks?.({
   }
 })
 
-const parentPort = WorkerThreads.parentPort
-
 const fail = (message: string, cause?: unknown): never => {
   console.error(`effect-multiprocessing worker failed: ${message}`, ...(cause === undefined ? [] : [cause]))
-  process.exit(1)
+  return exit(1)
 }
 
-if (parentPort === null && process.send === undefined) fail("not in a worker (no parentPort, no IPC channel)")
+if (postMessage === undefined && processSend === undefined) fail("not in a worker (no parentPort, no IPC channel)")
 
 /** Shared with the pool by a thread worker: how many of this worker's messages the pool has read (see `ThreadData`). */
 const received = (WorkerThreads.workerData as ThreadData | undefined)?.received
@@ -105,9 +114,9 @@ const schedulePrune = () => {
  * without transfers) until the pool has read it.
  */
 const sendRaw: (message: ReadonlyArray<unknown>, transfers?: ReadonlyArray<unknown>, keep?: boolean) => void =
-  parentPort !== null
+  postMessage !== undefined
     ? (message, transfers, keep = true) => {
-      parentPort.postMessage(message, transfers as Array<WorkerThreads.Transferable>)
+      postMessage(message, transfers as Array<WorkerThreads.Transferable>)
       const seq = sent++
       const transferred = transfers !== undefined && transfers.length > 0
       if (received === undefined || !keep || message[0] !== 1 || transferred) return
@@ -116,7 +125,7 @@ const sendRaw: (message: ReadonlyArray<unknown>, transfers?: ReadonlyArray<unkno
       schedulePrune()
     }
     : (message) => {
-      process.send!(message)
+      processSend!(message)
       sent++
     }
 
@@ -141,7 +150,7 @@ const resend = (seq: number) => {
     try {
       sendRaw([1, one], [], false)
     } catch (error) {
-      sendRaw([1, [one[0], Protocol.STATUS_UNCLONEABLE, WorkerRuntime.describe(error).message, one[3]]], [], false)
+      sendRaw([1, [one[0], Protocol.STATUS_UNCLONEABLE, describe(error).message, one[3]]], [], false)
     }
   }
   sendRaw([1, [-1, Protocol.STATUS_RESENT, [seq, runtime.held()], 0]], [], false)
@@ -151,6 +160,8 @@ const resend = (seq: number) => {
 let startedCount = 0
 
 const storage = new AsyncLocalStorage<WorkerRuntime.Running>()
+const storageRun: WorkerRuntime.TaskContextStore["run"] = storage.run.bind(storage)
+const storageGet = storage.getStore.bind(storage)
 // shared with the pool: how many jobs this worker has started, and which one holds the thread now
 const progress = (WorkerThreads.workerData as ThreadData | undefined)?.progress
 const runtime = WorkerRuntime.make({
@@ -165,13 +176,13 @@ const runtime = WorkerRuntime.make({
       cancelsRead: (count) => sendRaw([1, [-1, Protocol.STATUS_PROGRESS, count, 0]])
     }
     : {
-      started: (count) => Atomics.store(progress, 0, count),
-      running: (id) => Atomics.store(progress, 1, id === undefined ? 0 : Protocol.runningSlot(id)),
-      cancelsRead: (count) => Atomics.store(progress, 2, count)
+      started: (count) => atomicsStore(progress, 0, count),
+      running: (id) => atomicsStore(progress, 1, id === undefined ? 0 : Protocol.runningSlot(id)),
+      cancelsRead: (count) => atomicsStore(progress, 2, count)
     },
-  store: { run: (running, f) => storage.run(running, f), get: () => storage.getStore() },
+  store: { run: storageRun, get: storageGet },
   importModule: (url) => whileLoading(url, () => import(url)),
-  heapUsed: () => V8.getHeapStatistics().used_heap_size
+  heapUsed: () => heapStatistics().used_heap_size
 })
 
 // a task that exits the worker, or throws where nothing catches it, must not take finished results with it;
@@ -206,10 +217,15 @@ const onMessage = (message: readonly [0, Array<unknown>] | readonly [1]) => {
     process.off("message", onMessage)
     process.channel?.unref()
   }
-  runtime.close().then(
-    () => process.exit(0),
-    (cause) => fail("a setup layer could not be finalized", cause)
-  )
+  // awaited, not `.then`: a task may have patched `Promise.prototype.then`
+  void (async () => {
+    try {
+      await runtime.close()
+    } catch (cause) {
+      fail("a setup layer could not be finalized", cause)
+    }
+    exit(0)
+  })()
 }
 
 if (parentPort !== null) {

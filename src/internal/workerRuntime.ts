@@ -1,10 +1,13 @@
 /**
- * The worker side of the pool: loads task modules, runs tasks, batches
- * replies, and is where cancellation lands inside the worker.
+ * The worker side of the pool: runs tasks, batches replies, and is where
+ * cancellation lands inside the worker. (Task modules load in
+ * workerModules.ts; what a task returns or throws is inspected in
+ * workerValues.ts.)
  *
  * Sync and Promise tasks run as plain calls (no fiber); an Effect task runs in
  * its own fiber. Tasks of one message run back to back, but the runtime yields
- * to the event loop every few milliseconds so that a `CANCEL` can arrive.
+ * to the event loop every few milliseconds so that a `CANCEL` can arrive. A
+ * job whose module is still loading waits for it; the others go on.
  *
  * The runtime loads no part of effect until it needs it: the first time a
  * task returns an Effect, or a module declares a setup layer. A worker whose
@@ -12,16 +15,29 @@
  *
  * @internal
  */
-import type * as Cause from "effect/Cause"
-import type * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
-import type * as Layer from "effect/Layer"
-import type * as Scope from "effect/Scope"
-import { createRequire } from "node:module"
 import * as Task from "../Task.ts"
 import * as Protocol from "./protocol.ts"
+import * as WorkerModules from "./workerModules.ts"
+import {
+  apply,
+  causeError,
+  classify,
+  describe,
+  EFFECT,
+  fx,
+  type Kind,
+  now,
+  PROMISE,
+  promiseThen,
+  queueMicrotaskOriginal,
+  setImmediateOriginal,
+  thenFound,
+  uncloneable,
+  VALUE
+} from "./workerValues.ts"
 
 /** Keeps the running task's record across `await`s (AsyncLocalStorage on Node). */
 export interface TaskContextStore {
@@ -37,50 +53,7 @@ export interface Running {
   fiber: Fiber.Fiber<unknown, unknown> | undefined
 }
 
-interface Definition {
-  readonly url: string
-  readonly name: string
-  fn: Task.TaskFunction | undefined
-  errors: Task.ErrorCodec | undefined
-  /** The services of the module's setup layer, for its Effect tasks. */
-  context: Context.Context<unknown> | undefined
-  loadError: Protocol.RemoteError | undefined
-}
-
-/** The parts of effect the runtime uses, loaded on first need by `fx`. */
-interface EffectModules {
-  readonly Cause: typeof Cause
-  readonly Effect: typeof Effect
-  readonly Exit: typeof Exit
-  readonly Layer: typeof Layer
-  readonly Scope: typeof Scope
-}
-
-let effectModules: EffectModules | undefined
-
-/**
- * Loads effect's modules synchronously (`require` of an ES module), the first
- * time a task returns an Effect or a module declares a layer. They are the
- * instances the task module imported already, so this costs about a
- * millisecond then, and nothing in a worker that never runs an Effect.
- */
-const fx = (): EffectModules => {
-  if (effectModules === undefined) {
-    const require = createRequire(import.meta.url)
-    effectModules = {
-      Cause: require("effect/Cause"),
-      Effect: require("effect/Effect"),
-      Exit: require("effect/Exit"),
-      Layer: require("effect/Layer"),
-      Scope: require("effect/Scope")
-    }
-  }
-  return effectModules
-}
-
-/** `Effect.isEffect`, without loading effect: effect marks its values with this property. */
-const isEffect = (u: unknown): u is Effect.Effect<unknown, unknown> =>
-  ((typeof u === "object" && u !== null) || typeof u === "function") && "~effect/Effect" in u
+type Definition = WorkerModules.Definition
 
 /** How long the runtime runs queued tasks before yielding to the event loop. */
 const SLICE_MS = 4
@@ -109,39 +82,34 @@ export const make = (options: {
   // queued RUN operations, flat: id, key, mode, payload
   let queue: Array<unknown> = []
   let head = 0
-  let loading: Promise<void> | undefined
+  /** Jobs whose module has loaded since they started waiting for it: they run before the queue. */
+  let resumed: Array<WorkerModules.Waiting> = []
+  let resumedHead = 0
   let drainScheduled = false
   let replies: Array<unknown> = []
-  let lastFlush = performance.now()
+  let lastFlush = now()
   let flushScheduled = false
   /** When the current run of synchronous work began: past `SLICE_MS`, yield to the event loop. */
-  let sliceStart = performance.now()
+  let sliceStart = now()
   let started = 0
   let cancelsRead = 0
   /** `LIMIT_HEAP`: past it, after a task, the worker asks to be replaced (once). */
   let heapLimit = Infinity
   /** `LOAD_TIMEOUT`: how long a task module (and its setup layer) may take to load. */
   let loadTimeoutMillis = 30_000
-  void loadTimeoutMillis // (issue 9: the load timeout itself is being built)
-  /** Where the modules' setup layers live (made with the first): closed when the worker closes. */
-  let layerScope: Scope.Closeable | undefined
-  /** Each module's setup layer, built once per worker (by module URL). */
-  const setups = new Map<string, Promise<Context.Context<unknown>>>()
-  const setup = (url: string, layer: Layer.Layer<unknown, unknown>) => {
-    let built = setups.get(url)
-    if (built === undefined) {
-      const { Cause, Effect, Layer, Scope } = fx()
-      layerScope ??= Effect.runSync(Scope.make())
-      built = Effect.runPromiseExit(Layer.buildWithScope(layer, layerScope)).then((exit) => {
-        if (exit._tag === "Success") return exit.value
-        throw new Error(`its setup layer failed: ${Cause.pretty(exit.cause)}`)
-      })
-      setups.set(url, built)
+  const modules = WorkerModules.make({
+    importModule: options.importModule,
+    timeoutMillis: () => loadTimeoutMillis,
+    onSettled: (jobs) => {
+      resumed.push(...jobs)
+      // at once, even if a drain is scheduled for later; never inside a drain (which may have started the load)
+      queueMicrotaskOriginal(drain)
+    },
+    onTimeout: (jobs, error) => {
+      for (const job of jobs) reply(job.task, Protocol.STATUS_FAILED, error, job.started)
+      flush()
     }
-    return built
-  }
-  /** Whether the job at the head of the queue was counted as started (it may be waiting for its module). */
-  let headStarted = false
+  })
 
   Task.setSignalProvider(() => {
     const current = store.get()
@@ -167,7 +135,7 @@ export const make = (options: {
         batch.unshift(-1, Protocol.STATUS_OVER_HEAP, used, 0)
       }
     }
-    lastFlush = performance.now()
+    lastFlush = now()
     try {
       send(batch, [])
     } catch {
@@ -177,7 +145,7 @@ export const make = (options: {
         try {
           send(one, [])
         } catch (error) {
-          send([one[0], Protocol.STATUS_UNCLONEABLE, describe(error).message, one[3]], [])
+          send([one[0], Protocol.STATUS_UNCLONEABLE, uncloneable(error, one[2]), one[3]], [])
         }
       }
     }
@@ -186,7 +154,7 @@ export const make = (options: {
   const scheduleFlush = () => {
     if (flushScheduled) return
     flushScheduled = true
-    queueMicrotask(flush)
+    queueMicrotaskOriginal(flush)
   }
 
   const reply = (task: Running, status: Protocol.Status, payload: unknown, started: number) => {
@@ -195,23 +163,23 @@ export const make = (options: {
       status = Protocol.STATUS_CANCELLED
       payload = undefined
     }
-    replies.push(task.id, status, payload, Math.round((performance.now() - started) * 1000))
+    replies.push(task.id, status, payload, Math.round((now() - started) * 1000))
   }
 
   const replyTransfer = (task: Running, value: Task.Transferred<unknown>, started: number) => {
     running.delete(task.id)
     flush()
-    const micros = Math.round((performance.now() - started) * 1000)
+    const micros = Math.round((now() - started) * 1000)
     try {
       send([task.id, Protocol.STATUS_OK, value.value, micros], value.transfer)
     } catch (error) {
-      send([task.id, Protocol.STATUS_UNCLONEABLE, describe(error).message, micros], [])
+      send([task.id, Protocol.STATUS_UNCLONEABLE, uncloneable(error, value.value), micros], [])
     }
   }
 
-  /** A thrown error, a rejection or a defect: always a `TaskError` on the caller's side. */
-  const replyThrown = (task: Running, error: unknown, started: number) =>
-    reply(task, Protocol.STATUS_FAILED, describe(error), started)
+  /** A thrown error, a rejection or a defect: always a `TaskError` on the caller's side. Never throws. */
+  const replyThrown = (task: Running, error: unknown, started: number, prefix?: string) =>
+    reply(task, Protocol.STATUS_FAILED, describe(error, prefix), started)
 
   /** An Effect's typed failure: a declared error is encoded by its schema, anything else becomes a `TaskError`. */
   const replyFailure = (task: Running, definition: Definition, error: unknown, started: number) => {
@@ -230,10 +198,11 @@ export const make = (options: {
   /**
    * Runs one RUN operation. A chunk (`map` / `starmap`) calls the function for
    * each item in order and answers with the array of results; the first
-   * failure fails the chunk.
+   * failure fails the chunk. Whatever a task returns or throws ends in one
+   * reply: nothing it does to its value can throw out of here.
    */
   const runTask = (task: Running, definition: Definition, mode: Protocol.Mode, payload: unknown) => {
-    const started = performance.now()
+    const started = now()
     const fn = definition.fn!
     const single = mode === Protocol.MODE_APPLY
     const items = (single ? [payload] : payload) as ReadonlyArray<unknown>
@@ -246,15 +215,20 @@ export const make = (options: {
         results[i] = exit.value
         return true
       }
-      const { Cause } = fx()
-      if (Cause.hasInterruptsOnly(exit.cause)) {
-        if (task.cancelled) reply(task, Protocol.STATUS_CANCELLED, undefined, started)
-        else replyThrown(task, new Error("the task's fiber was interrupted inside the worker"), started)
-        return false
+      try {
+        const { Cause } = fx()
+        if (Cause.hasInterruptsOnly(exit.cause)) {
+          if (task.cancelled) reply(task, Protocol.STATUS_CANCELLED, undefined, started)
+          else replyThrown(task, new Error("the task's fiber was interrupted inside the worker"), started)
+          return false
+        }
+        const failure = Cause.findErrorOption(exit.cause)
+        if (failure._tag === "Some") replyFailure(task, definition, failure.value, started)
+        else replyThrown(task, causeError(exit.cause), started)
+      } catch (error) {
+        // the failure holds a value that throws when looked at (a revoked Proxy, a throwing getter)
+        replyThrown(task, error, started, "the task's failure could not be inspected: ")
       }
-      const failure = Cause.findErrorOption(exit.cause)
-      if (failure._tag === "Some") replyFailure(task, definition, failure.value, started)
-      else replyThrown(task, causeError(exit.cause), started)
       return false
     }
 
@@ -272,6 +246,29 @@ export const make = (options: {
       }
     }
 
+    /** Waits for item `i`'s promise or thenable (`then`), once: a thenable may call back twice, or throw after. */
+    const awaitItem = (result: unknown, then: Function, i: number): void => {
+      let settled = false
+      const onFulfilled = (value: unknown) => {
+        if (settled) return
+        settled = true
+        results[i] = value
+        step(i + 1)
+        scheduleFlush()
+      }
+      const onRejected = (error: unknown) => {
+        if (settled) return
+        settled = true
+        replyThrown(task, error, started)
+        scheduleFlush()
+      }
+      try {
+        apply(then, result, [onFulfilled, onRejected])
+      } catch (error) {
+        onRejected(error)
+      }
+    }
+
     const stepFrom = (from: number): void => {
       for (let i = from; i < items.length; i++) {
         if (task.cancelled) return reply(task, Protocol.STATUS_CANCELLED, undefined, started)
@@ -282,11 +279,23 @@ export const make = (options: {
         } catch (error) {
           return replyThrown(task, error, started)
         }
-        if (isEffect(result)) {
+        let kind: Kind
+        try {
+          kind = classify(result)
+        } catch (error) {
+          return replyThrown(task, error, started, "the task's result could not be inspected: ")
+        }
+        if (kind === EFFECT) {
           const { Effect } = fx()
-          const fiber = definition.context === undefined
-            ? Effect.runFork(result)
-            : Effect.runForkWith(definition.context)(result)
+          let fiber: Fiber.Fiber<unknown, unknown>
+          try {
+            const effect = result as Effect.Effect<unknown, unknown>
+            fiber = definition.context === undefined
+              ? Effect.runFork(effect)
+              : Effect.runForkWith(definition.context)(effect)
+          } catch (error) {
+            return replyThrown(task, error, started)
+          }
           const done = fiber.pollUnsafe()
           if (done !== undefined) {
             // completed synchronously: go on in this loop, so a long chunk does not grow the stack
@@ -302,23 +311,13 @@ export const make = (options: {
           })
           return
         }
-        if (isThenable(result)) {
-          result.then((value) => {
-            results[i] = value
-            step(i + 1)
-            scheduleFlush()
-          }, (error) => {
-            replyThrown(task, error, started)
-            scheduleFlush()
-          })
-          return
-        }
+        if (kind !== VALUE) return awaitItem(result, kind === PROMISE ? promiseThen : thenFound(), i)
         results[i] = result
-        if (!single && (i & 3) === 3 && i + 1 < items.length && performance.now() - sliceStart > SLICE_MS) {
+        if (!single && (i & 3) === 3 && i + 1 < items.length && now() - sliceStart > SLICE_MS) {
           // a long chunk of sync items: let a CANCEL in, then go on where it stopped
           const next = i + 1
-          setImmediate(() => {
-            sliceStart = performance.now()
+          setImmediateOriginal(() => {
+            sliceStart = now()
             step(next)
             flush()
           })
@@ -331,7 +330,8 @@ export const make = (options: {
         return reply(task, Protocol.STATUS_OK, value, started)
       }
       for (let i = 0; i < results.length; i++) {
-        if (Task.isTransferred(results[i])) results[i] = (results[i] as Task.Transferred<unknown>).value
+        const value = results[i]
+        if (Task.isTransferred(value)) results[i] = value.value
       }
       reply(task, Protocol.STATUS_OK, results, started)
     }
@@ -340,73 +340,51 @@ export const make = (options: {
 
   // -- the queue -----------------------------------------------------------------
 
-  const load = (definition: Definition): Promise<void> =>
-    Promise.resolve()
-      .then(() => Task.registry().get(definition.url) ?? options.importModule(definition.url))
-      .then(() => {
-        const entry = Task.registry().get(definition.url)
-        if (entry === undefined) {
-          throw new Error(
-            `the module ${definition.url} does not declare its tasks with Task.module(import.meta.url, ...)`
-          )
-        }
-        const fn = entry.functions[definition.name]
-        if (typeof fn !== "function") {
-          throw new Error(`the module ${definition.url} has no task named "${definition.name}"`)
-        }
-        definition.errors = entry.errors
-        if (entry.layer === undefined) {
-          definition.fn = fn
-          return
-        }
-        return setup(definition.url, entry.layer).then((context) => {
-          definition.context = context
-          definition.fn = fn
-        })
-      })
-      .catch((error) => {
-        definition.loadError = describe(error, `could not load task module ${definition.url}: `)
-      })
+  /** Runs a job, or, if its module has not loaded yet, makes it wait for it (started all the same). */
+  const begin = (task: Running, definition: Definition, mode: Protocol.Mode, payload: unknown): void => {
+    if (task.cancelled) return reply(task, Protocol.STATUS_CANCELLED, undefined, now())
+    if (definition.fn === undefined && definition.loadError === undefined) {
+      const load = modules.pending(definition)
+      if (load !== undefined) {
+        if (load.timedOut !== undefined) return reply(task, Protocol.STATUS_FAILED, load.timedOut, now())
+        return modules.wait(load, { task, definition, mode, payload, started: now() })
+      }
+    }
+    if (definition.loadError !== undefined) return reply(task, Protocol.STATUS_FAILED, definition.loadError, now())
+    runTask(task, definition, mode, payload)
+  }
 
   const drain = (): void => {
     drainScheduled = false
-    sliceStart = performance.now()
-    while (head < queue.length) {
-      if (loading !== undefined) return
-      if (performance.now() - sliceStart > SLICE_MS) {
+    sliceStart = now()
+    for (;;) {
+      if (now() - sliceStart > SLICE_MS) {
         drainScheduled = true
-        setImmediate(drain)
+        setImmediateOriginal(drain)
         break
       }
-      if (!headStarted) {
+      if (resumedHead < resumed.length) {
+        const job = resumed[resumedHead]
+        resumed[resumedHead++] = undefined as never
+        if (resumedHead === resumed.length) {
+          resumed = []
+          resumedHead = 0
+        }
+        begin(job.task, job.definition, job.mode, job.payload)
+      } else if (head < queue.length) {
         // counted before its module loads: loading is part of running it
-        headStarted = true
         options.publish.started(++started)
-      }
-      const id = queue[head] as number
-      const definition = definitions.get(queue[head + 1] as number)!
-      if (definition.fn === undefined && definition.loadError === undefined) {
-        flush() // what finished already must not wait for the module
-        loading = load(definition).then(() => {
-          loading = undefined
-          drain()
-        })
-        return
-      }
-      const mode = queue[head + 2] as Protocol.Mode
-      const payload = queue[head + 3]
-      queue[head + 3] = undefined
-      head += 4
-      headStarted = false
-      const task = running.get(id)!
-      if (task.cancelled) {
-        reply(task, Protocol.STATUS_CANCELLED, undefined, performance.now())
-      } else if (definition.loadError !== undefined) {
-        reply(task, Protocol.STATUS_FAILED, definition.loadError, performance.now())
+        const task = running.get(queue[head] as number)!
+        const definition = definitions.get(queue[head + 1] as number)!
+        const mode = queue[head + 2] as Protocol.Mode
+        const payload = queue[head + 3]
+        queue[head + 3] = undefined
+        head += 4
+        begin(task, definition, mode, payload)
       } else {
-        runTask(task, definition, mode, payload)
+        break
       }
-      if (performance.now() - lastFlush > FLUSH_MS) flush()
+      if (now() - lastFlush > FLUSH_MS) flush()
     }
     if (head === queue.length) {
       queue = []
@@ -421,6 +399,12 @@ export const make = (options: {
     const task = running.get(id)
     if (task === undefined || task.cancelled) return
     task.cancelled = true
+    if (modules.withdraw(id)) {
+      // it waited for its module: answer now, so that the pool can give this worker other work
+      reply(task, Protocol.STATUS_CANCELLED, undefined, now())
+      scheduleFlush()
+      return
+    }
     task.controller?.abort()
     task.fiber?.interruptUnsafe()
   }
@@ -483,11 +467,7 @@ export const make = (options: {
   return {
     onMessage,
     /** Finalizes the modules' setup layers: called when the worker closes. */
-    close: (): Promise<void> => {
-      if (layerScope === undefined) return Promise.resolve()
-      const { Effect, Exit, Scope } = fx()
-      return Effect.runPromise(Scope.close(layerScope, Exit.void))
-    },
+    close: modules.close,
     /** Sends what is finished now: called when the worker exits, so a crash loses only unfinished work. */
     flush,
     /** The ids of the jobs received and not answered yet (after a `flush`, not even in a batch waiting to be sent). */
@@ -495,43 +475,3 @@ export const make = (options: {
   }
 }
 
-const isThenable = (u: unknown): u is PromiseLike<unknown> =>
-  typeof u === "object" && u !== null && typeof (u as any).then === "function"
-
-/** Reduces anything thrown to a name, a message and a stack, which always clone. Never throws. */
-export const describe = (error: unknown, prefix = ""): Protocol.RemoteError => {
-  try {
-    return describeUnsafe(error, prefix)
-  } catch {
-    return { name: "NonErrorThrown", message: prefix + Object.prototype.toString.call(error), stack: undefined }
-  }
-}
-
-const describeUnsafe = (error: unknown, prefix: string): Protocol.RemoteError => {
-  if (error instanceof Error) {
-    return {
-      name: String(error.name),
-      // an error with no message (e.g. an undeclared tagged error) is described by its fields
-      message: prefix + (error.message !== "" ? String(error.message) : json(error)),
-      stack: typeof error.stack === "string" ? error.stack : undefined
-    }
-  }
-  return { name: "NonErrorThrown", message: prefix + (typeof error === "string" ? error : json(error)), stack: undefined }
-}
-
-const json = (value: unknown): string => {
-  try {
-    return JSON.stringify(value) ?? String(value)
-  } catch {
-    return String(value)
-  }
-}
-
-const causeError = (cause: Cause.Cause<unknown>): Error => {
-  const { Cause } = fx()
-  const squashed = Cause.squash(cause)
-  if (squashed instanceof Error) return squashed
-  const error = new Error(Cause.pretty(cause))
-  error.name = "Defect"
-  return error
-}
