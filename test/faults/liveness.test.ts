@@ -17,6 +17,7 @@ import { Effect, Fiber } from "effect"
 import * as TestClock from "effect/testing/TestClock"
 import { WorkerCrashed, WorkerPool } from "../../src/index.ts"
 import { tasks as bounds } from "../fixtures/bounds-tasks.ts"
+import { withChannelTap } from "../fixtures/channel-tap-state.ts"
 import { tasks } from "../fixtures/tasks.ts"
 import { backends, makeFlags, open, waitFor } from "../utils.ts"
 
@@ -121,7 +122,8 @@ describe("liveness: what only threads can tell (threads)", () => {
 
   it.effect("30. a worker whose replies stop coming is replaced; its call fails with WorkerCrashed", () =>
     Effect.gen(function*() {
-      const pool = yield* WorkerPool.make({ size: 1, backend })
+      // its channel is muted below what the worker captured (a task alone cannot stop its replies)
+      const pool = yield* WorkerPool.make({ size: 1, backend, execArgv: withChannelTap })
       const caller = yield* Effect.forkChild(Effect.flip(pool.apply(bounds.stopReplying, [])))
       yield* driveUntil(caller)
       const error = yield* Fiber.join(caller)

@@ -19,7 +19,7 @@ import { backends, dispatched } from "../utils.ts"
 const timedOut = (error: unknown, url: string, within: string) => {
   assert.instanceOf(error, TaskError)
   assert.strictEqual(error.remoteName, "LoadTimeout")
-  assert.strictEqual(error.message, `task module ${url} did not finish loading within ${within} (startTimeout)`)
+  assert.strictEqual(error.remoteMessage, `task module ${url} did not finish loading within ${within} (startTimeout)`)
 }
 
 for (const backend of backends) {

@@ -11,6 +11,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit } from "effect"
 import { SerializationError, WorkerCrashed, WorkerPool } from "../../src/index.ts"
+import { withChannelTap } from "../fixtures/channel-tap-state.ts"
 import { forgeries, garbage, tasks } from "../fixtures/protocol-tasks.ts"
 import { backends, liveWorkers } from "../utils.ts"
 
@@ -37,7 +38,8 @@ for (const backend of backends) {
     for (const kind of Object.keys(forgeries) as Array<keyof typeof forgeries>) {
       it.effect(`28. its reply is ${kind}: the replies before it count, its task fails with WorkerCrashed`, () =>
         Effect.gen(function*() {
-          const pool = yield* WorkerPool.make({ size: 1, backend })
+          // the forgery is made below the worker's captured channel (a task alone cannot rewrite its replies)
+          const pool = yield* WorkerPool.make({ size: 1, backend, execArgv: withChannelTap })
           yield* pool.apply(tasks.square, [1]) // known to be cheap: what follows goes out, and comes back, batched
           const [a, b, forged] = yield* Effect.all([
             Effect.exit(pool.apply(tasks.square, [2])),

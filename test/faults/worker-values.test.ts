@@ -122,7 +122,7 @@ for (const backend of backends) {
         const worker = yield* pool.apply(hostile.workerId, [])
         const thrown = yield* Effect.flip(pool.apply(hostile.thenThrows, [false]))
         assert.instanceOf(thrown, TaskError)
-        assert.strictEqual(thrown.message, "then threw")
+        assert.strictEqual(thrown.remoteMessage, "then threw")
         // called back before it threw: the result stands, as with a promise
         assert.strictEqual(yield* pool.apply(hostile.thenThrows, [true]), 1)
         assert.strictEqual(yield* pool.apply(hostile.thenTwice, [5]), 5)
