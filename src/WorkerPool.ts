@@ -27,37 +27,19 @@
  *
  * @since 0.1.0
  */
-import * as NodeWorker from "@effect/platform-node/NodeWorker"
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as AsyncResult from "./AsyncResult.ts"
 import * as Backend from "./Backend.ts"
-import * as CallChecks from "./internal/callChecks.ts"
-import * as Chunking from "./internal/chunking.ts"
-import { Dispatcher, type Job } from "./internal/dispatcher.ts"
-import * as NodeProcesses from "./internal/nodeProcesses.ts"
-import * as NodeThreads from "./internal/nodeThreads.ts"
 import * as PoolOptions from "./internal/options.ts"
-import * as PoolStats from "./internal/poolStats.ts"
-import * as Protocol from "./internal/protocol.ts"
-import { admitted, awaitChunks, awaitJob, type Chunked, handOver, submitChunks } from "./internal/submission.ts"
-import * as Supervisor from "./internal/supervisor.ts"
-import {
-  type DispatchError,
-  PoolNotRunning,
-  PoolStillRunning,
-  PoolTerminated,
-  type WorkerStartFailed
-} from "./PoolError.ts"
+import * as PoolEngine from "./internal/poolEngine.ts"
+import type { DispatchError, PoolNotRunning, PoolStillRunning, WorkerStartFailed } from "./PoolError.ts"
 import type { Task, Transferable } from "./Task.ts"
 import * as TaskModule from "./Task.ts"
 
@@ -389,9 +371,6 @@ export interface Pool {
  */
 export class WorkerPool extends Context.Service<WorkerPool, Pool>()("effect-multiprocessing/WorkerPool") {}
 
-/** How many chunks of an `imap` may be in flight per worker. */
-const IMAP_CHUNKS_PER_WORKER = 8
-
 /**
  * Starts a pool of `size` workers (threads, or processes with
  * `backend: "processes"`) and waits until all are ready. The
@@ -414,275 +393,11 @@ export const make = (
   Effect.gen(function*() {
     const parsed = PoolOptions.parse(options, yield* Backend.Backend)
     if (Cause.isIllegalArgumentError(parsed)) return yield* parsed
-    const { backend, cancelGracePeriod, maxHeapPerWorkerMb, maxQueue, maxTasksPerWorker, sizing, startTimeout } = parsed
-    const size = sizing.max
-    const scope = yield* Effect.scope
-    const dispatcher = new Dispatcher()
-    dispatcher.maxQueue = maxQueue ?? Infinity
-    const asyncResults = yield* FiberSet.make<unknown, unknown>()
-    const background = yield* FiberSet.make<unknown, unknown>()
-    const runBackground = yield* FiberSet.runtime(background)()
-    const workersScope = yield* Scope.fork(scope)
-    const supervisor = yield* Supervisor.make({
-      sizing,
-      fork: (effect) => runBackground(effect),
-      dispatcher,
-      backend: backend.kind === "processes" ? NodeProcesses.processes(backend) : NodeThreads.threads(backend),
-      scope: workersScope,
-      initializer: options?.initializer === undefined
-        ? undefined
-        : { task: options.initializer, args: options.initargs ?? [] },
-      maxTasksPerWorker,
-      maxHeapPerWorkerMb,
-      startTimeout
-    }).pipe(Effect.provide(NodeWorker.layerPlatform))
-
-    let state: "running" | "closed" | "terminated" = "running"
-    let started = false
-    const stopped = Deferred.makeUnsafe<void>()
-
-    /** Stops the workers; the first stop to finish marks the pool stopped. */
-    const stopWorkers = (how: "close" | "kill") =>
-      Effect.suspend(() => {
-        dispatcher.rejectWith ??= Exit.fail(
-          new PoolNotRunning({ state: "closed", message: "the pool is closed: it accepts no more tasks" })
-        )
-        supervisor.ref(true)
-        return supervisor.stop(how)
-      }).pipe(Effect.andThen(Deferred.done(stopped, Exit.void)))
-
-    const stats = Effect.sync(() => PoolStats.snapshot(dispatcher))
-    yield* PoolStats.register(dispatcher)
-
-    dispatcher.onBusy = () => {
-      supervisor.ref(true)
-      supervisor.watch()
-    }
-    // a cancelled task that has not stopped within the grace period (stuck in synchronous code, or ignoring its
-    // signal, or uninterruptible) cannot be stopped any other way: its worker is replaced
-    const watchCancelled = (job: Job): Effect.Effect<void> =>
-      Effect.sleep(cancelGracePeriod).pipe(Effect.andThen(Effect.suspend(() => {
-        const grace = Duration.format(cancelGracePeriod)
-        switch (dispatcher.cancelVerdict(job)) {
-          case "done":
-            return Effect.void
-          case "waiting":
-            return watchCancelled(job)
-          case "stuck":
-            return Effect.sync(() =>
-              supervisor.kill(job.slot!, `killed: a cancelled ${job.task.name} was still running synchronously after ${grace}`)
-            )
-          case "ignored":
-            return Effect.sync(() =>
-              supervisor.kill(
-                job.slot!,
-                `killed: a cancelled ${job.task.name} had not stopped ${grace} after its worker read the cancel ` +
-                  `(it ignores its AbortSignal, or cannot be interrupted)`
-              )
-            )
-        }
-      })))
-    dispatcher.onCancelRunning = (job) => runBackground(watchCancelled(job))
-    dispatcher.onIdle = () => {
-      // while the pool starts, its workers keep the program alive (make is waiting for them)
-      if (started) supervisor.ref(false)
-      if (state === "closed") runBackground(stopWorkers("close"))
-    }
-
-    // uninterruptible: a terminate cut short would leave the pool half stopped, and join waiting forever
-    const terminate = Effect.uninterruptible(Effect.suspend(() => {
-      if (state === "terminated") return Deferred.await(stopped)
-      state = "terminated"
-      dispatcher.rejectWith = Exit.fail(
-        new PoolNotRunning({ state: "terminated", message: "the pool is terminated: it accepts no more tasks" })
-      )
-      dispatcher.failAll(new PoolTerminated({ message: "the pool was terminated before the task finished" }))
-      return stopWorkers("kill")
-    }))
-    yield* Effect.addFinalizer(() => terminate)
-
-    // a pool that cannot start leaves no worker behind: those still starting are killed, and waited for
-    yield* Effect.onError(supervisor.start, () => terminate)
-    started = true
-    supervisor.ref(dispatcher.outstanding > 0)
-
-    const notRunning = () =>
-      Effect.fail(
-        new PoolNotRunning({
-          state: state as "closed" | "terminated",
-          message: `the pool is ${state}: it accepts no more tasks`
-        })
-      )
-
-    /** Validates a map's options and reads its input (an input that throws fails the call with that error). */
-    const prepareMap = <X>(items: Iterable<X>, options: MapOptions | undefined) =>
-      Effect.suspend(() => {
-        if (options?.chunksize !== undefined) {
-          const invalid = Chunking.validate(options.chunksize)
-          if (invalid) return Effect.fail(invalid)
-        }
-        let list: ReadonlyArray<X>
-        try {
-          list = Array.isArray(items) ? items : Array.from(items)
-        } catch (error) {
-          return Effect.die(error)
-        }
-        return Effect.succeed({ list, chunksize: options?.chunksize ?? Chunking.defaultChunksize(list.length, size) })
-      })
-
-    const mapWith = (
-      method: string,
-      mode: typeof Protocol.MODE_MAP | typeof Protocol.MODE_STARMAP,
-      task: TaskModule.Any,
-      items: Iterable<unknown>,
-      options: MapOptions | undefined
-    ) =>
-      Effect.suspend((): Effect.Effect<Chunked, PoolNotRunning | Cause.IllegalArgumentError> => {
-        const invalid = CallChecks.mapCall(method, task, items)
-        if (invalid) return Effect.fail(invalid)
-        return state !== "running" ? notRunning() : Effect.flatMap(
-          prepareMap(items, options),
-          ({ chunksize, list }) => {
-            const notTuples = mode === Protocol.MODE_STARMAP ? CallChecks.tuples(method, list) : undefined
-            return notTuples ? Effect.fail(notTuples) : submitChunks(dispatcher, task, mode, list, chunksize)
-          }
-        )
-      })
-
-    const imapWith = (unordered: boolean) =>
-    (
-      task: TaskModule.Any,
-      items: Iterable<unknown> | Stream.Stream<unknown, unknown, unknown>,
-      options: MapOptions | undefined
-    ): Stream.Stream<unknown, unknown, unknown> =>
-      Stream.unwrap(Effect.suspend((): Effect.Effect<
-        Stream.Stream<unknown, unknown, unknown>,
-        PoolNotRunning | Cause.IllegalArgumentError
-      > => {
-        const mistake = CallChecks.imapCall(unordered ? "imapUnordered" : "imap", task, items, Stream.isStream)
-        if (mistake) return Effect.fail(mistake)
-        if (state !== "running") return notRunning()
-        const chunksize = options?.chunksize ?? 1
-        const invalid = Chunking.validate(chunksize)
-        if (invalid) return Effect.fail(invalid)
-        // an iterable is read one chunk at a time (Stream.fromIterable would read 4096 items ahead)
-        const input = Stream.isStream(items)
-          ? items
-          : Stream.fromIterable(items, { chunkSize: Array.isArray(items) ? undefined : chunksize })
-        // while the stream runs, the pool is not idle: a close waits for the rest of its input
-        const release = dispatcher.busy()
-        return Effect.succeed(input.pipe(
-          Stream.grouped(chunksize),
-          // each chunk's outcome as an Exit, so that an ordered stream emits every result
-          // before a failed chunk, and fails (cancelling the chunks in flight) when it reaches it
-          Stream.mapEffect(
-            (chunk) =>
-              Effect.exit(Effect.flatMap(
-                admitted(dispatcher, () => dispatcher.submit(task, Protocol.MODE_MAP, chunk, chunk.length)),
-                (job) => awaitJob<ReadonlyArray<unknown>, unknown>(dispatcher, job)
-              )),
-            { concurrency: Math.min(size * IMAP_CHUNKS_PER_WORKER, maxQueue ?? Infinity), unordered }
-          ),
-          Stream.mapEffect((exit) => exit),
-          // one result at a time, each let go of by the chunk once emitted: no consumed result is kept alive
-          Stream.flatMap((results) => Stream.fromIterable(handOver(results), { chunkSize: 1 })),
-          Stream.ensuring(Effect.sync(release))
-        ))
-      }))
-
-    /** Runs the wait in a fiber of the pool's scope, with Python's callbacks. */
-    const startAsync = <A, E>(wait: Effect.Effect<A, E>, options: AsyncOptions<A, E> | undefined) =>
-      Effect.map(
-        FiberSet.run(asyncResults, options?.callback || options?.errorCallback ? withCallbacks(wait, options) : wait),
-        AsyncResult.fromFiber
-      )
-
-    const pool: Pool = {
-      size,
-      stats,
-      apply: (task, args, options) =>
-        Effect.suspend(() => {
-          const invalid = CallChecks.applyCall("apply", task, args)
-          if (invalid) return Effect.fail(invalid)
-          if (state !== "running") return notRunning()
-          const submit = () => dispatcher.submit(task, Protocol.MODE_APPLY, args, 1, options?.transfer)
-          return maxQueue === undefined
-            ? awaitJob(dispatcher, submit())
-            : Effect.flatMap(admitted(dispatcher, submit), (job) => awaitJob(dispatcher, job))
-        }),
-      map: (task, items, options) =>
-        Effect.flatMap(
-          mapWith("map", Protocol.MODE_MAP, task, items, options),
-          (group) => awaitChunks(dispatcher, group)
-        ),
-      starmap: (task, items, options) =>
-        Effect.flatMap(
-          mapWith("starmap", Protocol.MODE_STARMAP, task, items, options),
-          (group) => awaitChunks(dispatcher, group)
-        ),
-      imap: imapWith(false) as Pool["imap"],
-      imapUnordered: imapWith(true) as Pool["imapUnordered"],
-      applyAsync: (task, args, options) =>
-        Effect.suspend(() => {
-          const invalid = CallChecks.applyCall("applyAsync", task, args)
-          if (invalid) return Effect.fail<Cause.IllegalArgumentError | PoolNotRunning>(invalid)
-          if (state !== "running") return notRunning()
-          return Effect.flatMap(
-            admitted(dispatcher, () => dispatcher.submit(task, Protocol.MODE_APPLY, args, 1, options?.transfer)),
-            (job) => startAsync(awaitJob(dispatcher, job), options)
-          )
-        }),
-      mapAsync: (task, items, options) =>
-        Effect.flatMap(
-          mapWith("mapAsync", Protocol.MODE_MAP, task, items, options),
-          (group) => startAsync(awaitChunks(dispatcher, group), options)
-        ),
-      starmapAsync: (task, items, options) =>
-        Effect.flatMap(
-          mapWith("starmapAsync", Protocol.MODE_STARMAP, task, items, options),
-          (group) => startAsync(awaitChunks(dispatcher, group), options)
-        ),
-      broadcast: (task, args) =>
-        Effect.suspend(() => {
-          const invalid = CallChecks.applyCall("broadcast", task, args)
-          if (invalid) return Effect.fail(invalid)
-          if (state !== "running") return notRunning()
-          const jobs = dispatcher.members().map((slot) =>
-            dispatcher.submitTo(slot, task, Protocol.MODE_APPLY, args, 1)
-          )
-          return Effect.forEach(jobs, (job) => awaitJob(dispatcher, job), { concurrency: "unbounded" })
-        }),
-      close: Effect.sync(() => {
-        if (state !== "running") return
-        state = "closed"
-        if (dispatcher.outstanding === 0) runBackground(stopWorkers("close"))
-      }),
-      join: Effect.suspend(() =>
-        state === "running"
-          ? Effect.fail(new PoolStillRunning({ message: "join needs the pool closed or terminated first" }))
-          : Effect.andThen(Deferred.await(stopped), FiberSet.awaitEmpty(asyncResults))
-      ),
-      terminate
-    }
-    return pool
+    return yield* PoolEngine.make(
+      parsed,
+      options?.initializer === undefined ? undefined : { task: options.initializer, args: options.initargs ?? [] }
+    )
   })
-
-const withCallbacks = <A, E>(wait: Effect.Effect<A, E>, options: AsyncOptions<A, E>) =>
-  Effect.onExit(wait, (exit) =>
-    Effect.suspend(() => {
-      try {
-        if (exit._tag === "Success") {
-          options.callback?.(exit.value)
-        } else {
-          // Python calls error_callback with the exception; an interruption is not one
-          const error = Cause.findErrorOption(exit.cause)
-          if (error._tag === "Some") options.errorCallback?.(error.value)
-        }
-        return Effect.void
-      } catch (error) {
-        return Effect.logError("effect-multiprocessing: an AsyncResult callback threw; the pool is unaffected", error)
-      }
-    }))
 
 /**
  * Provides `WorkerPool` from `make`: the pool lives as long as the layer.

@@ -7,7 +7,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { Cause, Exit } from "effect"
 import { SerializationError, Task, WorkerCrashed } from "../src/index.ts"
 import * as Boundary from "../src/internal/boundary.ts"
-import { Dispatcher, type Job, makeSlot } from "../src/internal/dispatcher.ts"
+import { Dispatcher } from "../src/internal/dispatcher.ts"
+import { type Job, makeSlot } from "../src/internal/slot.ts"
 import * as Protocol from "../src/internal/protocol.ts"
 
 const tasks = Task.module("file:///virtual/boundary-tasks.ts", {

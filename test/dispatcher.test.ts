@@ -6,7 +6,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Exit } from "effect"
 import { Task, WorkerCrashed } from "../src/index.ts"
-import { Dispatcher, type Job, makeSlot, type Slot } from "../src/internal/dispatcher.ts"
+import { Dispatcher } from "../src/internal/dispatcher.ts"
+import { type Job, makeSlot, type Slot } from "../src/internal/slot.ts"
 import * as Protocol from "../src/internal/protocol.ts"
 
 const tasks = Task.module("file:///virtual/dispatcher-tasks.ts", {

@@ -12,8 +12,8 @@
  *
  * The checks are cheap and done where a message is decoded, with no schema:
  * the envelope (`receive`, called by the backends for every message), then
- * each reply (`checkReplies` and `checkReply`, called by the dispatcher before
- * it trusts a reply's fields), and what a checked reply means for its caller
+ * each reply (`checkReplies` and `checkReply`, called by the dispatcher's
+ * reply side, replies.ts, before it trusts a reply's fields), and what a checked reply means for its caller
  * (`decode`). Everything that arrives went through a
  * structured clone (threads) or Node's advanced serialization (processes): it
  * is plain data, with no getters or proxies, so reading it cannot run code.
@@ -233,7 +233,8 @@ export const unreadable = (task: Task.Any, reason: string): SerializationError =
     message: `the result of ${task.name} cannot be read by the pool: ${reason}`
   })
 
-const errorMessage = (error: unknown): string => error instanceof Error ? error.message : String(error)
+/** The message of a thrown value, whatever it is. */
+export const errorMessage = (error: unknown): string => error instanceof Error ? error.message : String(error)
 
 /**
  * If `replies` is the answer to `OP_RESEND` (a single `Protocol.STATUS_RESENT`), the

@@ -1,9 +1,12 @@
 /**
  * The dispatcher: where a task is chosen a worker, where a worker's replies
- * settle tasks, and where a worker's death fails exactly the tasks it held.
+ * settle tasks (read in replies.ts), and where a worker's death fails exactly
+ * the tasks it held.
  *
  * Plain synchronous code, no fibers: a submitted task is a `Job` record; the
- * caller's fiber waits on it through `Effect.callback` (see `awaitJob`).
+ * caller's fiber waits on it through `Effect.callback` (see `awaitJob`). The
+ * records (`Job`, and `Slot` for a worker) and the cost estimate are in
+ * slot.ts.
  *
  * Dispatch keeps, for each worker, the jobs it holds (`Slot.inflight`: the
  * record that makes crash isolation and cancellation exact) and an estimate of
@@ -35,11 +38,11 @@ import { SerializationError, WorkerCrashed } from "../PoolError.ts"
 import type * as Task from "../Task.ts"
 import * as Boundary from "./boundary.ts"
 import * as Protocol from "./protocol.ts"
+import { Replies } from "./replies.ts"
+import { costOf, type Job, progressOf, type Slot, type TaskKind } from "./slot.ts"
 
 /** Estimated work (µs) a worker may have queued before it counts as full. */
 const TARGET_QUEUED_MICROS = 2000
-/** Most jobs in flight on one worker. */
-const MAX_INFLIGHT = 512
 /**
  * How many workers may die holding a job they had not started before the job
  * fails with `SerializationError` (its argument kills the workers that receive
@@ -47,124 +50,6 @@ const MAX_INFLIGHT = 512
  * for ever.
  */
 export const MAX_UNSTARTED_DEATHS = 2
-
-/** One `RUN`: a single call or a chunk of a map. */
-export interface Job {
-  readonly id: number
-  readonly task: Task.Any
-  readonly kind: TaskKind
-  readonly mode: Protocol.Mode
-  payload: unknown
-  readonly transfer: ReadonlyArray<Task.Transferable> | undefined
-  readonly items: number
-  cost: number
-  slot: Slot | undefined
-  /** Its position among the jobs posted to `slot`, to compare with `Slot.started`. */
-  seq: number
-  /** When it was submitted (`performance.now()`), for the wait-time statistics. */
-  readonly submittedAt: number
-  /** The one worker it must run on (an initializer, a broadcast), if any. */
-  readonly target: Slot | undefined
-  /**
-   * The outcome, once settled; once handed to `waiter`, only a marker that it
-   * is settled (the value is the caller's: a job must not keep it alive).
-   */
-  exit: Exit.Exit<unknown, unknown> | undefined
-  /** Called once with the outcome, unless the job was cancelled first. */
-  waiter: ((exit: Exit.Exit<unknown, unknown>) => void) | undefined
-  cancelled: boolean
-  /** Which `CANCEL` to its worker this job's was (1-based; 0: none sent), to compare with `Progress.cancelsRead`. */
-  cancelOrdinal: number
-  /** How many workers died holding it before it started (see `MAX_UNSTARTED_DEATHS`). */
-  deaths: number
-}
-
-/** What the dispatcher knows about a task function, by task id. */
-interface TaskKind {
-  readonly key: number
-  /** Estimated µs per item; negative while unknown. */
-  microsPerItem: number
-}
-
-/** A worker, as the dispatcher sees it. */
-export interface Slot {
-  readonly workerId: number
-  /** Posts a message to the worker; throws if it cannot be cloned. */
-  readonly post: (message: Array<unknown>, transfers: ReadonlyArray<Task.Transferable>) => void
-  /**
-   * What the worker is doing, from memory it shares with the pool; `undefined`
-   * for a worker that reports by message instead (see `progressOf`).
-   */
-  readonly progress: () => Protocol.Progress | undefined
-  /** Most jobs in flight on it: one for a worker that cannot say which jobs it started. */
-  readonly maxInflight: number
-  /** `Progress.cancelsRead` as last reported by message. */
-  cancelsReported: number
-  /** `Progress.started` as reported by message by a worker that exits (`STATUS_STARTED`), if it did. */
-  startedReported: number | undefined
-  /** It has answered the handshake: it may run the jobs meant for it. */
-  online: boolean
-  /** How many more shared jobs it may take before it is retired (`maxTasksPerWorker`). */
-  budget: number
-  /** Jobs meant for this worker only, not sent yet. */
-  readonly direct: Array<Job>
-  /** Jobs it has answered. */
-  completed: number
-  /** Jobs it has been given: a worker idle since a given count has had nothing since. */
-  given: number
-  /** How many jobs have been posted to it. */
-  sent: number
-  /** How many `CANCEL`s have been posted to it. */
-  cancelsSent: number
-  /** The jobs this worker holds, by job id. */
-  readonly inflight: Map<number, Job>
-  queuedMicros: number
-  /** Task keys already defined on this worker. */
-  readonly defined: Set<number>
-  /** It may take shared jobs. */
-  ready: boolean
-  /** The highest `Progress.started` read so far: a worker's count never goes back. */
-  startedSeen: number
-  /** The highest `Progress.cancelsRead` read so far. */
-  cancelsReadSeen: number
-  /** The last check of its progress found it running a job it does not hold (see `progressFault` in liveness.ts). */
-  runningUnheld: boolean
-  /** It holds a job that has seen a worker die before it started: it takes nothing more until that one is answered. */
-  isolating: boolean
-  /** The pool killed it (a stuck cancel, a failed liveness check): its death says nothing about the jobs it held. */
-  killed: boolean
-}
-
-export const makeSlot = (
-  workerId: number,
-  post: Slot["post"],
-  progress: Slot["progress"],
-  maxInflight = MAX_INFLIGHT,
-  budget = Infinity
-): Slot => ({
-  workerId,
-  post,
-  progress,
-  maxInflight,
-  cancelsReported: 0,
-  startedReported: undefined,
-  online: false,
-  budget,
-  direct: [],
-  completed: 0,
-  given: 0,
-  sent: 0,
-  cancelsSent: 0,
-  ready: false,
-  inflight: new Map(),
-  queuedMicros: 0,
-  defined: new Set(),
-  startedSeen: 0,
-  cancelsReadSeen: 0,
-  runningUnheld: false,
-  isolating: false,
-  killed: false
-})
 
 export class Dispatcher {
   readonly slots: Array<Slot> = []
@@ -204,8 +89,8 @@ export class Dispatcher {
   maxQueue = Infinity
   /** Submitters waiting for room in the queue, first come first served. */
   private roomWaiters: Array<() => void> = []
-  /** Workers with messages the pool could not read, until they answer every `RESEND` (see protocol.ts). */
-  private readonly lost = new Map<Slot, Boundary.Lost>()
+  /** The reply side: settling jobs from replies, and recovering the messages the pool could not read. */
+  private readonly replies = new Replies(this)
   /** Once set (the pool has stopped), every new job is settled with it at once. */
   rejectWith: Exit.Exit<never, unknown> | undefined = undefined
 
@@ -429,7 +314,8 @@ export class Dispatcher {
     if (job.deaths > 0) slot.isolating = true
   }
 
-  private release(slot: Slot, job: Job): void {
+  /** Takes `job` off `slot` (also for replies.ts). */
+  release(slot: Slot, job: Job): void {
     slot.inflight.delete(job.id)
     slot.queuedMicros = slot.inflight.size === 0 ? 0 : Math.max(0, slot.queuedMicros - Math.max(job.cost, 0))
     if (job.deaths > 0) slot.isolating = false
@@ -487,7 +373,7 @@ export class Dispatcher {
             new SerializationError({
               task: job.task.id,
               direction: "argument",
-              message: `an argument of ${job.task.name} cannot be sent to a worker: ${errorMessage(error)}`
+              message: `an argument of ${job.task.name} cannot be sent to a worker: ${Boundary.errorMessage(error)}`
             })
           )
         )
@@ -506,38 +392,14 @@ export class Dispatcher {
   // -- replies ------------------------------------------------------------------------
 
   /**
-   * Handles a batch of replies from a worker, then refills it. Each reply is
-   * checked at the boundary before it is used (see boundary.ts): at the first
-   * one that breaks the protocol the worker gets no more work, the rest is
-   * ignored, and what is wrong is returned (the supervisor then replaces the
-   * worker); the replies before it count.
+   * Handles a batch of replies from a worker (replies.ts), then refills it.
+   * Each reply is checked at the boundary before it is used (see
+   * boundary.ts): at the first one that breaks the protocol the worker gets no
+   * more work, the rest is ignored, and what is wrong is returned (the
+   * supervisor then replaces the worker); the replies before it count.
    */
   onReplies(slot: Slot, replies: ReadonlyArray<unknown>): string | undefined {
-    let wrong = Boundary.checkReplies(replies, slot.inflight.size)
-    for (let i = 0; wrong === undefined && i < replies.length; i += Protocol.REPLY_WIDTH) {
-      const status = replies[i + 1] as Protocol.Status
-      const job = status <= Protocol.STATUS_CANCELLED ? slot.inflight.get(replies[i] as number) : undefined
-      wrong = Boundary.checkReply(replies, i, job?.task.errors, slot.cancelsSent, slot.sent)
-      if (wrong !== undefined) break
-      if (job === undefined) {
-        wrong = this.onNotice(slot, status, replies[i + 2])
-        continue
-      }
-      this.release(slot, job)
-      slot.completed++
-      const micros = replies[i + 3] as number
-      const ran = micros / 1000
-      this.totals.runs++
-      this.totals.runMillis += ran
-      if (ran > this.totals.maxRunMillis) this.totals.maxRunMillis = ran
-      if (status === Protocol.STATUS_OK) {
-        // only complete runs say what the task costs (a cancelled or failed one stopped early)
-        const kind = job.kind
-        const perItem = micros / job.items
-        kind.microsPerItem = kind.microsPerItem < 0 ? perItem : 0.7 * kind.microsPerItem + 0.3 * perItem
-      }
-      if (!job.cancelled) this.settle(job, Boundary.decode(job.task, status, replies[i + 2]))
-    }
+    const wrong = this.replies.read(slot, replies)
     if (wrong !== undefined) {
       // faulty: it takes nothing more (what it held fails when the supervisor has replaced it)
       slot.ready = false
@@ -552,66 +414,12 @@ export class Dispatcher {
     return wrong
   }
 
-  /** A reply about no task (its id is -1), already checked; returns what is wrong with it, if anything. */
-  private onNotice(slot: Slot, status: Protocol.Status, payload: unknown): string | undefined {
-    switch (status) {
-      case Protocol.STATUS_PROGRESS:
-        slot.cancelsReported = payload as number
-        return undefined
-      case Protocol.STATUS_OVER_HEAP:
-        slot.budget = 0 // maxHeapPerWorkerMb: it takes nothing more, and is replaced once it has answered
-        return undefined
-      case Protocol.STATUS_STARTED:
-        slot.startedReported = payload as number
-        return undefined
-      case Protocol.STATUS_RESENT:
-        return this.onResent(slot, payload as readonly [number, ReadonlyArray<number>])
-      default:
-        return undefined
-    }
-  }
-
   /**
-   * The pool could not read a worker's message number `seq`: ask the worker
-   * to send its replies again and say which jobs it still holds (see "Lost
-   * messages" in protocol.ts).
+   * The pool could not read a worker's message number `seq`: the worker is
+   * asked to send its replies again (see `Replies.onUnreadable`).
    */
   onUnreadable(slot: Slot, seq: number, error: unknown): void {
-    let lost = this.lost.get(slot)
-    if (lost === undefined) {
-      lost = { pending: 0, sentBefore: 0, reason: errorMessage(error) }
-      this.lost.set(slot, lost)
-    }
-    try {
-      slot.post([Protocol.OP_RESEND, seq], [])
-      lost.pending++
-      lost.sentBefore = slot.sent
-    } catch {
-      // the worker is gone; its exit settles the slot
-    }
-  }
-
-  /**
-   * The answer to a `RESEND`, after the replies sent again. Once every `RESEND`
-   * is answered, a job sent before the last one that the worker no longer
-   * holds, and that no reply has settled, was answered in a message the pool
-   * could not read: it fails with `SerializationError`.
-   */
-  private onResent(slot: Slot, [, held]: readonly [number, ReadonlyArray<number>]): string | undefined {
-    const lost = this.lost.get(slot)
-    if (lost === undefined) return "it answered a RESEND it was not sent"
-    if (--lost.pending > 0) return undefined
-    this.lost.delete(slot)
-    const holds = new Set(held)
-    const gone = Array.from(slot.inflight.values()).filter((job) =>
-      job.seq >= 0 && job.seq < lost.sentBefore && !holds.has(job.id)
-    )
-    for (const job of gone) {
-      this.release(slot, job)
-      slot.completed++
-      this.settle(job, Exit.fail(Boundary.unreadable(job.task, lost.reason)))
-    }
-    return undefined
+    this.replies.onUnreadable(slot, seq, error)
   }
 
   // -- workers coming and going -----------------------------------------------------
@@ -684,7 +492,7 @@ export class Dispatcher {
     const index = this.slots.indexOf(slot)
     if (index >= 0) this.slots.splice(index, 1)
     slot.ready = false
-    this.lost.delete(slot)
+    this.replies.forget(slot)
     // what it published may be garbage: it never started fewer than we saw, nor more than it was sent; a process
     // worker that exited on its own said how many jobs it had started (the others were sent too late)
     const started = Math.min(slot.startedReported ?? Math.max(progressOf(slot).started, slot.startedSeen), slot.sent)
@@ -757,7 +565,8 @@ export class Dispatcher {
     }
   }
 
-  private settle(job: Job, exit: Exit.Exit<unknown, unknown>): void {
+  /** Settles `job` with its outcome, once, unless it was cancelled (also for replies.ts). */
+  settle(job: Job, exit: Exit.Exit<unknown, unknown>): void {
     if (job.exit !== undefined || job.cancelled) return
     job.exit = exit
     if (exit._tag === "Success") this.totals.succeeded++
@@ -784,16 +593,3 @@ export class Dispatcher {
  */
 const DELIVERED: Exit.Exit<never, never> = Exit.die(new Error("effect-multiprocessing: this outcome was handed over"))
 
-/**
- * A worker's progress: read from shared memory, or, for a worker that reports
- * by message, every job sent counts as started (it holds one at a time) and the
- * `CANCEL`s read are the last count it reported.
- */
-const progressOf = (slot: Slot): Protocol.Progress =>
-  slot.progress() ?? { started: slot.sent, running: undefined, cancelsRead: slot.cancelsReported }
-
-/** A job's estimated cost (µs): unknown (-1) for one that has seen a worker die before it started, so it goes alone. */
-const costOf = (job: Job): number =>
-  job.kind.microsPerItem < 0 || job.deaths > 0 ? -1 : job.kind.microsPerItem * job.items
-
-const errorMessage = (error: unknown): string => error instanceof Error ? error.message : String(error)

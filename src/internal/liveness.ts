@@ -29,7 +29,8 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import type * as Task from "../Task.ts"
-import type { Dispatcher, Slot } from "./dispatcher.ts"
+import type { Dispatcher } from "./dispatcher.ts"
+import type { Slot } from "./slot.ts"
 import * as Protocol from "./protocol.ts"
 
 /**

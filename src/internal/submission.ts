@@ -10,7 +10,8 @@
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Task from "../Task.ts"
-import type { Dispatcher, Job } from "./dispatcher.ts"
+import type { Dispatcher } from "./dispatcher.ts"
+import type { Job } from "./slot.ts"
 import * as Protocol from "./protocol.ts"
 
 /**

@@ -23,7 +23,8 @@ import type * as Task from "../Task.ts"
 import type * as Boundary from "./boundary.ts"
 import * as Liveness from "./liveness.ts"
 import * as Protocol from "./protocol.ts"
-import { type Dispatcher, makeSlot, type Slot } from "./dispatcher.ts"
+import type { Dispatcher } from "./dispatcher.ts"
+import { makeSlot, type Slot } from "./slot.ts"
 
 /** Consecutive workers that may die before they are ready before the pool gives up. */
 const MAX_START_FAILURES = 3

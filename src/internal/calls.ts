@@ -1,0 +1,206 @@
+/**
+ * A pool's calls: `apply`, `map` / `starmap`, the `imap` streams, the
+ * `*Async` variants (with Python's callbacks) and `broadcast`, over the
+ * submission helpers (submission.ts). Each call checks what it is given
+ * (callChecks.ts) and that the pool is running (lifecycle.ts) before it
+ * submits anything.
+ *
+ * @internal
+ */
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as FiberSet from "effect/FiberSet"
+import * as Stream from "effect/Stream"
+import * as AsyncResult from "../AsyncResult.ts"
+import type { PoolNotRunning } from "../PoolError.ts"
+import type * as TaskModule from "../Task.ts"
+import type { AsyncOptions, MapOptions, Pool } from "../WorkerPool.ts"
+import * as CallChecks from "./callChecks.ts"
+import * as Chunking from "./chunking.ts"
+import type { Dispatcher } from "./dispatcher.ts"
+import type { Lifecycle } from "./lifecycle.ts"
+import * as Protocol from "./protocol.ts"
+import { admitted, awaitChunks, awaitJob, type Chunked, handOver, submitChunks } from "./submission.ts"
+
+/** How many chunks of an `imap` may be in flight per worker. */
+const IMAP_CHUNKS_PER_WORKER = 8
+
+/** What the calls need of their pool. */
+export interface Engine {
+  readonly dispatcher: Dispatcher
+  readonly lifecycle: Lifecycle
+  /** The number of workers (for a pool sized `{ min, max }`, its maximum). */
+  readonly size: number
+  readonly maxQueue: number | undefined
+  /** Where the `*Async` calls wait for their results. */
+  readonly asyncResults: FiberSet.FiberSet<unknown, unknown>
+}
+
+/** The methods of a `Pool` that submit tasks. */
+export type Calls = Pick<
+  Pool,
+  "apply" | "map" | "starmap" | "imap" | "imapUnordered" | "applyAsync" | "mapAsync" | "starmapAsync" | "broadcast"
+>
+
+export const make = (engine: Engine): Calls => {
+  const { dispatcher, lifecycle, maxQueue } = engine
+  return {
+    apply: (task, args, options) =>
+      Effect.suspend(() => {
+        const invalid = CallChecks.applyCall("apply", task, args)
+        if (invalid) return Effect.fail(invalid)
+        if (lifecycle.state() !== "running") return lifecycle.notRunning()
+        const submit = () => dispatcher.submit(task, Protocol.MODE_APPLY, args, 1, options?.transfer)
+        return maxQueue === undefined
+          ? awaitJob(dispatcher, submit())
+          : Effect.flatMap(admitted(dispatcher, submit), (job) => awaitJob(dispatcher, job))
+      }),
+    map: (task, items, options) =>
+      Effect.flatMap(
+        mapWith(engine, "map", Protocol.MODE_MAP, task, items, options),
+        (group) => awaitChunks(dispatcher, group)
+      ),
+    starmap: (task, items, options) =>
+      Effect.flatMap(
+        mapWith(engine, "starmap", Protocol.MODE_STARMAP, task, items, options),
+        (group) => awaitChunks(dispatcher, group)
+      ),
+    imap: imapWith(engine, false) as Pool["imap"],
+    imapUnordered: imapWith(engine, true) as Pool["imapUnordered"],
+    applyAsync: (task, args, options) =>
+      Effect.suspend(() => {
+        const invalid = CallChecks.applyCall("applyAsync", task, args)
+        if (invalid) return Effect.fail<Cause.IllegalArgumentError | PoolNotRunning>(invalid)
+        if (lifecycle.state() !== "running") return lifecycle.notRunning()
+        return Effect.flatMap(
+          admitted(dispatcher, () => dispatcher.submit(task, Protocol.MODE_APPLY, args, 1, options?.transfer)),
+          (job) => startAsync(engine, awaitJob(dispatcher, job), options)
+        )
+      }),
+    mapAsync: (task, items, options) =>
+      Effect.flatMap(
+        mapWith(engine, "mapAsync", Protocol.MODE_MAP, task, items, options),
+        (group) => startAsync(engine, awaitChunks(dispatcher, group), options)
+      ),
+    starmapAsync: (task, items, options) =>
+      Effect.flatMap(
+        mapWith(engine, "starmapAsync", Protocol.MODE_STARMAP, task, items, options),
+        (group) => startAsync(engine, awaitChunks(dispatcher, group), options)
+      ),
+    broadcast: (task, args) =>
+      Effect.suspend(() => {
+        const invalid = CallChecks.applyCall("broadcast", task, args)
+        if (invalid) return Effect.fail(invalid)
+        if (lifecycle.state() !== "running") return lifecycle.notRunning()
+        const jobs = dispatcher.members().map((slot) =>
+          dispatcher.submitTo(slot, task, Protocol.MODE_APPLY, args, 1)
+        )
+        return Effect.forEach(jobs, (job) => awaitJob(dispatcher, job), { concurrency: "unbounded" })
+      })
+  }
+}
+
+/** Validates a map's options and reads its input (an input that throws fails the call with that error). */
+const prepareMap = <X>(size: number, items: Iterable<X>, options: MapOptions | undefined) =>
+  Effect.suspend(() => {
+    if (options?.chunksize !== undefined) {
+      const invalid = Chunking.validate(options.chunksize)
+      if (invalid) return Effect.fail(invalid)
+    }
+    let list: ReadonlyArray<X>
+    try {
+      list = Array.isArray(items) ? items : Array.from(items)
+    } catch (error) {
+      return Effect.die(error)
+    }
+    return Effect.succeed({ list, chunksize: options?.chunksize ?? Chunking.defaultChunksize(list.length, size) })
+  })
+
+const mapWith = (
+  engine: Engine,
+  method: string,
+  mode: typeof Protocol.MODE_MAP | typeof Protocol.MODE_STARMAP,
+  task: TaskModule.Any,
+  items: Iterable<unknown>,
+  options: MapOptions | undefined
+) =>
+  Effect.suspend((): Effect.Effect<Chunked, PoolNotRunning | Cause.IllegalArgumentError> => {
+    const invalid = CallChecks.mapCall(method, task, items)
+    if (invalid) return Effect.fail(invalid)
+    return engine.lifecycle.state() !== "running" ? engine.lifecycle.notRunning() : Effect.flatMap(
+      prepareMap(engine.size, items, options),
+      ({ chunksize, list }) => {
+        const notTuples = mode === Protocol.MODE_STARMAP ? CallChecks.tuples(method, list) : undefined
+        return notTuples ? Effect.fail(notTuples) : submitChunks(engine.dispatcher, task, mode, list, chunksize)
+      }
+    )
+  })
+
+const imapWith = (engine: Engine, unordered: boolean) =>
+(
+  task: TaskModule.Any,
+  items: Iterable<unknown> | Stream.Stream<unknown, unknown, unknown>,
+  options: MapOptions | undefined
+): Stream.Stream<unknown, unknown, unknown> =>
+  Stream.unwrap(Effect.suspend((): Effect.Effect<
+    Stream.Stream<unknown, unknown, unknown>,
+    PoolNotRunning | Cause.IllegalArgumentError
+  > => {
+    const { dispatcher, maxQueue, size } = engine
+    const mistake = CallChecks.imapCall(unordered ? "imapUnordered" : "imap", task, items, Stream.isStream)
+    if (mistake) return Effect.fail(mistake)
+    if (engine.lifecycle.state() !== "running") return engine.lifecycle.notRunning()
+    const chunksize = options?.chunksize ?? 1
+    const invalid = Chunking.validate(chunksize)
+    if (invalid) return Effect.fail(invalid)
+    // an iterable is read one chunk at a time (Stream.fromIterable would read 4096 items ahead)
+    const input = Stream.isStream(items)
+      ? items
+      : Stream.fromIterable(items, { chunkSize: Array.isArray(items) ? undefined : chunksize })
+    // while the stream runs, the pool is not idle: a close waits for the rest of its input
+    const release = dispatcher.busy()
+    return Effect.succeed(input.pipe(
+      Stream.grouped(chunksize),
+      // each chunk's outcome as an Exit, so that an ordered stream emits every result
+      // before a failed chunk, and fails (cancelling the chunks in flight) when it reaches it
+      Stream.mapEffect(
+        (chunk) =>
+          Effect.exit(Effect.flatMap(
+            admitted(dispatcher, () => dispatcher.submit(task, Protocol.MODE_MAP, chunk, chunk.length)),
+            (job) => awaitJob<ReadonlyArray<unknown>, unknown>(dispatcher, job)
+          )),
+        { concurrency: Math.min(size * IMAP_CHUNKS_PER_WORKER, maxQueue ?? Infinity), unordered }
+      ),
+      Stream.mapEffect((exit) => exit),
+      // one result at a time, each let go of by the chunk once emitted: no consumed result is kept alive
+      Stream.flatMap((results) => Stream.fromIterable(handOver(results), { chunkSize: 1 })),
+      Stream.ensuring(Effect.sync(release))
+    ))
+  }))
+
+/** Runs the wait in a fiber of the pool's scope, with Python's callbacks. */
+const startAsync = <A, E>(engine: Engine, wait: Effect.Effect<A, E>, options: AsyncOptions<A, E> | undefined) =>
+  Effect.map(
+    FiberSet.run(
+      engine.asyncResults,
+      options?.callback || options?.errorCallback ? withCallbacks(wait, options) : wait
+    ),
+    AsyncResult.fromFiber
+  )
+
+const withCallbacks = <A, E>(wait: Effect.Effect<A, E>, options: AsyncOptions<A, E>) =>
+  Effect.onExit(wait, (exit) =>
+    Effect.suspend(() => {
+      try {
+        if (exit._tag === "Success") {
+          options.callback?.(exit.value)
+        } else {
+          // Python calls error_callback with the exception; an interruption is not one
+          const error = Cause.findErrorOption(exit.cause)
+          if (error._tag === "Some") options.errorCallback?.(error.value)
+        }
+        return Effect.void
+      } catch (error) {
+        return Effect.logError("effect-multiprocessing: an AsyncResult callback threw; the pool is unaffected", error)
+      }
+    }))

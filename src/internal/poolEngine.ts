@@ -1,0 +1,116 @@
+/**
+ * A pool's engine, as `WorkerPool.make` starts it: the dispatcher and the
+ * supervisor wired to each other, the cancel watch (a cancelled task that does
+ * not stop within `cancelGracePeriod` has its worker replaced), the lifecycle
+ * (lifecycle.ts) and the calls (calls.ts), put together as a `Pool`.
+ *
+ * @internal
+ */
+import * as NodeWorker from "@effect/platform-node/NodeWorker"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as FiberSet from "effect/FiberSet"
+import * as Scope from "effect/Scope"
+import type * as Task from "../Task.ts"
+import type { Pool } from "../WorkerPool.ts"
+import * as Calls from "./calls.ts"
+import { Dispatcher } from "./dispatcher.ts"
+import * as Lifecycle from "./lifecycle.ts"
+import * as NodeProcesses from "./nodeProcesses.ts"
+import * as NodeThreads from "./nodeThreads.ts"
+import type * as PoolOptions from "./options.ts"
+import * as PoolStats from "./poolStats.ts"
+import type { Job } from "./slot.ts"
+import * as Supervisor from "./supervisor.ts"
+
+/**
+ * Starts the engine of a pool from its parsed options, and waits until its
+ * workers are ready (see `WorkerPool.make`).
+ */
+export const make = Effect.fnUntraced(function*(
+  parsed: PoolOptions.Parsed,
+  /** Python's `initializer(*initargs)`, if any. */
+  initializer: { readonly task: Task.Any; readonly args: ReadonlyArray<unknown> } | undefined
+) {
+  const { backend, cancelGracePeriod, maxHeapPerWorkerMb, maxQueue, maxTasksPerWorker, sizing, startTimeout } = parsed
+  const size = sizing.max
+  const scope = yield* Effect.scope
+  const dispatcher = new Dispatcher()
+  dispatcher.maxQueue = maxQueue ?? Infinity
+  const asyncResults = yield* FiberSet.make<unknown, unknown>()
+  const background = yield* FiberSet.make<unknown, unknown>()
+  const runBackground = yield* FiberSet.runtime(background)()
+  const workersScope = yield* Scope.fork(scope)
+  const supervisor = yield* Supervisor.make({
+    sizing,
+    fork: (effect) => runBackground(effect),
+    dispatcher,
+    backend: backend.kind === "processes" ? NodeProcesses.processes(backend) : NodeThreads.threads(backend),
+    scope: workersScope,
+    initializer,
+    maxTasksPerWorker,
+    maxHeapPerWorkerMb,
+    startTimeout
+  }).pipe(Effect.provide(NodeWorker.layerPlatform))
+
+  const lifecycle = Lifecycle.make({ dispatcher, supervisor, runBackground, asyncResults })
+
+  const stats = Effect.sync(() => PoolStats.snapshot(dispatcher))
+  yield* PoolStats.register(dispatcher)
+
+  dispatcher.onBusy = () => {
+    supervisor.ref(true)
+    supervisor.watch()
+  }
+  dispatcher.onCancelRunning = (job) => runBackground(watchCancelled(dispatcher, supervisor, cancelGracePeriod, job))
+  dispatcher.onIdle = lifecycle.onIdle
+
+  yield* Effect.addFinalizer(() => lifecycle.terminate)
+
+  // a pool that cannot start leaves no worker behind: those still starting are killed, and waited for
+  yield* Effect.onError(supervisor.start, () => lifecycle.terminate)
+  lifecycle.started()
+
+  const pool: Pool = {
+    size,
+    stats,
+    ...Calls.make({ dispatcher, lifecycle, size, maxQueue, asyncResults }),
+    close: lifecycle.close,
+    join: lifecycle.join,
+    terminate: lifecycle.terminate
+  }
+  return pool
+})
+
+/**
+ * The cancel watch: a cancelled task that has not stopped within the grace
+ * period (stuck in synchronous code, or ignoring its signal, or
+ * uninterruptible) cannot be stopped any other way: its worker is replaced.
+ */
+const watchCancelled = (
+  dispatcher: Dispatcher,
+  supervisor: Supervisor.Supervisor,
+  cancelGracePeriod: Duration.Duration,
+  job: Job
+): Effect.Effect<void> =>
+  Effect.sleep(cancelGracePeriod).pipe(Effect.andThen(Effect.suspend(() => {
+    const grace = Duration.format(cancelGracePeriod)
+    switch (dispatcher.cancelVerdict(job)) {
+      case "done":
+        return Effect.void
+      case "waiting":
+        return watchCancelled(dispatcher, supervisor, cancelGracePeriod, job)
+      case "stuck":
+        return Effect.sync(() =>
+          supervisor.kill(job.slot!, `killed: a cancelled ${job.task.name} was still running synchronously after ${grace}`)
+        )
+      case "ignored":
+        return Effect.sync(() =>
+          supervisor.kill(
+            job.slot!,
+            `killed: a cancelled ${job.task.name} had not stopped ${grace} after its worker read the cancel ` +
+              `(it ignores its AbortSignal, or cannot be interrupted)`
+          )
+        )
+    }
+  })))

@@ -1,0 +1,156 @@
+/**
+ * The dispatcher's records: a `Job` (one task call or one chunk of a map, from
+ * submission until it is settled) and a `Slot` (a worker as the dispatcher
+ * sees it: the jobs it holds, what it has started and read, and the work
+ * queued on it), with the little that is read off them: a worker's progress
+ * (`progressOf`), and a job's estimated cost (`costOf`) with the rule that
+ * learns it from complete runs (`learnCost`).
+ *
+ * What is done with them (dispatch, settling, a worker's death) is the
+ * dispatcher's (dispatcher.ts).
+ *
+ * @internal
+ */
+import type * as Exit from "effect/Exit"
+import type * as Task from "../Task.ts"
+import type * as Protocol from "./protocol.ts"
+
+/** Most jobs in flight on one worker. */
+const MAX_INFLIGHT = 512
+
+/** One `RUN`: a single call or a chunk of a map. */
+export interface Job {
+  readonly id: number
+  readonly task: Task.Any
+  readonly kind: TaskKind
+  readonly mode: Protocol.Mode
+  payload: unknown
+  readonly transfer: ReadonlyArray<Task.Transferable> | undefined
+  readonly items: number
+  cost: number
+  slot: Slot | undefined
+  /** Its position among the jobs posted to `slot`, to compare with `Slot.started`. */
+  seq: number
+  /** When it was submitted (`performance.now()`), for the wait-time statistics. */
+  readonly submittedAt: number
+  /** The one worker it must run on (an initializer, a broadcast), if any. */
+  readonly target: Slot | undefined
+  /**
+   * The outcome, once settled; once handed to `waiter`, only a marker that it
+   * is settled (the value is the caller's: a job must not keep it alive).
+   */
+  exit: Exit.Exit<unknown, unknown> | undefined
+  /** Called once with the outcome, unless the job was cancelled first. */
+  waiter: ((exit: Exit.Exit<unknown, unknown>) => void) | undefined
+  cancelled: boolean
+  /** Which `CANCEL` to its worker this job's was (1-based; 0: none sent), to compare with `Progress.cancelsRead`. */
+  cancelOrdinal: number
+  /** How many workers died holding it before it started (see `MAX_UNSTARTED_DEATHS` in dispatcher.ts). */
+  deaths: number
+}
+
+/** What the dispatcher knows about a task function, by task id. */
+export interface TaskKind {
+  readonly key: number
+  /** Estimated µs per item; negative while unknown. */
+  microsPerItem: number
+}
+
+/** A worker, as the dispatcher sees it. */
+export interface Slot {
+  readonly workerId: number
+  /** Posts a message to the worker; throws if it cannot be cloned. */
+  readonly post: (message: Array<unknown>, transfers: ReadonlyArray<Task.Transferable>) => void
+  /**
+   * What the worker is doing, from memory it shares with the pool; `undefined`
+   * for a worker that reports by message instead (see `progressOf`).
+   */
+  readonly progress: () => Protocol.Progress | undefined
+  /** Most jobs in flight on it: one for a worker that cannot say which jobs it started. */
+  readonly maxInflight: number
+  /** `Progress.cancelsRead` as last reported by message. */
+  cancelsReported: number
+  /** `Progress.started` as reported by message by a worker that exits (`STATUS_STARTED`), if it did. */
+  startedReported: number | undefined
+  /** It has answered the handshake: it may run the jobs meant for it. */
+  online: boolean
+  /** How many more shared jobs it may take before it is retired (`maxTasksPerWorker`). */
+  budget: number
+  /** Jobs meant for this worker only, not sent yet. */
+  readonly direct: Array<Job>
+  /** Jobs it has answered. */
+  completed: number
+  /** Jobs it has been given: a worker idle since a given count has had nothing since. */
+  given: number
+  /** How many jobs have been posted to it. */
+  sent: number
+  /** How many `CANCEL`s have been posted to it. */
+  cancelsSent: number
+  /** The jobs this worker holds, by job id. */
+  readonly inflight: Map<number, Job>
+  queuedMicros: number
+  /** Task keys already defined on this worker. */
+  readonly defined: Set<number>
+  /** It may take shared jobs. */
+  ready: boolean
+  /** The highest `Progress.started` read so far: a worker's count never goes back. */
+  startedSeen: number
+  /** The highest `Progress.cancelsRead` read so far. */
+  cancelsReadSeen: number
+  /** The last check of its progress found it running a job it does not hold (see `progressFault` in liveness.ts). */
+  runningUnheld: boolean
+  /** It holds a job that has seen a worker die before it started: it takes nothing more until that one is answered. */
+  isolating: boolean
+  /** The pool killed it (a stuck cancel, a failed liveness check): its death says nothing about the jobs it held. */
+  killed: boolean
+}
+
+export const makeSlot = (
+  workerId: number,
+  post: Slot["post"],
+  progress: Slot["progress"],
+  maxInflight = MAX_INFLIGHT,
+  budget = Infinity
+): Slot => ({
+  workerId,
+  post,
+  progress,
+  maxInflight,
+  cancelsReported: 0,
+  startedReported: undefined,
+  online: false,
+  budget,
+  direct: [],
+  completed: 0,
+  given: 0,
+  sent: 0,
+  cancelsSent: 0,
+  ready: false,
+  inflight: new Map(),
+  queuedMicros: 0,
+  defined: new Set(),
+  startedSeen: 0,
+  cancelsReadSeen: 0,
+  runningUnheld: false,
+  isolating: false,
+  killed: false
+})
+
+/**
+ * A worker's progress: read from shared memory, or, for a worker that reports
+ * by message, every job sent counts as started (it holds one at a time) and the
+ * `CANCEL`s read are the last count it reported.
+ */
+export const progressOf = (slot: Slot): Protocol.Progress =>
+  slot.progress() ?? { started: slot.sent, running: undefined, cancelsRead: slot.cancelsReported }
+
+/** A job's estimated cost (µs): unknown (-1) for one that has seen a worker die before it started, so it goes alone. */
+export const costOf = (job: Job): number =>
+  job.kind.microsPerItem < 0 || job.deaths > 0 ? -1 : job.kind.microsPerItem * job.items
+
+/** Updates the estimate of what `job`'s task costs per item from a complete run of it (`micros`). */
+export const learnCost = (job: Job, micros: number): void => {
+  const kind = job.kind
+  const perItem = micros / job.items
+  kind.microsPerItem = kind.microsPerItem < 0 ? perItem : 0.7 * kind.microsPerItem + 0.3 * perItem
+}
