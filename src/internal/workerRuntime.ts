@@ -357,7 +357,8 @@ export const make = (options: {
   const drain = (): void => {
     drainScheduled = false
     sliceStart = now()
-    for (;;) {
+    while (resumedHead < resumed.length || head < queue.length) {
+      // only with work left: a worker whose queue is empty reads its next message at once (a CANCEL among them)
       if (now() - sliceStart > SLICE_MS) {
         drainScheduled = true
         setImmediateOriginal(drain)
@@ -371,7 +372,7 @@ export const make = (options: {
           resumedHead = 0
         }
         begin(job.task, job.definition, job.mode, job.payload)
-      } else if (head < queue.length) {
+      } else {
         // counted before its module loads: loading is part of running it
         options.publish.started(++started)
         const task = running.get(queue[head] as number)!
@@ -381,8 +382,6 @@ export const make = (options: {
         queue[head + 3] = undefined
         head += 4
         begin(task, definition, mode, payload)
-      } else {
-        break
       }
       if (now() - lastFlush > FLUSH_MS) flush()
     }
