@@ -12,9 +12,11 @@
  * `BENCH_AB_SEQ` calls one at a time (scenario 2), on a pool of 2 workers,
  * with a full GC before each run; it records the wall time, the CPU time of
  * the process (all its threads, and its child processes for the processes
- * backend), and of its main thread (the pool side). Prints, per metric, the
- * paired ratios B/A of the cost per task (> 1: B is slower): median, min and
- * max over `BENCH_AB_ROUNDS` rounds, with the load average.
+ * backend), of its main thread (the pool side), and of the pool's workers.
+ * Prints, per metric, the paired ratios B/A of the cost per task (> 1: B is
+ * slower): median, min and max over `BENCH_AB_ROUNDS` rounds, with the load
+ * average (the workers' CPU, read in 10 ms ticks, as the ratio of the totals).
+ * `BENCH_AB_ONLY=burst` (or `seq`) runs one of the two.
  */
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
@@ -23,7 +25,7 @@ import * as Url from "node:url"
 import * as V8 from "node:v8"
 import * as Vm from "node:vm"
 
-type Sample = { wall: number; cpu: number; main: number }
+type Sample = { wall: number; cpu: number; main: number; workers: number }
 const expected = (n: number) => (n * (n - 1)) / 2 + n
 const median = (xs: ReadonlyArray<number>) => {
   const s = [...xs].sort((a, b) => a - b)
@@ -56,6 +58,28 @@ if (process.argv[2] === "--child") {
         return s
       }))
   }
+  const statMs = (file: string): number => {
+    try {
+      const fields = Fs.readFileSync(file, "utf8").split(") ")[1].split(" ")
+      return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100
+    } catch {
+      return 0 // gone
+    }
+  }
+  /** CPU ms of the pool's worker threads (named after the pool), from /proc (10 ms ticks). */
+  const threadsMs = (): number => {
+    let ms = 0
+    for (const tid of Fs.readdirSync("/proc/self/task")) {
+      try {
+        if (Fs.readFileSync(`/proc/self/task/${tid}/comm`, "utf8").startsWith("effect-multipro")) {
+          ms += statMs(`/proc/self/task/${tid}/stat`)
+        }
+      } catch {
+        // gone
+      }
+    }
+    return ms
+  }
   /** CPU ms of this process's child processes (process workers), from /proc (10 ms ticks). */
   const childrenMs = (): number => {
     let ms = 0
@@ -86,17 +110,20 @@ if (process.argv[2] === "--child") {
     const cpu0 = process.cpuUsage()
     const main0 = process.threadCpuUsage()
     const children0 = childrenMs()
+    const threads0 = threadsMs()
     const t = performance.now()
     const sum = await run[message.kind](message.n)
     const wall = performance.now() - t
     const cpu = process.cpuUsage(cpu0)
     const main = process.threadCpuUsage(main0)
     const children = childrenMs() - children0
+    const threads = threadsMs() - threads0
     if (sum !== expected(message.n)) throw new Error(`${message.kind}: wrong sum ${sum}`)
     const sample: Sample = {
       wall: (wall * 1000) / message.n,
       cpu: (cpu.user + cpu.system + children * 1000) / message.n,
-      main: (main.user + main.system) / message.n
+      main: (main.user + main.system) / message.n,
+      workers: ((children + threads) * 1000) / message.n
     }
     process.send!(sample)
   })
@@ -152,10 +179,19 @@ if (process.argv[2] === "--child") {
     }–${Math.max(...loads)}`
   )
   for (const kind of kinds) {
-    for (const metric of ["wall", "cpu", "main"] as const) {
+    for (const metric of ["wall", "cpu", "main", "workers"] as const) {
       const a = samples[kind][0].map((s) => s[metric])
       const b = samples[kind][1].map((s) => s[metric])
       const ratios = a.map((x, i) => b[i] / x)
+      if (metric === "workers") {
+        // 10 ms ticks: too coarse for one run; the ratio of the totals
+        const total = (xs: ReadonlyArray<number>) => xs.reduce((x, y) => x + y, 0)
+        console.log(
+          `${kind.padEnd(5)} ${metric} µs/task A ${(total(a) / a.length).toFixed(2)}  B ${(total(b) / b.length).toFixed(2)}` +
+            `   B/A of the totals ${fmt(total(b) / total(a))}`
+        )
+        continue
+      }
       console.log(
         `${kind.padEnd(5)} ${metric.padEnd(4)} µs/task A ${median(a).toFixed(2).padStart(7)}  B ${
           median(b).toFixed(2).padStart(7)
