@@ -14,6 +14,9 @@
  * Environment: BENCH_QUICK=1 (smoke run), BENCH_ONLY=1,3 (only these
  * scenarios, prints only), BENCH_WRITE=1 (write the docs from a quick or
  * partial run anyway).
+ *
+ * To compare two checkouts of this package on the tiny-task scenarios (1 and
+ * 2), run by run in lock-step: bench/ab-pair.ts.
  */
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"

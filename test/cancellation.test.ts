@@ -5,6 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Stream } from "effect"
+import * as TestClock from "effect/testing/TestClock"
 import { WorkerPool } from "../src/index.ts"
 import { tasks } from "./fixtures/tasks.ts"
 import { backends, load, makeFlags, open, waitFor } from "./utils.ts"
@@ -35,13 +36,22 @@ for (const backend of backends) {
         assert.strictEqual(yield* pool.apply(tasks.square, [5]), 25)
       }))
 
-    it.live("26. Effect.timeout on a call cancels the task in its worker", () =>
+    it.effect("26. Effect.timeout on a call cancels the task in its worker", () =>
       Effect.gen(function*() {
         const pool = yield* WorkerPool.make({ size: 1, backend })
         const flags = yield* makeFlags(backend)
-        const result = yield* pool.apply(tasks.interruptible, [flags]).pipe(Effect.timeoutOption("50 millis"))
+        // the timeout runs on the TestClock and fires once the task has started: on the real clock it could fire
+        // first (a worker's first import of the task module can take longer than it), and a task cancelled
+        // before it starts never runs, so it would never set the flag this test waits for
+        const timed = yield* Effect.forkChild(
+          pool.apply(tasks.interruptible, [flags]).pipe(Effect.timeoutOption("50 millis"))
+        )
+        yield* waitFor(flags, 0)
+        yield* TestClock.adjust("50 millis")
+        const result = yield* Fiber.join(timed)
         assert.strictEqual(result._tag, "None")
-        yield* waitFor(flags, 1)
+        yield* waitFor(flags, 1) // the worker-side fiber ran its onInterrupt
+        assert.strictEqual(yield* pool.apply(tasks.square, [7]), 49, "the worker is free again")
       }))
 
     it.effect("26. a worker stays busy until its cancelled task has really stopped", () =>
