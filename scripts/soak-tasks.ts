@@ -94,15 +94,25 @@ const spin = (ms: number): void => {
   }
 }
 
+/** A reply batch that is a real array of a huge bogus length, with nothing in it (a few bytes on the wire). */
+const sparse = (length: number): Array<unknown> => {
+  const array: Array<unknown> = []
+  array.length = length
+  return array
+}
+
 /**
  * What `protocolGarbage` posts: not a message, a reply batch that is not an
- * array, a reply with a bogus status for no job, a bogus length.
+ * array, a reply with a bogus status for no job, an object with a bogus
+ * length, and real arrays of a bogus length (whole replies, and not).
  */
-const GARBAGE: ReadonlyArray<unknown> = [
+export const GARBAGE: ReadonlyArray<unknown> = [
   null,
   [1, null],
   [1, [-7, 99, "bogus", 0]],
-  [1, { length: 1e9 }]
+  [1, { length: 1e9 }],
+  [1, sparse(1e9)],
+  [1, sparse(2 ** 32 - 1)]
 ]
 
 /** A map / imap item: `[counters, index, x, delay ms, flag]`. */
