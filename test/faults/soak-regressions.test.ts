@@ -65,3 +65,20 @@ for (const backend of backends) {
       }))
   })
 }
+
+describe("soak regressions (processes only)", () => {
+  // Node's channel hands a message whose `cmd` starts with "NODE_" to its own handle-passing code, not to the
+  // pool: an acknowledgement of a handle the pool never sent fails an assertion in Node, an uncaught
+  // exception that ended the parent process.
+  for (const cmd of ["NODE_HANDLE_ACK", "NODE_HANDLE_NACK"]) {
+    it.live(`28. a worker that sends Node's own ${cmd} does not crash the parent: it is replaced, its task fails with WorkerCrashed`, () =>
+      Effect.gen(function*() {
+        const pool = yield* WorkerPool.make({ size: 1, backend: "processes" })
+        const error = yield* Effect.flip(pool.apply(tasks.sendNodeInternal, [cmd]))
+        assert.instanceOf(error, WorkerCrashed)
+        assert.include(error.message, "broke the protocol")
+        assert.include(error.message, cmd)
+        assert.strictEqual(yield* pool.apply(tasks.square, [7]), 49)
+      }))
+  }
+})
