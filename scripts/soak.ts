@@ -458,6 +458,8 @@ const main = Effect.gen(function*() {
   // how long the main event loop was ever blocked (a worker's message can freeze the parent)
   const loopDelay = monitorEventLoopDelay({ resolution: 10 })
   loopDelay.enable()
+  // the same, leaving out the soak's own full GCs (`gc()` below, a few hundred ms with a busy heap): what the pool did
+  const blocks = { tick: performance.now(), gcEnd: -Infinity, gcMax: 0, poolMax: 0 }
 
   const threadsBefore = poolThreads()
   const processesBefore = poolProcesses()
@@ -475,6 +477,11 @@ const main = Effect.gen(function*() {
   timers.push(setInterval(sampleMemory, 200))
   timers.push(setInterval(() => {
     const now = performance.now()
+    if (blocks.tick >= blocks.gcEnd) blocks.poolMax = Math.max(blocks.poolMax, now - blocks.tick - 10)
+    blocks.tick = now
+  }, 10))
+  timers.push(setInterval(() => {
+    const now = performance.now()
     for (const call of pending.values()) {
       if (now - call.startedAt < STALL_MS) break // pending is in submission order
       if (!call.stalled) {
@@ -486,7 +493,10 @@ const main = Effect.gen(function*() {
   }, 1000))
   timers.push(setInterval(() => {
     const before = sampleMemory()
+    const gcStart = performance.now()
     gc()
+    blocks.gcEnd = performance.now()
+    blocks.gcMax = Math.max(blocks.gcMax, blocks.gcEnd - gcStart)
     const usage = process.memoryUsage()
     const t = ((performance.now() - started) / 1000).toFixed(0)
     memory.retained.push(`${t}s ${mb(usage.heapUsed)}`)
@@ -728,6 +738,11 @@ const main = Effect.gen(function*() {
   line("calls accounted", `${accounted} (${accounted === submitted ? "all" : "MISMATCH"})`)
   for (const bucket of BUCKETS) line(`  ${bucket}`, buckets[bucket])
   line("throughput", `${(submitted / result.ranFor).toFixed(0)} calls/s, ${(units.size / result.ranFor).toFixed(0)} task runs/s submitted; main event loop ${(result.elu * 100).toFixed(0)}% busy, blocked at most ${(loopDelay.max / 1e6).toFixed(0)} ms at a time`)
+  line(
+    "longest event-loop block",
+    `${Math.max(0, blocks.poolMax).toFixed(0)} ms leaving out the soak's own forced GCs (the longest of those: ` +
+      `${blocks.gcMax.toFixed(0)} ms)`
+  )
   line("task units", `${units.size}: ran once ${runs.once}, never ${runs.zero}, more than once ${runs.more}`)
   line("units required to run once", `${missingRuns === 0 ? "all did" : `${missingRuns} did not`}`)
   line("cancel calls", `interrupted ${cancelHow.interrupted}, timed out ${cancelHow.timeout}, finished first ${cancelHow.finished}`)
