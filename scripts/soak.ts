@@ -39,11 +39,7 @@
  *   can be in flight while another task runs on their worker: async and Effect
  *   tasks, map chunks (which yield between items), cancelled calls. A
  *   synchronous `apply` runs to its end before anything else runs on its
- *   worker, so `WorkerCrashed` on one is a violation, unless its task never
- *   ran (checked once every worker has exited): a job waiting on a new worker
- *   for its task module to load counts as running (loading is part of running
- *   it), and that worker may die meanwhile of another job (a crash task, or a
- *   cancelled job it did not answer within the grace period). An `asyncMath` call (it replies in the same microtask checkpoint as it
+ *   worker, so `WorkerCrashed` on one is a violation. An `asyncMath` call (it replies in the same microtask checkpoint as it
  *   marks itself finished) that failed with `WorkerCrashed` although its task
  *   had finished lost its result: a violation, not collateral;
  * - `violation`: anything else; `lost`: never completed (also a violation).
@@ -296,11 +292,6 @@ const sameValue = (actual: unknown, expected: unknown, unordered: boolean): bool
 
 interface Verdict {
   readonly bucket: Bucket
-  /**
-   * A collateral crash allowed only if none of the call's tasks ever ran
-   * (checked once every worker has exited); else a violation, for this reason.
-   */
-  readonly unlessRan?: string
   readonly detail?: string
   /** For cancelled calls: how they ended. */
   readonly how?: "interrupted" | "timeout"
@@ -337,7 +328,7 @@ const classify = (exit: Exit.Exit<unknown, unknown>, expect: Expect): Verdict =>
     }
     return expect.collateralOk
       ? { bucket: "collateral", crash: error }
-      : { bucket: "collateral", unlessRan: `a ${expect.kind} call failed with WorkerCrashed: ${error.message}`, crash: error }
+      : { bucket: "violation", detail: `a ${expect.kind} call failed with WorkerCrashed: ${error.message}`, crash: error }
   }
   if (expect.kind === "declared" || expect.kind === "thrown") {
     const wrong = expect.check?.(error)
@@ -416,10 +407,6 @@ const main = Effect.gen(function*() {
   /** Collateral crashes of calls whose task replies once finished: a finished one lost its result. */
   const collateralToRecheck: Array<
     { readonly n: number; readonly op: string; readonly unit: number; readonly key: string; readonly message: string }
-  > = []
-  /** Collateral crashes of calls that may be collateral only if their tasks never ran (see the header). */
-  const neverRanToRecheck: Array<
-    { readonly n: number; readonly op: string; readonly units: ReadonlyArray<number>; readonly key: string; readonly detail: string }
   > = []
   /** The units of the calls that violated, to say after join whether their tasks ran. */
   const violatingCalls: Array<{ readonly n: number; readonly units: ReadonlyArray<number> }> = []
@@ -570,11 +557,8 @@ const main = Effect.gen(function*() {
             : verdict.crash!.exitCode !== null
             ? `worker exited with code ${verdict.crash!.exitCode}`
             : `worker ended (${verdict.crash!.signal})`
-          const key = `${op.name} ← ${why}${verdict.unlessRan === undefined ? "" : " (before its task began)"}`
+          const key = `${op.name} ← ${why}`
           collateralCauses.set(key, (collateralCauses.get(key) ?? 0) + 1)
-          if (verdict.unlessRan !== undefined) {
-            neverRanToRecheck.push({ n, op: op.name, units: call.units, key, detail: verdict.unlessRan })
-          }
           const unitId = built.expect.repliesWhenFinished
           if (unitId !== undefined) {
             collateralToRecheck.push({ n, op: op.name, unit: unitId, key, message: verdict.crash!.message })
@@ -689,19 +673,6 @@ const main = Effect.gen(function*() {
     if (collateralCauses.get(recheck.key) === 0) collateralCauses.delete(recheck.key)
     violate(`call #${recheck.n} (${recheck.op}): its task had finished, yet it failed with WorkerCrashed: ${recheck.message}`)
     violatingCalls.push({ n: recheck.n, units: [recheck.unit] })
-  }
-  for (const recheck of neverRanToRecheck) {
-    if (recheck.units.every((id) => units.runs(id) === 0)) continue
-    // not collateral after all: its synchronous task ran, and the call failed with WorkerCrashed
-    buckets.collateral--
-    buckets.violation++
-    const stats = perOp.get(recheck.op)!
-    stats.buckets.collateral--
-    stats.buckets.violation++
-    collateralCauses.set(recheck.key, collateralCauses.get(recheck.key)! - 1)
-    if (collateralCauses.get(recheck.key) === 0) collateralCauses.delete(recheck.key)
-    violate(`call #${recheck.n} (${recheck.op}): ${recheck.detail}`)
-    violatingCalls.push({ n: recheck.n, units: recheck.units })
   }
   const violationRuns: Array<string> = []
   for (const { n, units: ids } of violatingCalls.slice(0, 10)) {
