@@ -11,6 +11,7 @@
  * checks each value exactly.
  */
 import { Effect, Schema } from "effect"
+import * as fs from "node:fs"
 import { BroadcastChannel, isMainThread, parentPort, threadId } from "node:worker_threads"
 import { setTimeout as sleep } from "node:timers/promises"
 import { Task } from "../src/index.ts"
@@ -21,8 +22,29 @@ export class SoakDeclared extends Schema.TaggedError<SoakDeclared>()("SoakDeclar
   n: Schema.Number
 }) {}
 
-/** `[counters, index]`: where a task counts its runs. */
+/**
+ * `[counters, index]`: where a task counts its runs. Under the processes
+ * backend no memory is shared: `counters` is empty (`RUN_LOG_UNIT`), `index`
+ * is the unit's id, and the task appends its counts to the run log instead.
+ */
 export type Unit = readonly [counters: Int32Array, index: number]
+
+/**
+ * The variable that names the run log of a processes soak: a file each task
+ * appends `S<id>` (it started) and `F<id>` (it finished) lines to, which the
+ * soak reads back; a worker process that loads this module writes `P<pid>`.
+ */
+export const RUN_LOG_ENV = "EFFECT_MULTIPROCESSING_SOAK_RUN_LOG"
+
+/** The counters of a unit counted in the run log (processes: nothing shared). */
+export const RUN_LOG_UNIT = new Int32Array(0)
+
+let runLog: number | undefined
+/** Appends a line to the run log: one `write` on a file opened for appending, so lines never interleave. */
+const logRun = (line: string): void => {
+  runLog ??= fs.openSync(process.env[RUN_LOG_ENV]!, "a")
+  fs.writeSync(runLog, line)
+}
 
 /** The channel on which every worker that loads this module says hello (the soak counts worker threads). */
 export const HELLO_CHANNEL = "effect-multiprocessing-soak/hello"
@@ -31,6 +53,8 @@ if (!isMainThread) {
   const channel = new BroadcastChannel(HELLO_CHANNEL)
   channel.postMessage(threadId)
   channel.close()
+} else if (process.send !== undefined && process.env[RUN_LOG_ENV] !== undefined) {
+  logRun(`P${process.pid}\n`)
 }
 
 /**
@@ -40,11 +64,13 @@ if (!isMainThread) {
 export const FINISHED = 1 << 16
 
 const finish = (unit: Unit): void => {
-  Atomics.add(unit[0], unit[1], FINISHED)
+  if (unit[0].length === 0) logRun(`F${unit[1]}\n`)
+  else Atomics.add(unit[0], unit[1], FINISHED)
 }
 
 const count = (unit: Unit): void => {
-  Atomics.add(unit[0], unit[1], 1)
+  if (unit[0].length === 0) logRun(`S${unit[1]}\n`)
+  else Atomics.add(unit[0], unit[1], 1)
 }
 
 /** An integer hash: cheap CPU work with a checkable result. */
@@ -68,15 +94,25 @@ const spin = (ms: number): void => {
   }
 }
 
+/** A reply batch that is a real array of a huge bogus length, with nothing in it (a few bytes on the wire). */
+const sparse = (length: number): Array<unknown> => {
+  const array: Array<unknown> = []
+  array.length = length
+  return array
+}
+
 /**
  * What `protocolGarbage` posts: not a message, a reply batch that is not an
- * array, a reply with a bogus status for no job, a bogus length.
+ * array, a reply with a bogus status for no job, an object with a bogus
+ * length, and real arrays of a bogus length (whole replies, and not).
  */
-const GARBAGE: ReadonlyArray<unknown> = [
+export const GARBAGE: ReadonlyArray<unknown> = [
   null,
   [1, null],
   [1, [-7, 99, "bogus", 0]],
-  [1, { length: 1e9 }]
+  [1, { length: 1e9 }],
+  [1, sparse(1e9)],
+  [1, sparse(2 ** 32 - 1)]
 ]
 
 /** A map / imap item: `[counters, index, x, delay ms, flag]`. */

@@ -5,7 +5,8 @@
  *   npm run soak                                   # 60 s, pool of 2
  *   SOAK_SECONDS=20 SOAK_SIZE=4 SOAK_SEED=42 npx node scripts/soak.ts
  *
- * Environment: `SOAK_SECONDS` (default 60), `SOAK_SIZE` (pool size, default 2),
+ * Environment: `SOAK_BACKEND` (`threads`, the default, or `processes`),
+ * `SOAK_SECONDS` (default 60), `SOAK_SIZE` (pool size, default 2),
  * `SOAK_SEED` (PRNG seed, default random, always printed), `SOAK_INFLIGHT`
  * (calls kept in flight, default 200), `SOAK_CRASH_GAP_MS` / `SOAK_STALL_GAP_MS`
  * (mean gap between two crash tasks, default 800, and between two cancels
@@ -43,7 +44,9 @@
  *   had finished lost its result: a violation, not collateral;
  * - `violation`: anything else; `lost`: never completed (also a violation).
  *
- * Each task counts its runs in a SharedArrayBuffer. Once every worker has
+ * Each task counts its runs in a SharedArrayBuffer (processes share no memory:
+ * there, in a run log, a file each task appends a line to, which the soak
+ * reads back; see `RUN_LOG_ENV`). Once every worker has
  * exited: no task ran more than once, and every task of a call that
  * succeeded (or failed with its own declared / thrown / crash error) ran
  * exactly once. A call pending for more than `STALL_MS` is a violation, and
@@ -52,12 +55,14 @@
  */
 import { Cause, Effect, Exit, Fiber } from "effect"
 import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import { monitorEventLoopDelay } from "node:perf_hooks"
 import * as v8 from "node:v8"
 import * as vm from "node:vm"
 import { BroadcastChannel } from "node:worker_threads"
 import { WorkerCrashed, WorkerPool } from "../src/index.ts"
-import { FINISHED, HELLO_CHANNEL, type Unit } from "./soak-tasks.ts"
+import { FINISHED, HELLO_CHANNEL, RUN_LOG_ENV, RUN_LOG_UNIT, type Unit } from "./soak-tasks.ts"
 import { cancels } from "./soak/cancels.ts"
 import { crashes } from "./soak/crashes.ts"
 import { errors } from "./soak/errors.ts"
@@ -73,7 +78,8 @@ import {
   longBusyStarted,
   type Op,
   range,
-  type Rng
+  type Rng,
+  unitState
 } from "./soak/model.ts"
 import { normal } from "./soak/normal.ts"
 import { protocolGarbage } from "./soak/protocol-garbage.ts"
@@ -92,6 +98,13 @@ const envNumber = (name: string, fallback: number, valid: (n: number) => boolean
   return n
 }
 
+const BACKEND = process.env.SOAK_BACKEND === undefined || process.env.SOAK_BACKEND === ""
+  ? "threads"
+  : process.env.SOAK_BACKEND
+if (BACKEND !== "threads" && BACKEND !== "processes") {
+  console.error(`soak: invalid SOAK_BACKEND=${BACKEND} (threads or processes)`)
+  process.exit(2)
+}
 const SECONDS = envNumber("SOAK_SECONDS", 60, (n) => Number.isFinite(n) && n > 0)
 const SIZE = envNumber("SOAK_SIZE", 2, (n) => Number.isSafeInteger(n) && n >= 1)
 const INFLIGHT = envNumber("SOAK_INFLIGHT", 200, (n) => Number.isSafeInteger(n) && n >= 1)
@@ -136,6 +149,52 @@ const rngFor = (n: number): Rng => {
 
 const SEGMENT = 1 << 18
 
+/**
+ * The run log of a processes soak (see `RUN_LOG_ENV`): read from where the
+ * last read stopped, each whole line applied to the counters.
+ */
+class RunLog {
+  readonly directory = fs.mkdtempSync(path.join(os.tmpdir(), "effect-multiprocessing-soak-"))
+  readonly file = path.join(this.directory, "runs.log")
+  /** The worker processes that loaded the task module. */
+  readonly pids = new Set<number>()
+  private readonly fd: number
+  private readonly buffer = Buffer.alloc(1 << 16)
+  private offset = 0
+  private rest = ""
+  private lastRead = -Infinity
+  private readonly apply: (line: string) => void
+
+  constructor(apply: (line: string) => void) {
+    this.apply = apply
+    fs.writeFileSync(this.file, "", { mode: 0o600 })
+    this.fd = fs.openSync(this.file, "r")
+  }
+
+  /** Reads what was appended since the last read (at most once a millisecond, unless `now`). */
+  read(now = false): void {
+    const time = performance.now()
+    if (!now && time - this.lastRead < 1) return
+    this.lastRead = time
+    for (;;) {
+      const n = fs.readSync(this.fd, this.buffer, 0, this.buffer.length, this.offset)
+      if (n === 0) return
+      this.offset += n
+      const lines = (this.rest + this.buffer.toString("latin1", 0, n)).split("\n")
+      this.rest = lines.pop()!
+      for (const line of lines) {
+        if (line.startsWith("P")) this.pids.add(Number(line.slice(1)))
+        else this.apply(line)
+      }
+    }
+  }
+
+  close(): void {
+    fs.closeSync(this.fd)
+    fs.rmSync(this.directory, { recursive: true, force: true })
+  }
+}
+
 class Units {
   private readonly counters: Array<Int32Array> = []
   /** 1: this unit must have run exactly once (its call succeeded, or failed with its own error). */
@@ -143,6 +202,23 @@ class Units {
   /** The call that owns each unit. */
   private readonly owner: Array<Int32Array> = []
   size = 0
+  /** Processes: where the tasks count their runs. */
+  readonly log: RunLog | undefined
+
+  constructor(backend: "threads" | "processes") {
+    this.log = backend === "threads" ? undefined : new RunLog((line) => {
+      const id = Number(line.slice(1))
+      if (!(id >= 0 && id < this.size)) return
+      Atomics.add(this.counters[Math.floor(id / SEGMENT)], id % SEGMENT, line[0] === "F" ? FINISHED : 1)
+    })
+  }
+
+  /** How many times the unit's task started so far (processes: once the log is read). */
+  started(unit: Unit): number {
+    if (this.log === undefined) return Atomics.load(unit[0], unit[1])
+    this.log.read()
+    return this.runs(unit[1])
+  }
 
   alloc(call: number): { readonly id: number; readonly unit: Unit } {
     const id = this.size++
@@ -154,7 +230,7 @@ class Units {
     }
     const index = id % SEGMENT
     this.owner[segment][index] = call
-    return { id, unit: [this.counters[segment], index] }
+    return { id, unit: this.log === undefined ? [this.counters[segment], index] : [RUN_LOG_UNIT, id] }
   }
 
   requireRan(id: number): void {
@@ -263,6 +339,19 @@ const classify = (exit: Exit.Exit<unknown, unknown>, expect: Expect): Verdict =>
 
 // -- the soak ----------------------------------------------------------------------------------------
 
+/** This process's children that are pool workers (their title, `--title`, names them). */
+const poolProcesses = (): number =>
+  fs.readdirSync("/proc").filter((pid) => {
+    if (!/^\d+$/.test(pid)) return false
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+      return Number(fields[1]) === process.pid && stat.includes("(effect-multipro")
+    } catch {
+      return false
+    }
+  }).length
+
 const poolThreads = (): number =>
   fs.readdirSync("/proc/self/task").filter((task) => {
     try {
@@ -286,13 +375,18 @@ interface OpStats {
 
 const main = Effect.gen(function*() {
   console.log(
-    `soak: ${SECONDS} s, pool size ${SIZE}, ${INFLIGHT} calls in flight, seed ${SEED} (rerun with SOAK_SEED=${SEED})`
+    `soak: ${BACKEND}, ${SECONDS} s, pool size ${SIZE}, ${INFLIGHT} calls in flight, seed ${SEED} ` +
+      `(rerun with SOAK_BACKEND=${BACKEND} SOAK_SEED=${SEED})`
   )
   console.log(
     `      node ${process.version}; call n's operation and parameters depend only on the seed and n (timing does not)`
   )
 
-  const units = new Units()
+  const units = new Units(BACKEND)
+  if (units.log !== undefined) {
+    process.env[RUN_LOG_ENV] = units.log.file // the workers' environment is a copy of this process's
+    unitState.read = (unit) => units.started(unit)
+  }
   const pending = new Map<number, Call>()
   const buckets: Record<Bucket, number> = Object.fromEntries(BUCKETS.map((b) => [b, 0])) as Record<Bucket, number>
   const perOp = new Map<string, OpStats>(
@@ -351,8 +445,11 @@ const main = Effect.gen(function*() {
   // how long the main event loop was ever blocked (a worker's message can freeze the parent)
   const loopDelay = monitorEventLoopDelay({ resolution: 10 })
   loopDelay.enable()
+  // the same, leaving out the soak's own full GCs (`gc()` below, a few hundred ms with a busy heap): what the pool did
+  const blocks = { tick: performance.now(), gcEnd: -Infinity, gcMax: 0, poolMax: 0 }
 
   const threadsBefore = poolThreads()
+  const processesBefore = poolProcesses()
   const eluStart = performance.eventLoopUtilization()
   const started = performance.now()
   const deadline = started + SECONDS * 1000
@@ -367,6 +464,11 @@ const main = Effect.gen(function*() {
   timers.push(setInterval(sampleMemory, 200))
   timers.push(setInterval(() => {
     const now = performance.now()
+    if (blocks.tick >= blocks.gcEnd) blocks.poolMax = Math.max(blocks.poolMax, now - blocks.tick - 10)
+    blocks.tick = now
+  }, 10))
+  timers.push(setInterval(() => {
+    const now = performance.now()
     for (const call of pending.values()) {
       if (now - call.startedAt < STALL_MS) break // pending is in submission order
       if (!call.stalled) {
@@ -378,7 +480,10 @@ const main = Effect.gen(function*() {
   }, 1000))
   timers.push(setInterval(() => {
     const before = sampleMemory()
+    const gcStart = performance.now()
     gc()
+    blocks.gcEnd = performance.now()
+    blocks.gcMax = Math.max(blocks.gcMax, blocks.gcEnd - gcStart)
     const usage = process.memoryUsage()
     const t = ((performance.now() - started) / 1000).toFixed(0)
     memory.retained.push(`${t}s ${mb(usage.heapUsed)}`)
@@ -391,7 +496,7 @@ const main = Effect.gen(function*() {
   for (const timer of timers) timer.unref()
 
   const result = yield* Effect.scoped(Effect.gen(function*() {
-    const pool = yield* WorkerPool.make({ size: SIZE })
+    const pool = yield* WorkerPool.make({ size: SIZE, backend: BACKEND })
 
     const runOne = Effect.suspend(() => {
       const n = submitted++
@@ -513,11 +618,15 @@ const main = Effect.gen(function*() {
     const joinMs = performance.now() - joinStart
     if (joined._tag === "None") violate(`join did not return within ${JOIN_MS / 1000} s`)
     const threadsAfterJoin = poolThreads()
-    return { ranFor, elu, drainMs, joinMs, threadsAfterJoin }
+    const processesAfterJoin = poolProcesses()
+    return { ranFor, elu, drainMs, joinMs, threadsAfterJoin, processesAfterJoin }
   }))
   for (const timer of timers) clearInterval(timer)
   loopDelay.disable()
   const threadsAfterScope = poolThreads()
+  const processesAfterScope = poolProcesses()
+  // everything the workers counted, now that all of them have exited
+  units.log?.read(true)
   sampleMemory()
   gc()
   memory.retained.push(`end (pool closed) ${mb(process.memoryUsage().heapUsed)}`)
@@ -530,6 +639,12 @@ const main = Effect.gen(function*() {
   }
   if (threadsAfterScope !== threadsBefore) {
     violate(`${threadsAfterScope - threadsBefore} pool worker thread(s) still alive after the pool's scope closed`)
+  }
+  if (result.processesAfterJoin !== processesBefore) {
+    violate(`${result.processesAfterJoin - processesBefore} pool worker process(es) still alive after join`)
+  }
+  if (processesAfterScope !== processesBefore) {
+    violate(`${processesAfterScope - processesBefore} pool worker process(es) still alive after the pool's scope closed`)
   }
   const runs = { zero: 0, once: 0, more: 0 }
   let missingRuns = 0
@@ -581,10 +696,12 @@ const main = Effect.gen(function*() {
   if (accounted !== submitted) violate(`accounting: ${submitted} submitted, ${accounted} in buckets`)
   if (pending.size > 0) violate(`${pending.size} calls still pending at the end`)
   hello.close()
+  units.log?.close()
 
   // -- summary ---------------------------------------------------------------------------------------
   const line = (label: string, value: string | number) => console.log(`  ${label.padEnd(30)} ${value}`)
   console.log("\n=== soak summary ===")
+  line("backend", BACKEND)
   line("seed", SEED)
   line("pool size / calls in flight", `${SIZE} / ${INFLIGHT}`)
   line("ran", `${result.ranFor.toFixed(1)} s (drain after deadline ${(result.drainMs / 1000).toFixed(2)} s, close+join ${(result.joinMs / 1000).toFixed(2)} s)`)
@@ -592,6 +709,11 @@ const main = Effect.gen(function*() {
   line("calls accounted", `${accounted} (${accounted === submitted ? "all" : "MISMATCH"})`)
   for (const bucket of BUCKETS) line(`  ${bucket}`, buckets[bucket])
   line("throughput", `${(submitted / result.ranFor).toFixed(0)} calls/s, ${(units.size / result.ranFor).toFixed(0)} task runs/s submitted; main event loop ${(result.elu * 100).toFixed(0)}% busy, blocked at most ${(loopDelay.max / 1e6).toFixed(0)} ms at a time`)
+  line(
+    "longest event-loop block",
+    `${Math.max(0, blocks.poolMax).toFixed(0)} ms leaving out the soak's own forced GCs (the longest of those: ` +
+      `${blocks.gcMax.toFixed(0)} ms)`
+  )
   line("task units", `${units.size}: ran once ${runs.once}, never ${runs.zero}, more than once ${runs.more}`)
   line("units required to run once", `${missingRuns === 0 ? "all did" : `${missingRuns} did not`}`)
   line("cancel calls", `interrupted ${cancelHow.interrupted}, timed out ${cancelHow.timeout}, finished first ${cancelHow.finished}`)
@@ -622,11 +744,16 @@ const main = Effect.gen(function*() {
     `${crashedWorkers.size} named by WorkerCrashed errors (${killedWorkers.size} of them killed after a grace period), ` +
       `${killedMidSpin} killed mid-loop after a long cancel`
   )
+  const workersUsed = units.log?.pids.size ?? workerThreads.size
   line(
-    "worker threads used",
-    `${workerThreads.size} (pool of ${SIZE}: at least ${Math.max(0, workerThreads.size - SIZE)} replacements)`
+    BACKEND === "threads" ? "worker threads used" : "worker processes used",
+    `${workersUsed} (pool of ${SIZE}: at least ${Math.max(0, workersUsed - SIZE)} replacements)`
   )
   line("pool threads after join", `${result.threadsAfterJoin - threadsBefore} (after scope: ${threadsAfterScope - threadsBefore})`)
+  line(
+    "pool processes after join",
+    `${result.processesAfterJoin - processesBefore} (after scope: ${processesAfterScope - processesBefore})`
+  )
   line("memory (main process)", `rss ${mb(memory.startRss)} → peak ${mb(memory.peakRss)} (maxRSS ${mb(process.resourceUsage().maxRSS * 1024)}), heapUsed ${mb(memory.startHeap)} → peak ${mb(memory.peakHeap)}`)
   line("heapUsed after GC", memory.retained.join(", "))
   console.log("\n  per operation: calls / ok crashed declared thrown cancelled collateral violation lost / max ms")

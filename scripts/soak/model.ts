@@ -102,6 +102,14 @@ export const longBusyStarted: Array<number> = []
 export const smallDelay = (rng: Rng) => rng.chance(0.6) ? 0 : rng.int(1, 3)
 
 /**
+ * How many times a unit's task started, as the soak sees it now: its shared
+ * counter (threads), or what the run log says (processes; set by the soak).
+ */
+export const unitState = {
+  read: (unit: Unit): number => Atomics.load(unit[0], unit[1])
+}
+
+/**
  * Forks `effect`, waits until its task has started (its run counter is set)
  * or it is over, then `ms` more, interrupts it, and returns how it ended and
  * whether it had started.
@@ -115,11 +123,11 @@ export const interruptAfterStart = <A, E>(
   Effect.gen(function*() {
     const fiber = yield* Effect.forkChild(effect)
     const since = performance.now()
-    while (Atomics.load(unit[0], unit[1]) === 0 && fiber.pollUnsafe() === undefined) {
+    while (unitState.read(unit) === 0 && fiber.pollUnsafe() === undefined) {
       if (performance.now() - since > 20_000) break
       yield* Effect.sleep(1)
     }
-    if (Atomics.load(unit[0], unit[1]) !== 0 && fiber.pollUnsafe() === undefined) onStarted?.()
+    if (unitState.read(unit) !== 0 && fiber.pollUnsafe() === undefined) onStarted?.()
     yield* Effect.sleep(ms)
     yield* Fiber.interrupt(fiber)
     return yield* Fiber.await(fiber)

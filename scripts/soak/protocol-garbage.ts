@@ -1,11 +1,11 @@
 /**
  * Protocol garbage: a task posts the pool a message that is not a
  * well-formed protocol message (`null`, `[1, null]`, a reply with a bogus
- * status for no job, a bogus length), then keeps its worker busy a while and
+ * status for no job, an object or a sparse array with a bogus length), then keeps its worker busy a while and
  * returns. The pool must survive it; a pool that checks its boundary replaces
  * the worker, so the call may fail with `WorkerCrashed` instead of returning.
  */
-import { expectSync, tasks } from "../soak-tasks.ts"
+import { expectSync, GARBAGE, tasks } from "../soak-tasks.ts"
 import { exitOf, type Op, workerCrashedOrNothing, x32 } from "./model.ts"
 
 export const protocolGarbage: ReadonlyArray<Op> = [
@@ -17,7 +17,7 @@ export const protocolGarbage: ReadonlyArray<Op> = [
       const x = x32(rng)
       const { id, unit: u } = unit()
       return {
-        run: exitOf(pool.apply(tasks.protocolGarbage, [u, x, rng.int(0, 3), rng.int(30, 80)])),
+        run: exitOf(pool.apply(tasks.protocolGarbage, [u, x, rng.int(0, GARBAGE.length - 1), rng.int(30, 80)])),
         expect: {
           kind: "faulty",
           value: expectSync(x),

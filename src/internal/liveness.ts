@@ -29,6 +29,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import type * as Task from "../Task.ts"
+import * as Boundary from "./boundary.ts"
 import type { Dispatcher } from "./dispatcher.ts"
 import type { Slot } from "./slot.ts"
 import * as Protocol from "./protocol.ts"
@@ -241,7 +242,8 @@ export const make = Effect.fnUntraced(function*(options: {
     onMessage: (worker: Watched, replies: ReadonlyArray<unknown>): void => {
       const live = worker.live
       live.heard++
-      if (live.ping === undefined || !Array.isArray(replies)) return
+      // only a batch whose shape the boundary accepts is read: one with a huge bogus length must not be iterated
+      if (live.ping === undefined || Boundary.checkReplies(replies, worker.slot.inflight.size) !== undefined) return
       for (let i = 0; i + 2 < replies.length; i += Protocol.REPLY_WIDTH) {
         if (replies[i] !== -1 || replies[i + 1] !== Protocol.STATUS_PONG) continue
         const n = replies[i + 2]

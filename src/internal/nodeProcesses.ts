@@ -74,6 +74,7 @@ export const processes = (options: Backend.Options): Spawn => ({
             count++
             Boundary.receive(message, ready, onReady, listener)
           })
+          catchInternal(child, listener)
           catchUnreadable(child, (error) => listener.onUnreadable(count++, error))
         },
         progress: () => undefined,
@@ -97,6 +98,29 @@ export const processes = (options: Backend.Options): Spawn => ({
     }
   }
 })
+
+/**
+ * Node's channel gives a message whose `cmd` starts with `NODE_` to its own
+ * handle-passing code (as `internalMessage`), never to the pool's listener;
+ * an acknowledgement of a handle nobody sent (`{ cmd: "NODE_HANDLE_ACK" }`)
+ * fails an assertion there, an uncaught exception in this process. The pool
+ * sends no handles, so any such message breaks the protocol: it is reported
+ * to `listener.onFaulty`, and Node's code sees a command it ignores instead
+ * (a handle that came with it is closed).
+ */
+const catchInternal = (child: ChildProcess.ChildProcess, listener: Boundary.Listener): void => {
+  const emit = child.emit as (this: unknown, event: string | symbol, ...args: Array<unknown>) => boolean
+  child.emit = function(this: unknown, event: string | symbol, ...args: Array<any>) {
+    if (event !== "internalMessage") return emit.call(this, event, ...args)
+    listener.onFaulty(`it sent ${Boundary.preview(args[0])}, a message of Node's own channel protocol`)
+    try {
+      args[1]?.close?.()
+    } catch {
+      // not ours to keep anyway
+    }
+    return emit.call(this, event, { cmd: "NODE_EFFECT_MULTIPROCESSING_IGNORED" }, undefined)
+  } as typeof child.emit
+}
 
 /** How long to wait, after a worker exits, for the end of its IPC channel (its last messages). */
 const CHANNEL_GRACE_MS = 2000
