@@ -284,7 +284,7 @@ export class Dispatcher {
   private hasRoom(slot: Slot, job: Job): boolean {
     if (job.target === undefined && slot.budget <= 0) return false
     if (slot.inflight.size === 0) return true
-    return !slot.isolating && job.cost >= 0 && slot.inflight.size < slot.maxInflight &&
+    return !slot.isolating && !slot.loading.has(job.task.url) && job.cost >= 0 && slot.inflight.size < slot.maxInflight &&
       slot.queuedMicros + job.cost <= TARGET_QUEUED_MICROS
   }
 
@@ -312,6 +312,7 @@ export class Dispatcher {
     slot.inflight.set(job.id, job)
     slot.queuedMicros += Math.max(job.cost, 0)
     if (job.deaths > 0) slot.isolating = true
+    if (!slot.answered.has(job.task.url)) slot.loading.add(job.task.url)
   }
 
   /** Takes `job` off `slot` (also for replies.ts). */
@@ -319,6 +320,7 @@ export class Dispatcher {
     slot.inflight.delete(job.id)
     slot.queuedMicros = slot.inflight.size === 0 ? 0 : Math.max(0, slot.queuedMicros - Math.max(job.cost, 0))
     if (job.deaths > 0) slot.isolating = false
+    if (!slot.answered.has(job.task.url)) slot.loading.delete(job.task.url)
     job.slot = undefined
   }
 

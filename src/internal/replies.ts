@@ -44,6 +44,7 @@ export class Replies {
         continue
       }
       this.dispatcher.release(slot, job)
+      slot.answered.add(job.task.url)
       slot.completed++
       const micros = replies[i + 3] as number
       const ran = micros / 1000

@@ -101,6 +101,14 @@ export interface Slot {
   runningUnheld: boolean
   /** It holds a job that has seen a worker die before it started: it takes nothing more until that one is answered. */
   isolating: boolean
+  /** The task modules (by URL) this worker has answered a job of: loaded, or failed to load. */
+  readonly answered: Set<string>
+  /**
+   * The task modules whose first job on this worker is in flight: it may be loading the module, and no other job of
+   * that module is sent until it is answered (a job waiting for its module counts as started, so a worker killed
+   * while it loads would take it along).
+   */
+  readonly loading: Set<string>
   /** The pool killed it (a stuck cancel, a failed liveness check): its death says nothing about the jobs it held. */
   killed: boolean
 }
@@ -133,6 +141,8 @@ export const makeSlot = (
   cancelsReadSeen: 0,
   runningUnheld: false,
   isolating: false,
+  answered: new Set(),
+  loading: new Set(),
   killed: false
 })
 

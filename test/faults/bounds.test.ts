@@ -234,6 +234,7 @@ describe("deaths before a job starts (dispatcher)", () => {
       assert.isUndefined(second.exit, `${how}: requeued`)
       assert.strictEqual(second.deaths, 0, how)
       const b = fake(dispatcher, 2)
+      if (how === "the pool's kill") reply(dispatcher, b.slot, first) // requeued too; answered, the module is loaded
       assert.include(b.runIds(), second.id, `${how}: re-sent as usual`)
     }
   })

@@ -9,12 +9,17 @@
  * processes.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber } from "effect"
+import { Effect, Exit, Fiber } from "effect"
 import { TaskError, WorkerCrashed, WorkerPool } from "../../src/index.ts"
 import { tasks as neverLayer } from "../fixtures/never-layer-tasks.ts"
 import { tasks as neverLoading } from "../fixtures/never-loading-tasks.ts"
+import { tasks as slowLoading } from "../fixtures/slow-loading-tasks.ts"
 import { tasks } from "../fixtures/tasks.ts"
-import { backends, dispatched } from "../utils.ts"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as TestClock from "effect/testing/TestClock"
+import { backends, dispatched, eventually } from "../utils.ts"
 
 const timedOut = (error: unknown, url: string, within: string) => {
   assert.instanceOf(error, TaskError)
@@ -85,6 +90,39 @@ for (const backend of backends) {
         assert.instanceOf(error, WorkerCrashed)
         assert.include(error.message, "neverRuns")
         assert.strictEqual(yield* pool.apply(tasks.square, [6]), 36, "a replacement serves")
+      }))
+  })
+
+  describe(`a task module whose loading blocks its worker (${backend})`, () => {
+    it.effect("a worker killed while it loads a module (for a cancelled call) takes no other call of that module with it", () =>
+      Effect.gen(function*() {
+        const dir = yield* Effect.acquireRelease(
+          Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "slow-load-"))),
+          (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+        )
+        const loads = () => fs.readdirSync(dir).filter((name) => name.startsWith("loading-")).length
+        fs.writeFileSync(path.join(dir, "go"), "")
+        const pool = yield* WorkerPool.make({ size: 1, backend, env: { ...process.env, SLOW_LOAD_DIR: dir } })
+        assert.strictEqual(yield* pool.apply(slowLoading.quick, [1]), 2) // measured as cheap: it could be batched
+        fs.rmSync(path.join(dir, "go"))
+        assert.instanceOf(yield* Effect.flip(pool.apply(tasks.exit, [3])), WorkerCrashed) // a fresh worker now
+        // submitted together: both go to the fresh worker in one message
+        const calls = yield* Effect.forkChild(Effect.all([
+          pool.apply(slowLoading.never, []).pipe(Effect.timeoutOption("100 millis")),
+          Effect.exit(pool.apply(slowLoading.quick, [2]))
+        ], { concurrency: "unbounded" }))
+        yield* eventually(() => loads() === 2, "the fresh worker is loading the module, blocked")
+        yield* TestClock.adjust("100 millis") // the first call times out: it is cancelled
+        yield* TestClock.adjust("250 millis") // its worker, blocked in the load, cannot read the CANCEL: killed
+        yield* eventually(
+          () => Effect.runSync(pool.stats).tasksPerWorker.every(({ workerId }) => workerId > 2),
+          "the loading worker was replaced"
+        )
+        fs.writeFileSync(path.join(dir, "go"), "")
+        const [timedOut, innocent] = yield* Fiber.join(calls)
+        assert.strictEqual(timedOut._tag, "None")
+        // the other call of that module was not waiting on the killed worker: it runs on the replacement
+        assert.deepStrictEqual(innocent, Exit.succeed(3))
       }))
   })
 }
