@@ -12,7 +12,7 @@ import type * as Backend from "../Backend.ts"
 import type { Options } from "../WorkerPool.ts"
 import * as CallChecks from "./callChecks.ts"
 import * as NodeThreads from "./nodeThreads.ts"
-import type { Sizing } from "./supervisor.ts"
+import type { Sizing } from "./sizing.ts"
 
 export interface Parsed {
   /** The layer's backend with the pool's own options over it. */

@@ -7,6 +7,13 @@
  * It also bounds every wait on a worker (SEMANTICS.md 30): a worker not ready
  * within `startTimeout` is killed (a failed start), and `start` itself fails
  * then; and a worker holding work is checked for liveness (liveness.ts).
+ * How many workers there should be (a dynamic size, idle retirement, the
+ * replacement of one that ran its `maxTasksPerWorker`) is decided in sizing.ts.
+ *
+ * Each mechanism is a function over the pool's `State`: `spawnWorker` (with
+ * `onSpawn`, the handshake and the initializer, and `startTimer`),
+ * `onWorkerExit` (with `countStartFailure`, which breaks the pool), `kill` and
+ * `fault`, `start` and `stop`.
  *
  * @internal
  */
@@ -24,6 +31,7 @@ import type * as Boundary from "./boundary.ts"
 import * as Liveness from "./liveness.ts"
 import * as Protocol from "./protocol.ts"
 import type { Dispatcher } from "./dispatcher.ts"
+import * as Sizing from "./sizing.ts"
 import { makeSlot, type Slot } from "./slot.ts"
 
 /** Consecutive workers that may die before they are ready before the pool gives up. */
@@ -95,6 +103,8 @@ interface Handle {
   fiber: Fiber.Fiber<unknown, unknown> | undefined
   /** Why the pool killed this worker, if it did. */
   killedBecause: string | undefined
+  /** It has been ready (spawned, and its initializer done): it counts in `readyCount`. */
+  wasReady: boolean
   /** It ran its `maxTasksPerWorker`: it is closing, and its replacement is on the way. */
   retiring: boolean
   /** It broke the protocol: it is being killed, and nothing more it sends is read. */
@@ -120,16 +130,9 @@ export interface Supervisor {
   readonly watch: () => void
 }
 
-/** How many workers: a fixed number, or between `min` and `max`, retiring those idle for `idleTimeout`. */
-export interface Sizing {
-  readonly min: number
-  readonly max: number
-  /** `undefined` for a fixed size. */
-  readonly idleTimeout: Duration.Duration | undefined
-}
-
-export const make = Effect.fnUntraced(function*(options: {
-  readonly sizing: Sizing
+/** How the pool's workers are started, kept and replaced. */
+interface Options {
+  readonly sizing: Sizing.Sizing
   /** Runs an effect in the pool's background (with its services: its `Clock`). */
   readonly fork: (effect: Effect.Effect<void>) => Fiber.Fiber<void>
   readonly dispatcher: Dispatcher
@@ -143,261 +146,68 @@ export const make = Effect.fnUntraced(function*(options: {
   readonly maxHeapPerWorkerMb: number | undefined
   /** How long a worker may take to be ready (with its initializer), and a task module to load in it. */
   readonly startTimeout: Duration.Duration
-}) {
-  const { dispatcher, scope, sizing } = options
-  const platform = yield* Worker.WorkerPlatform
-  const startTimeout = Duration.format(options.startTimeout)
-  const handles = new Set<Handle>()
-  const allReady = Deferred.makeUnsafe<void, WorkerStartFailed>()
-  /** Workers ready now: start succeeds once all `size` are, at the same time. */
-  let readyCount = 0
-  let startFailures = 0
+}
+
+/** What the supervisor's pieces below share: one object per pool. */
+interface State {
+  readonly options: Options
+  readonly platform: Worker.WorkerPlatform["Service"]
+  /** `options.startTimeout`, formatted for messages. */
+  readonly startTimeout: string
+  readonly handles: Set<Handle>
+  readonly allReady: Deferred.Deferred<void, WorkerStartFailed>
+  readonly liveness: Effect.Success<ReturnType<typeof Liveness.make>>
+  /** Workers ready now: start succeeds once all `sizing.min` are, at the same time. */
+  readyCount: number
+  startFailures: number
   /** Set once workers keep dying before they are ready: the pool stops respawning them. */
-  let broken: WorkerStartFailed | undefined
-  let nextWorkerId = 1
-  let stopping = false
-  // workers keep the program alive while they start; the pool unrefs them whenever it is idle
-  let referenced = true
+  broken: WorkerStartFailed | undefined
+  nextWorkerId: number
+  stopping: boolean
+  /** Whether the workers may keep the program alive (see `Supervisor.ref`). */
+  referenced: boolean
+}
 
-  const spawnWorker: Effect.Effect<void> = Effect.gen(function*() {
-    if (stopping || broken !== undefined) return
-    const workerId = nextWorkerId++
-    let wasReady = false
-    const handle: Handle = {
-      slot: makeSlot(
-        workerId,
-        (message, transfers) => liveness.post(handle, message, transfers),
-        () => handle.raw?.progress(),
-        options.backend.maxInflight,
-        options.maxTasksPerWorker
-      ),
-      raw: undefined,
-      fiber: undefined,
-      killedBecause: undefined,
-      retiring: false,
-      faulty: false,
-      gone: false,
-      startTimer: undefined,
-      live: Liveness.initialState()
-    }
-    const spawner: Worker.SpawnerFn = (id) => {
-      const spawned = options.backend.spawn(id)
-      handle.raw = spawned.raw
-      spawned.raw.listen({
-        onReplies: (replies) => {
-          if (handle.faulty || handle.gone) return
-          liveness.onMessage(handle, replies)
-          const wrong = dispatcher.onReplies(handle.slot, replies)
-          if (wrong !== undefined) fault(handle, wrong)
-        },
-        onFaulty: (what) => {
-          if (!handle.faulty && !handle.gone) fault(handle, what)
-        },
-        onUnreadable: (seq, error) => {
-          if (!handle.faulty && !handle.gone) dispatcher.onUnreadable(handle.slot, seq, error)
-        }
-      })
-      return spawned.worker
-    }
-    // known from the moment it exists, so that a stop that comes while it starts kills it and waits for it too
-    handles.add(handle)
-    // a worker not ready within startTimeout (spawned, and its initializer done) is killed: a failed start
-    handle.startTimer = options.fork(Effect.sleep(options.startTimeout).pipe(Effect.andThen(Effect.sync(() => {
-      if (wasReady || !handles.has(handle)) return
-      kill(handle, `killed: it was not ready within ${startTimeout} (${startingWhat(handle)})`)
-    }))))
-    const worker = yield* Effect.provideService(
-      platform.spawn<Array<unknown>, Array<unknown>>(workerId),
-      Worker.Spawner,
-      spawner
-    ).pipe(Effect.orDie, Effect.onError(() => Effect.sync(() => handles.delete(handle))))
-    dispatcher.addSlot(handle.slot)
-    // replies arrive through RawWorker.listen; effect's run does the handshake and reports the worker's end
-    const becomeReady = () => {
-      wasReady = true
-      handle.startTimer?.interruptUnsafe()
-      startFailures = 0
-      dispatcher.markReady(handle.slot)
-      if (++readyCount === sizing.min) Deferred.doneUnsafe(allReady, Exit.void)
-    }
-    handle.fiber = yield* worker.run(() => Effect.void, {
-      onSpawn: Effect.sync(() => {
-        // now that effect listens to the worker (a listener refs a Node worker again), apply the pool's choice
-        handle.raw?.ref(referenced)
-        handle.raw?.post([Protocol.OP_LOAD_TIMEOUT, Duration.toMillis(options.startTimeout)], [])
-        if (options.maxHeapPerWorkerMb !== undefined) {
-          handle.raw?.post([Protocol.OP_LIMIT_HEAP, options.maxHeapPerWorkerMb * 1024 * 1024], [])
-        }
-        const initializer = options.initializer
-        if (initializer === undefined) return becomeReady()
-        // Python's initializer: once per worker, before its first task; a failure counts as a failed start
-        dispatcher.markOnline(handle.slot)
-        const init = dispatcher.submitTo(handle.slot, initializer.task, Protocol.MODE_APPLY, initializer.args, 1)
-        const onInit = (exit: Exit.Exit<unknown, unknown>) => {
-          if (exit._tag === "Success") return becomeReady()
-          kill(handle, `its initializer ${initializer.task.name} failed: ${describeCause(exit.cause)}`)
-        }
-        if (init.exit !== undefined) onInit(init.exit)
-        else init.waiter = onInit
-      })
-    }).pipe(
-      Effect.onExit((exit) => onWorkerExit(handle, exit, wasReady)),
-      Effect.forkIn(scope)
-    )
-  })
-
-  const onWorkerExit = (handle: Handle, exit: Exit.Exit<unknown, unknown>, wasReady: boolean) =>
-    Effect.gen(function*() {
-      handles.delete(handle)
-      handle.startTimer?.interruptUnsafe()
-      if (wasReady) readyCount--
-      if (stopping || handle.retiring) {
-        handle.gone = true
-        dispatcher.removeSlot(handle.slot, null, null, "the pool stopped it")
-        return
-      }
-      // The worker died on its own: wait for its exit status, killing it if it lingers.
-      const raw = handle.raw
-      raw?.kill()
-      const status = raw === undefined ? unknownExit : yield* Effect.promise(() => raw.exited)
-      const detail = handle.killedBecause ??
-        (exit._tag === "Failure" ? describeCause(exit.cause) : "it stopped unexpectedly") +
-          (status.detail === undefined ? "" : `: ${status.detail}`)
-      handle.gone = true
-      dispatcher.removeSlot(handle.slot, status.code, status.signal, detail)
-      if (!wasReady && ++startFailures >= MAX_START_FAILURES && broken === undefined) {
-        broken = new WorkerStartFailed({
-          attempts: startFailures,
-          message: `${startFailures} workers in a row exited before they were ready; the last one: ${detail}`
-        })
-        dispatcher.rejectWith = Exit.fail(broken)
-        Deferred.doneUnsafe(allReady, Exit.fail(broken))
-      }
-      if (broken !== undefined) {
-        // no more respawns: healthy workers finish what they hold and drain the queue; with none left, fail it
-        if (!dispatcher.slots.some((slot) => slot.ready)) dispatcher.failAll(broken)
-        return
-      }
-      yield* Effect.forkIn(spawnWorker, scope)
-    })
-
-  const kill = (handle: Handle, because: string) => {
-    handle.killedBecause ??= because
-    handle.slot.killed = true
-    handle.raw?.kill()
-  }
-
-  /**
-   * A worker that broke the protocol is faulty: it gets no more work, what it
-   * sends from now on is ignored, and it is killed and replaced; the tasks it
-   * held fail with `WorkerCrashed` saying what it sent.
-   */
-  const fault = (handle: Handle, what: string) => {
-    handle.faulty = true
-    handle.slot.ready = false
-    handle.slot.online = false
-    kill(handle, `broke the protocol: ${what}`)
-  }
-
-  /** What a worker that is not ready yet is doing, for the error that says it did not start in time. */
-  const startingWhat = (handle: Handle): string =>
-    options.initializer !== undefined && handle.slot.online
-      ? `its initializer ${options.initializer.task.name} had not finished`
-      : "it had not started"
-
+export const make = Effect.fnUntraced(function*(options: Options) {
+  const platform = yield* Worker.WorkerPlatform
+  const handles = new Set<Handle>()
   const liveness = yield* Liveness.make({
-    dispatcher,
+    dispatcher: options.dispatcher,
     workers: () => handles,
     kill: (worker, because) => kill(worker as Handle, because),
-    stopping: () => stopping,
+    stopping: () => state.stopping,
+    fork: options.fork
+  })
+  const state: State = {
+    options,
+    platform,
+    startTimeout: Duration.format(options.startTimeout),
+    handles,
+    allReady: Deferred.makeUnsafe<void, WorkerStartFailed>(),
+    liveness,
+    readyCount: 0,
+    startFailures: 0,
+    broken: undefined,
+    nextWorkerId: 1,
+    stopping: false,
+    // workers keep the program alive while they start; the pool unrefs them whenever it is idle
+    referenced: true
+  }
+  Sizing.install({
+    sizing: options.sizing,
+    dispatcher: options.dispatcher,
+    workers: state,
+    spawn: () => Effect.runFork(Effect.forkIn(spawnWorker(state), options.scope)),
     fork: options.fork
   })
 
-  /** Closes a worker that is idle (it is not replaced unless `replace`). */
-  const retire = (slot: Slot, replace: boolean) => {
-    for (const handle of handles) {
-      if (handle.slot !== slot || handle.retiring) continue
-      handle.retiring = true
-      slot.ready = false
-      if (replace) Effect.runFork(Effect.forkIn(spawnWorker, scope))
-      if (handle.fiber !== undefined) Effect.runFork(Fiber.interrupt(handle.fiber))
-    }
-  }
-  const members = () => {
-    let count = 0
-    let starting = 0
-    for (const handle of handles) {
-      if (handle.retiring) continue
-      count++
-      if (!handle.slot.ready) starting++
-    }
-    return { count, starting }
-  }
-
-  // a worker that ran its maxTasksPerWorker: start its replacement, then let it close (it is idle)
-  dispatcher.onExhausted = (slot) => retire(slot, true)
-
-  // a dynamic pool grows while work waits and every worker is busy, up to max…
-  dispatcher.onBacklog = () => {
-    if (sizing.idleTimeout === undefined || stopping || broken !== undefined) return
-    const { count, starting } = members()
-    if (count < sizing.max && starting < dispatcher.queued()) Effect.runFork(Effect.forkIn(spawnWorker, scope))
-  }
-  // …and retires a worker that has been idle for idleTimeout, down to min (one timer per worker at a time)
-  const idleTimers = new Set<Slot>()
-  const watchIdle = (slot: Slot, idleTimeout: Duration.Duration) => {
-    idleTimers.add(slot)
-    const given = slot.given
-    options.fork(Effect.sleep(idleTimeout).pipe(Effect.andThen(Effect.sync(() => {
-      idleTimers.delete(slot)
-      const idle = slot.ready && slot.inflight.size === 0 && slot.direct.length === 0
-      if (!idle || stopping) return
-      if (slot.given !== given) return watchIdle(slot, idleTimeout) // it worked meanwhile: idle since later
-      if (members().count > sizing.min) retire(slot, false)
-    }))))
-  }
-  dispatcher.onSlotIdle = (slot) => {
-    if (sizing.idleTimeout !== undefined && !idleTimers.has(slot)) watchIdle(slot, sizing.idleTimeout)
-  }
-
   const supervisor: Supervisor = {
-    start: Effect.gen(function*() {
-      for (let i = 0; i < sizing.min; i++) yield* spawnWorker
-      if (sizing.min === 0) Deferred.doneUnsafe(allReady, Exit.void)
-      // bounded as a whole: a worker killed for being late has less time left, not a new startTimeout
-      yield* Effect.timeoutOrElse(Deferred.await(allReady), {
-        duration: options.startTimeout,
-        orElse: () =>
-          Effect.suspend(() => {
-            const late = Array.from(handles).filter((handle) => !handle.slot.ready && !handle.retiring)
-            return Effect.fail(
-              new WorkerStartFailed({
-                attempts: startFailures + late.length,
-                message: `timed out: ${sizing.min - readyCount} of ${sizing.min} workers were not ready within ${startTimeout}` +
-                  (late.length > 0 ? ` (${startingWhat(late[0])})` : "")
-              })
-            )
-          })
-      })
-    }),
-    stop: (how) =>
-      Effect.suspend(() => {
-        stopping = true
-        const fibers: Array<Fiber.Fiber<unknown, unknown>> = []
-        const exits: Array<Promise<unknown>> = []
-        for (const handle of handles) {
-          // one still starting has no fiber to ask it to close: it is killed
-          if (how === "kill" || handle.fiber === undefined) handle.raw?.kill()
-          if (handle.fiber !== undefined) fibers.push(handle.fiber)
-          if (handle.raw !== undefined) exits.push(handle.raw.exited)
-        }
-        // done once every worker has exited, not only once effect has let go of it
-        return Effect.andThen(Fiber.interruptAll(fibers), Effect.promise(() => Promise.all(exits)))
-      }),
+    start: start(state),
+    stop: (how) => stop(state, how),
     watch: liveness.watch,
     ref: (ref) => {
-      if (referenced === ref) return
-      referenced = ref
+      if (state.referenced === ref) return
+      state.referenced = ref
       for (const handle of handles) handle.raw?.ref(ref)
     },
     kill: (slot, because) => {
@@ -409,6 +219,235 @@ export const make = Effect.fnUntraced(function*(options: {
   return supervisor
 })
 
+/** Spawns the first `sizing.min` workers; succeeds once all of them are ready, within `startTimeout`. */
+const start = (state: State): Effect.Effect<void, WorkerStartFailed> =>
+  Effect.gen(function*() {
+    const { sizing } = state.options
+    for (let i = 0; i < sizing.min; i++) yield* spawnWorker(state)
+    if (sizing.min === 0) Deferred.doneUnsafe(state.allReady, Exit.void)
+    // bounded as a whole: a worker killed for being late has less time left, not a new startTimeout
+    yield* Effect.timeoutOrElse(Deferred.await(state.allReady), {
+      duration: state.options.startTimeout,
+      orElse: () =>
+        Effect.suspend(() => {
+          const late = Array.from(state.handles).filter((handle) => !handle.slot.ready && !handle.retiring)
+          return Effect.fail(
+            new WorkerStartFailed({
+              attempts: state.startFailures + late.length,
+              message:
+                `timed out: ${sizing.min - state.readyCount} of ${sizing.min} workers were not ready within ${state.startTimeout}` +
+                (late.length > 0 ? ` (${startingWhat(state, late[0])})` : "")
+            })
+          )
+        })
+    })
+  })
+
+/** Stops every worker (asking them to close, or killing them); done once all have exited. */
+const stop = (state: State, how: "close" | "kill"): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    state.stopping = true
+    const fibers: Array<Fiber.Fiber<unknown, unknown>> = []
+    const exits: Array<Promise<unknown>> = []
+    for (const handle of state.handles) {
+      // one still starting has no fiber to ask it to close: it is killed
+      if (how === "kill" || handle.fiber === undefined) handle.raw?.kill()
+      if (handle.fiber !== undefined) fibers.push(handle.fiber)
+      if (handle.raw !== undefined) exits.push(handle.raw.exited)
+    }
+    // done once every worker has exited, not only once effect has let go of it
+    return Effect.andThen(Fiber.interruptAll(fibers), Effect.promise(() => Promise.all(exits)))
+  })
+
+// -- spawning a worker -----------------------------------------------------------
+
+/**
+ * Spawns one worker (unless the pool is stopping or broken) with its
+ * `startTimeout` timer; succeeds once it is spawned, and it becomes ready in
+ * `onSpawn`. Its exit is handled by `onWorkerExit`.
+ */
+const spawnWorker: (state: State) => Effect.Effect<void> = Effect.fnUntraced(function*(state: State) {
+  if (state.stopping || state.broken !== undefined) return
+  const { dispatcher, scope } = state.options
+  const workerId = state.nextWorkerId++
+  const handle = makeHandle(state, workerId)
+  // known from the moment it exists, so that a stop that comes while it starts kills it and waits for it too
+  state.handles.add(handle)
+  handle.startTimer = startTimer(state, handle)
+  const worker = yield* Effect.provideService(
+    state.platform.spawn<Array<unknown>, Array<unknown>>(workerId),
+    Worker.Spawner,
+    spawner(state, handle)
+  ).pipe(Effect.orDie, Effect.onError(() => Effect.sync(() => state.handles.delete(handle))))
+  dispatcher.addSlot(handle.slot)
+  // replies arrive through RawWorker.listen; effect's run does the handshake and reports the worker's end
+  handle.fiber = yield* worker.run(() => Effect.void, { onSpawn: Effect.sync(() => onSpawn(state, handle)) }).pipe(
+    Effect.onExit((exit) => onWorkerExit(state, handle, exit)),
+    Effect.forkIn(scope)
+  )
+})
+
+const makeHandle = (state: State, workerId: number): Handle => {
+  const { liveness, options } = state
+  const handle: Handle = {
+    slot: makeSlot(
+      workerId,
+      (message, transfers) => liveness.post(handle, message, transfers),
+      () => handle.raw?.progress(),
+      options.backend.maxInflight,
+      options.maxTasksPerWorker
+    ),
+    raw: undefined,
+    fiber: undefined,
+    killedBecause: undefined,
+    wasReady: false,
+    retiring: false,
+    faulty: false,
+    gone: false,
+    startTimer: undefined,
+    live: Liveness.initialState()
+  }
+  return handle
+}
+
+/** Effect's `Spawner` for one worker: creates it, and hands what it sends to the liveness check and the dispatcher. */
+const spawner = (state: State, handle: Handle): Worker.SpawnerFn => {
+  const { liveness } = state
+  const { backend, dispatcher } = state.options
+  return (id) => {
+    const spawned = backend.spawn(id)
+    handle.raw = spawned.raw
+    spawned.raw.listen({
+      onReplies: (replies) => {
+        if (handle.faulty || handle.gone) return
+        liveness.onMessage(handle, replies)
+        const wrong = dispatcher.onReplies(handle.slot, replies)
+        if (wrong !== undefined) fault(handle, wrong)
+      },
+      onFaulty: (what) => {
+        if (!handle.faulty && !handle.gone) fault(handle, what)
+      },
+      onUnreadable: (seq, error) => {
+        if (!handle.faulty && !handle.gone) dispatcher.onUnreadable(handle.slot, seq, error)
+      }
+    })
+    return spawned.worker
+  }
+}
+
+/** A worker not ready within `startTimeout` (spawned, and its initializer done) is killed: a failed start. */
+const startTimer = (state: State, handle: Handle): Fiber.Fiber<void> =>
+  state.options.fork(Effect.sleep(state.options.startTimeout).pipe(Effect.andThen(Effect.sync(() => {
+    if (handle.wasReady || !state.handles.has(handle)) return
+    kill(handle, `killed: it was not ready within ${state.startTimeout} (${startingWhat(state, handle)})`)
+  }))))
+
+/**
+ * The handshake, once effect listens to the worker: the pool's ref choice, the
+ * load timeout, the heap limit, then the initializer; the worker is ready once
+ * it is done.
+ */
+const onSpawn = (state: State, handle: Handle): void => {
+  const { dispatcher, initializer, maxHeapPerWorkerMb, startTimeout } = state.options
+  // now that effect listens to the worker (a listener refs a Node worker again), apply the pool's choice
+  handle.raw?.ref(state.referenced)
+  handle.raw?.post([Protocol.OP_LOAD_TIMEOUT, Duration.toMillis(startTimeout)], [])
+  if (maxHeapPerWorkerMb !== undefined) {
+    handle.raw?.post([Protocol.OP_LIMIT_HEAP, maxHeapPerWorkerMb * 1024 * 1024], [])
+  }
+  if (initializer === undefined) return becomeReady(state, handle)
+  // Python's initializer: once per worker, before its first task; a failure counts as a failed start
+  dispatcher.markOnline(handle.slot)
+  const init = dispatcher.submitTo(handle.slot, initializer.task, Protocol.MODE_APPLY, initializer.args, 1)
+  const onInit = (exit: Exit.Exit<unknown, unknown>) => {
+    if (exit._tag === "Success") return becomeReady(state, handle)
+    kill(handle, `its initializer ${initializer.task.name} failed: ${describeCause(exit.cause)}`)
+  }
+  if (init.exit !== undefined) onInit(init.exit)
+  else init.waiter = onInit
+}
+
+const becomeReady = (state: State, handle: Handle): void => {
+  handle.wasReady = true
+  handle.startTimer?.interruptUnsafe()
+  state.startFailures = 0
+  state.options.dispatcher.markReady(handle.slot)
+  if (++state.readyCount === state.options.sizing.min) Deferred.doneUnsafe(state.allReady, Exit.void)
+}
+
+/** What a worker that is not ready yet is doing, for the error that says it did not start in time. */
+const startingWhat = (state: State, handle: Handle): string =>
+  state.options.initializer !== undefined && handle.slot.online
+    ? `its initializer ${state.options.initializer.task.name} had not finished`
+    : "it had not started"
+
+// -- a worker's exit -----------------------------------------------------------------
+
+/**
+ * A worker exited: its tasks fail with `WorkerCrashed` (`Dispatcher.removeSlot`)
+ * and it is replaced, unless the pool stopped or retired it, or is broken.
+ */
+const onWorkerExit = (state: State, handle: Handle, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const { dispatcher, scope } = state.options
+    const wasReady = handle.wasReady
+    state.handles.delete(handle)
+    handle.startTimer?.interruptUnsafe()
+    if (wasReady) state.readyCount--
+    if (state.stopping || handle.retiring) {
+      handle.gone = true
+      dispatcher.removeSlot(handle.slot, null, null, "the pool stopped it")
+      return
+    }
+    // The worker died on its own: wait for its exit status, killing it if it lingers.
+    const raw = handle.raw
+    raw?.kill()
+    const status = raw === undefined ? unknownExit : yield* Effect.promise(() => raw.exited)
+    const detail = handle.killedBecause ??
+      (exit._tag === "Failure" ? describeCause(exit.cause) : "it stopped unexpectedly") +
+        (status.detail === undefined ? "" : `: ${status.detail}`)
+    handle.gone = true
+    dispatcher.removeSlot(handle.slot, status.code, status.signal, detail)
+    if (!wasReady) countStartFailure(state, detail)
+    if (state.broken !== undefined) {
+      // no more respawns: healthy workers finish what they hold and drain the queue; with none left, fail it
+      if (!dispatcher.slots.some((slot) => slot.ready)) dispatcher.failAll(state.broken)
+      return
+    }
+    yield* Effect.forkIn(spawnWorker(state), scope)
+  })
+
+/** A worker exited before it was ready: after `MAX_START_FAILURES` in a row, the pool is broken. */
+const countStartFailure = (state: State, detail: string): void => {
+  if (++state.startFailures < MAX_START_FAILURES || state.broken !== undefined) return
+  const broken = new WorkerStartFailed({
+    attempts: state.startFailures,
+    message: `${state.startFailures} workers in a row exited before they were ready; the last one: ${detail}`
+  })
+  state.broken = broken
+  state.options.dispatcher.rejectWith = Exit.fail(broken)
+  Deferred.doneUnsafe(state.allReady, Exit.fail(broken))
+}
+
+// -- killing a worker ------------------------------------------------------------------
+
+const kill = (handle: Handle, because: string) => {
+  handle.killedBecause ??= because
+  handle.slot.killed = true
+  handle.raw?.kill()
+}
+
+/**
+ * A worker that broke the protocol is faulty: it gets no more work, what it
+ * sends from now on is ignored, and it is killed and replaced; the tasks it
+ * held fail with `WorkerCrashed` saying what it sent.
+ */
+const fault = (handle: Handle, what: string) => {
+  handle.faulty = true
+  handle.slot.ready = false
+  handle.slot.online = false
+  kill(handle, `broke the protocol: ${what}`)
+}
 
 const describeCause = (cause: Cause.Cause<unknown>): string => {
   // usually a WorkerError, whose reason's cause is the platform's own error (the worker's uncaught throw)

@@ -1,8 +1,10 @@
 /**
- * The worker side of the pool: runs tasks, batches replies, and is where
- * cancellation lands inside the worker. (Task modules load in
+ * The worker side of the pool: takes the pool's messages (`onMessage`),
+ * queues and runs its jobs (`drain`), and is where cancellation lands inside
+ * the worker (`cancel`). Running one task is in workerTasks.ts, batching and
+ * sending replies (`flush`) in workerReplies.ts; task modules load in
  * workerModules.ts; what a task returns or throws is inspected in
- * workerValues.ts.)
+ * workerValues.ts.
  *
  * Sync and Promise tasks run as plain calls (no fiber); an Effect task runs in
  * its own fiber. Tasks of one message run back to back, but the runtime yields
@@ -15,29 +17,13 @@
  *
  * @internal
  */
-import type * as Effect from "effect/Effect"
-import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as Task from "../Task.ts"
 import * as Protocol from "./protocol.ts"
 import * as WorkerModules from "./workerModules.ts"
-import {
-  apply,
-  causeError,
-  classify,
-  describe,
-  EFFECT,
-  fx,
-  type Kind,
-  now,
-  PROMISE,
-  promiseThen,
-  queueMicrotaskOriginal,
-  setImmediateOriginal,
-  thenFound,
-  uncloneable,
-  VALUE
-} from "./workerValues.ts"
+import * as WorkerReplies from "./workerReplies.ts"
+import * as WorkerTasks from "./workerTasks.ts"
+import { now, queueMicrotaskOriginal, setImmediateOriginal } from "./workerValues.ts"
 
 /** Keeps the running task's record across `await`s (AsyncLocalStorage on Node). */
 export interface TaskContextStore {
@@ -53,10 +39,21 @@ export interface Running {
   fiber: Fiber.Fiber<unknown, unknown> | undefined
 }
 
+/** What the runtime's pieces (the queue, workerTasks.ts, workerReplies.ts) share: one object per worker. */
+export interface Shared {
+  readonly send: (message: Array<unknown>, transfers: ReadonlyArray<Task.Transferable>) => void
+  /** The jobs received and not answered yet, by id. */
+  readonly running: Map<number, Running>
+  /** When the current run of synchronous work began: past `SLICE_MS`, yield to the event loop. */
+  sliceStart: number
+  /** When finished results were last sent. */
+  lastFlush: number
+  /** `LIMIT_HEAP`: past it, after a task, the worker asks to be replaced (once). */
+  heapLimit: number
+}
+
 type Definition = WorkerModules.Definition
 
-/** How long the runtime runs queued tasks before yielding to the event loop. */
-const SLICE_MS = 4
 /** How long finished results may wait before they are sent. */
 const FLUSH_MS = 1
 
@@ -77,39 +74,38 @@ export const make = (options: {
   readonly heapUsed: () => number
 }) => {
   const { send, store } = options
+  const shared: Shared = {
+    send,
+    running: new Map(),
+    sliceStart: now(),
+    lastFlush: now(),
+    heapLimit: Infinity
+  }
+  const { running } = shared
+  const replies = WorkerReplies.make(shared, options.heapUsed)
+  const { flush, reply, scheduleFlush } = replies
   const definitions = new Map<number, Definition>()
-  const running = new Map<number, Running>()
-  // queued RUN operations, flat: id, key, mode, payload
-  let queue: Array<unknown> = []
-  let head = 0
-  /** Jobs whose module has loaded since they started waiting for it: they run before the queue. */
-  let resumed: Array<WorkerModules.Waiting> = []
-  let resumedHead = 0
-  let drainScheduled = false
-  let replies: Array<unknown> = []
-  let lastFlush = now()
-  let flushScheduled = false
-  /** When the current run of synchronous work began: past `SLICE_MS`, yield to the event loop. */
-  let sliceStart = now()
-  let started = 0
   let cancelsRead = 0
-  /** `LIMIT_HEAP`: past it, after a task, the worker asks to be replaced (once). */
-  let heapLimit = Infinity
   /** `LOAD_TIMEOUT`: how long a task module (and its setup layer) may take to load. */
   let loadTimeoutMillis = 30_000
   const modules = WorkerModules.make({
     importModule: options.importModule,
     timeoutMillis: () => loadTimeoutMillis,
-    onSettled: (jobs) => {
-      resumed.push(...jobs)
-      // at once, even if a drain is scheduled for later; never inside a drain (which may have started the load)
-      queueMicrotaskOriginal(drain)
-    },
+    onSettled: (jobs) => queue.resume(jobs),
     onTimeout: (jobs, error) => {
       for (const job of jobs) reply(job.task, Protocol.STATUS_FAILED, error, job.started)
       flush()
     }
   })
+  const queue = makeQueue({
+    shared,
+    definitions,
+    modules,
+    replies,
+    runTask: WorkerTasks.make({ shared, replies, store, publish: options.publish }),
+    publish: options.publish
+  })
+  const { enqueue, wake } = queue
 
   Task.setSignalProvider(() => {
     const current = store.get()
@@ -120,277 +116,6 @@ export const make = (options: {
     }
     return current.controller.signal
   })
-
-  // -- replies ---------------------------------------------------------------
-
-  const flush = () => {
-    flushScheduled = false
-    if (replies.length === 0) return
-    const batch = replies
-    replies = []
-    if (heapLimit !== Infinity) {
-      const used = options.heapUsed()
-      if (used > heapLimit) {
-        heapLimit = Infinity
-        batch.unshift(-1, Protocol.STATUS_OVER_HEAP, used, 0)
-      }
-    }
-    lastFlush = now()
-    try {
-      send(batch, [])
-    } catch {
-      // one result could not be cloned: send them one by one, replacing the culprits
-      for (let i = 0; i < batch.length; i += Protocol.REPLY_WIDTH) {
-        const one = batch.slice(i, i + Protocol.REPLY_WIDTH)
-        try {
-          send(one, [])
-        } catch (error) {
-          send([one[0], Protocol.STATUS_UNCLONEABLE, uncloneable(error, one[2]), one[3]], [])
-        }
-      }
-    }
-  }
-
-  const scheduleFlush = () => {
-    if (flushScheduled) return
-    flushScheduled = true
-    queueMicrotaskOriginal(flush)
-  }
-
-  const reply = (task: Running, status: Protocol.Status, payload: unknown, started: number) => {
-    running.delete(task.id)
-    if (task.cancelled) {
-      status = Protocol.STATUS_CANCELLED
-      payload = undefined
-    }
-    replies.push(task.id, status, payload, Math.round((now() - started) * 1000))
-  }
-
-  const replyTransfer = (task: Running, value: Task.Transferred<unknown>, started: number) => {
-    running.delete(task.id)
-    flush()
-    const micros = Math.round((now() - started) * 1000)
-    try {
-      send([task.id, Protocol.STATUS_OK, value.value, micros], value.transfer)
-    } catch (error) {
-      send([task.id, Protocol.STATUS_UNCLONEABLE, uncloneable(error, value.value), micros], [])
-    }
-  }
-
-  /** A thrown error, a rejection or a defect: always a `TaskError` on the caller's side. Never throws. */
-  const replyThrown = (task: Running, error: unknown, started: number, prefix?: string) =>
-    reply(task, Protocol.STATUS_FAILED, describe(error, prefix), started)
-
-  /** An Effect's typed failure: a declared error is encoded by its schema, anything else becomes a `TaskError`. */
-  const replyFailure = (task: Running, definition: Definition, error: unknown, started: number) => {
-    let encoded: ReturnType<Task.ErrorCodec["encode"]>
-    try {
-      encoded = definition.errors!.encode(error)
-    } catch (cause) {
-      return reply(task, Protocol.STATUS_FAILED, describe(cause, "a declared error could not be encoded: "), started)
-    }
-    if (encoded !== undefined) return reply(task, Protocol.STATUS_DECLARED, encoded, started)
-    reply(task, Protocol.STATUS_FAILED, describe(error), started)
-  }
-
-  // -- running tasks -----------------------------------------------------------
-
-  /**
-   * Runs one RUN operation. A chunk (`map` / `starmap`) calls the function for
-   * each item in order and answers with the array of results; the first
-   * failure fails the chunk. Whatever a task returns or throws ends in one
-   * reply: nothing it does to its value can throw out of here.
-   */
-  const runTask = (task: Running, definition: Definition, mode: Protocol.Mode, payload: unknown) => {
-    const started = now()
-    const fn = definition.fn!
-    const single = mode === Protocol.MODE_APPLY
-    const items = (single ? [payload] : payload) as ReadonlyArray<unknown>
-    const spread = mode !== Protocol.MODE_MAP
-    const results: Array<unknown> = single ? [] : new Array(items.length)
-
-    /** Records an Effect task's success and says whether to go on, or replies with its failure. */
-    const onEffectExit = (exit: Exit.Exit<unknown, unknown>, i: number): boolean => {
-      if (exit._tag === "Success") {
-        results[i] = exit.value
-        return true
-      }
-      try {
-        const { Cause } = fx()
-        if (Cause.hasInterruptsOnly(exit.cause)) {
-          if (task.cancelled) reply(task, Protocol.STATUS_CANCELLED, undefined, started)
-          else replyThrown(task, new Error("the task's fiber was interrupted inside the worker"), started)
-          return false
-        }
-        const failure = Cause.findErrorOption(exit.cause)
-        if (failure._tag === "Some") replyFailure(task, definition, failure.value, started)
-        else replyThrown(task, causeError(exit.cause), started)
-      } catch (error) {
-        // the failure holds a value that throws when looked at (a revoked Proxy, a throwing getter)
-        replyThrown(task, error, started, "the task's failure could not be inspected: ")
-      }
-      return false
-    }
-
-    /**
-     * Runs items from `from` on, synchronously, publishing that this job holds
-     * the thread meanwhile, inside the task's context (for `Task.signal()`,
-     * also in what its items start): entered once per run, not per item.
-     */
-    const step = (from: number): void => {
-      options.publish.running(task.id)
-      try {
-        store.run(task, () => stepFrom(from))
-      } finally {
-        options.publish.running(undefined)
-      }
-    }
-
-    /** Waits for item `i`'s promise or thenable (`then`), once: a thenable may call back twice, or throw after. */
-    const awaitItem = (result: unknown, then: Function, i: number): void => {
-      let settled = false
-      const onFulfilled = (value: unknown) => {
-        if (settled) return
-        settled = true
-        results[i] = value
-        step(i + 1)
-        scheduleFlush()
-      }
-      const onRejected = (error: unknown) => {
-        if (settled) return
-        settled = true
-        replyThrown(task, error, started)
-        scheduleFlush()
-      }
-      try {
-        apply(then, result, [onFulfilled, onRejected])
-      } catch (error) {
-        onRejected(error)
-      }
-    }
-
-    const stepFrom = (from: number): void => {
-      for (let i = from; i < items.length; i++) {
-        if (task.cancelled) return reply(task, Protocol.STATUS_CANCELLED, undefined, started)
-        let result: unknown
-        try {
-          const args = spread ? items[i] as ReadonlyArray<unknown> : [items[i]]
-          result = fn(...args)
-        } catch (error) {
-          return replyThrown(task, error, started)
-        }
-        let kind: Kind
-        try {
-          kind = classify(result)
-        } catch (error) {
-          return replyThrown(task, error, started, "the task's result could not be inspected: ")
-        }
-        if (kind === EFFECT) {
-          const { Effect } = fx()
-          let fiber: Fiber.Fiber<unknown, unknown>
-          try {
-            const effect = result as Effect.Effect<unknown, unknown>
-            fiber = definition.context === undefined
-              ? Effect.runFork(effect)
-              : Effect.runForkWith(definition.context)(effect)
-          } catch (error) {
-            return replyThrown(task, error, started)
-          }
-          const done = fiber.pollUnsafe()
-          if (done !== undefined) {
-            // completed synchronously: go on in this loop, so a long chunk does not grow the stack
-            if (onEffectExit(done, i)) continue
-            return
-          }
-          task.fiber = fiber
-          if (task.cancelled) fiber.interruptUnsafe()
-          fiber.addObserver((exit) => {
-            task.fiber = undefined
-            if (onEffectExit(exit, i)) step(i + 1)
-            scheduleFlush()
-          })
-          return
-        }
-        if (kind !== VALUE) return awaitItem(result, kind === PROMISE ? promiseThen : thenFound(), i)
-        results[i] = result
-        if (!single && (i & 3) === 3 && i + 1 < items.length && now() - sliceStart > SLICE_MS) {
-          // a long chunk of sync items: let a CANCEL in, then go on where it stopped
-          const next = i + 1
-          setImmediateOriginal(() => {
-            sliceStart = now()
-            step(next)
-            flush()
-          })
-          return
-        }
-      }
-      if (single) {
-        const value = results[0]
-        if (Task.isTransferred(value)) return replyTransfer(task, value, started)
-        return reply(task, Protocol.STATUS_OK, value, started)
-      }
-      for (let i = 0; i < results.length; i++) {
-        const value = results[i]
-        if (Task.isTransferred(value)) results[i] = value.value
-      }
-      reply(task, Protocol.STATUS_OK, results, started)
-    }
-    step(0)
-  }
-
-  // -- the queue -----------------------------------------------------------------
-
-  /** Runs a job, or, if its module has not loaded yet, makes it wait for it (started all the same). */
-  const begin = (task: Running, definition: Definition, mode: Protocol.Mode, payload: unknown): void => {
-    if (task.cancelled) return reply(task, Protocol.STATUS_CANCELLED, undefined, now())
-    if (definition.fn === undefined && definition.loadError === undefined) {
-      const load = modules.pending(definition)
-      if (load !== undefined) {
-        if (load.timedOut !== undefined) return reply(task, Protocol.STATUS_FAILED, load.timedOut, now())
-        return modules.wait(load, { task, definition, mode, payload, started: now() })
-      }
-    }
-    if (definition.loadError !== undefined) return reply(task, Protocol.STATUS_FAILED, definition.loadError, now())
-    runTask(task, definition, mode, payload)
-  }
-
-  const drain = (): void => {
-    drainScheduled = false
-    sliceStart = now()
-    while (resumedHead < resumed.length || head < queue.length) {
-      // only with work left: a worker whose queue is empty reads its next message at once (a CANCEL among them)
-      if (now() - sliceStart > SLICE_MS) {
-        drainScheduled = true
-        setImmediateOriginal(drain)
-        break
-      }
-      if (resumedHead < resumed.length) {
-        const job = resumed[resumedHead]
-        resumed[resumedHead++] = undefined as never
-        if (resumedHead === resumed.length) {
-          resumed = []
-          resumedHead = 0
-        }
-        begin(job.task, job.definition, job.mode, job.payload)
-      } else {
-        // counted before its module loads: loading is part of running it
-        options.publish.started(++started)
-        const task = running.get(queue[head] as number)!
-        const definition = definitions.get(queue[head + 1] as number)!
-        const mode = queue[head + 2] as Protocol.Mode
-        const payload = queue[head + 3]
-        queue[head + 3] = undefined
-        head += 4
-        begin(task, definition, mode, payload)
-      }
-      if (now() - lastFlush > FLUSH_MS) flush()
-    }
-    if (head === queue.length) {
-      queue = []
-      head = 0
-    }
-    flush()
-  }
 
   const cancel = (id: number) => {
     // tell the pool at once that this worker is not stuck: it reads its messages
@@ -431,7 +156,7 @@ export const make = (options: {
         case Protocol.OP_RUN: {
           const id = ops[i + 1] as number
           running.set(id, { id, cancelled: false, controller: undefined, fiber: undefined })
-          queue.push(id, ops[i + 2], ops[i + 3], ops[i + 4])
+          enqueue(id, ops[i + 2], ops[i + 3], ops[i + 4])
           i += 5
           break
         }
@@ -441,7 +166,7 @@ export const make = (options: {
           break
         }
         case Protocol.OP_LIMIT_HEAP: {
-          heapLimit = ops[i + 1] as number
+          shared.heapLimit = ops[i + 1] as number
           i += 2
           break
         }
@@ -460,7 +185,7 @@ export const make = (options: {
           throw new Error(`effect-multiprocessing: unknown operation ${String(ops[i])}`)
       }
     }
-    if (!drainScheduled) drain()
+    wake()
   }
 
   return {
@@ -474,3 +199,97 @@ export const make = (options: {
   }
 }
 
+/**
+ * The worker's queue of jobs: `drain` runs them in slices of about `SLICE_MS`,
+ * jobs whose module has loaded meanwhile first, and publishes how many have
+ * started.
+ */
+const makeQueue = (options: {
+  readonly shared: Shared
+  readonly definitions: Map<number, Definition>
+  readonly modules: ReturnType<typeof WorkerModules.make>
+  readonly replies: WorkerReplies.Replies
+  readonly runTask: (task: Running, definition: Definition, mode: Protocol.Mode, payload: unknown) => void
+  readonly publish: { readonly started: (count: number) => void }
+}) => {
+  const { definitions, modules, publish, runTask, shared } = options
+  const { running } = shared
+  const { flush, reply } = options.replies
+  // queued RUN operations, flat: id, key, mode, payload
+  let queue: Array<unknown> = []
+  let head = 0
+  /** Jobs whose module has loaded since they started waiting for it: they run before the queue. */
+  let resumed: Array<WorkerModules.Waiting> = []
+  let resumedHead = 0
+  let started = 0
+  let drainScheduled = false
+
+  /** Runs a job, or, if its module has not loaded yet, makes it wait for it (started all the same). */
+  const begin = (task: Running, definition: Definition, mode: Protocol.Mode, payload: unknown): void => {
+    if (task.cancelled) return reply(task, Protocol.STATUS_CANCELLED, undefined, now())
+    if (definition.fn === undefined && definition.loadError === undefined) {
+      const load = modules.pending(definition)
+      if (load !== undefined) {
+        if (load.timedOut !== undefined) return reply(task, Protocol.STATUS_FAILED, load.timedOut, now())
+        return modules.wait(load, { task, definition, mode, payload, started: now() })
+      }
+    }
+    if (definition.loadError !== undefined) return reply(task, Protocol.STATUS_FAILED, definition.loadError, now())
+    runTask(task, definition, mode, payload)
+  }
+
+  const drain = (): void => {
+    drainScheduled = false
+    shared.sliceStart = now()
+    while (resumedHead < resumed.length || head < queue.length) {
+      // only with work left: a worker whose queue is empty reads its next message at once (a CANCEL among them)
+      if (now() - shared.sliceStart > WorkerTasks.SLICE_MS) {
+        drainScheduled = true
+        setImmediateOriginal(drain)
+        break
+      }
+      if (resumedHead < resumed.length) {
+        const job = resumed[resumedHead]
+        resumed[resumedHead++] = undefined as never
+        if (resumedHead === resumed.length) {
+          resumed = []
+          resumedHead = 0
+        }
+        begin(job.task, job.definition, job.mode, job.payload)
+      } else {
+        // counted before its module loads: loading is part of running it
+        publish.started(++started)
+        const task = running.get(queue[head] as number)!
+        const definition = definitions.get(queue[head + 1] as number)!
+        const mode = queue[head + 2] as Protocol.Mode
+        const payload = queue[head + 3]
+        queue[head + 3] = undefined
+        head += 4
+        begin(task, definition, mode, payload)
+      }
+      if (now() - shared.lastFlush > FLUSH_MS) flush()
+    }
+    if (head === queue.length) {
+      queue = []
+      head = 0
+    }
+    flush()
+  }
+
+  return {
+    /** Queues a RUN. */
+    enqueue: (id: number, key: unknown, mode: unknown, payload: unknown): void => {
+      queue.push(id, key, mode, payload)
+    },
+    /** Runs what is queued now, unless a drain is scheduled (it yielded to the event loop). */
+    wake: (): void => {
+      if (!drainScheduled) drain()
+    },
+    /** Jobs whose module has settled: they run before the queue. */
+    resume: (jobs: ReadonlyArray<WorkerModules.Waiting>): void => {
+      resumed.push(...jobs)
+      // at once, even if a drain is scheduled for later; never inside a drain (which may have started the load)
+      queueMicrotaskOriginal(drain)
+    }
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * Running one task in the worker: `runTask` calls a task's function for each
+ * item of a RUN (one for `apply`, each of a chunk for `map` / `starmap`), and
+ * ends in exactly one reply (workerReplies.ts), whatever the task returns or
+ * throws. Sync and Promise tasks run as plain calls (no fiber); an Effect task
+ * runs in its own fiber. `step` publishes which job holds the thread, and a
+ * long chunk of sync items yields to the event loop every `SLICE_MS`.
+ *
+ * Effect is loaded only when a task returns an Effect (`fx()`).
+ *
+ * @internal
+ */
+import type * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import * as Protocol from "./protocol.ts"
+import type { Definition } from "./workerModules.ts"
+import type { Replies } from "./workerReplies.ts"
+import type { Running, Shared, TaskContextStore } from "./workerRuntime.ts"
+import {
+  apply,
+  classify,
+  EFFECT,
+  fx,
+  type Kind,
+  now,
+  PROMISE,
+  promiseThen,
+  setImmediateOriginal,
+  thenFound,
+  VALUE
+} from "./workerValues.ts"
+
+/** How long the runtime runs queued tasks (or one chunk's items) before yielding to the event loop. */
+export const SLICE_MS = 4
+
+/** Makes the worker's `runTask`. */
+export const make = (options: {
+  readonly shared: Shared
+  readonly replies: Replies
+  readonly store: TaskContextStore
+  /** Publishes the job running synchronously now (`undefined`: none; see `Protocol.Progress`). */
+  readonly publish: { readonly running: (id: number | undefined) => void }
+}) => {
+  const { publish, shared, store } = options
+  const { flush, reply, replyCause, replyResults, replyThrown, scheduleFlush } = options.replies
+
+  /**
+   * Runs one RUN operation. A chunk (`map` / `starmap`) calls the function for
+   * each item in order and answers with the array of results; the first
+   * failure fails the chunk. Whatever a task returns or throws ends in one
+   * reply: nothing it does to its value can throw out of here.
+   */
+  const runTask = (task: Running, definition: Definition, mode: Protocol.Mode, payload: unknown) => {
+    const started = now()
+    const fn = definition.fn!
+    const single = mode === Protocol.MODE_APPLY
+    const items = (single ? [payload] : payload) as ReadonlyArray<unknown>
+    const spread = mode !== Protocol.MODE_MAP
+    const results: Array<unknown> = single ? [] : new Array(items.length)
+
+    /** Records an Effect task's success and says whether to go on, or replies with its failure. */
+    const onEffectExit = (exit: Exit.Exit<unknown, unknown>, i: number): boolean => {
+      if (exit._tag === "Success") {
+        results[i] = exit.value
+        return true
+      }
+      replyCause(task, definition, exit.cause, started)
+      return false
+    }
+
+    /**
+     * Runs items from `from` on, synchronously, publishing that this job holds
+     * the thread meanwhile, inside the task's context (for `Task.signal()`,
+     * also in what its items start): entered once per run, not per item.
+     */
+    const step = (from: number): void => {
+      publish.running(task.id)
+      try {
+        store.run(task, () => stepFrom(from))
+      } finally {
+        publish.running(undefined)
+      }
+    }
+
+    /** Waits for item `i`'s promise or thenable (`then`), once: a thenable may call back twice, or throw after. */
+    const awaitItem = (result: unknown, then: Function, i: number): void => {
+      let settled = false
+      const onFulfilled = (value: unknown) => {
+        if (settled) return
+        settled = true
+        results[i] = value
+        step(i + 1)
+        scheduleFlush()
+      }
+      const onRejected = (error: unknown) => {
+        if (settled) return
+        settled = true
+        replyThrown(task, error, started)
+        scheduleFlush()
+      }
+      try {
+        apply(then, result, [onFulfilled, onRejected])
+      } catch (error) {
+        onRejected(error)
+      }
+    }
+
+    const stepFrom = (from: number): void => {
+      for (let i = from; i < items.length; i++) {
+        if (task.cancelled) return reply(task, Protocol.STATUS_CANCELLED, undefined, started)
+        let result: unknown
+        try {
+          const args = spread ? items[i] as ReadonlyArray<unknown> : [items[i]]
+          result = fn(...args)
+        } catch (error) {
+          return replyThrown(task, error, started)
+        }
+        let kind: Kind
+        try {
+          kind = classify(result)
+        } catch (error) {
+          return replyThrown(task, error, started, "the task's result could not be inspected: ")
+        }
+        if (kind === EFFECT) {
+          const { Effect } = fx()
+          let fiber: Fiber.Fiber<unknown, unknown>
+          try {
+            const effect = result as Effect.Effect<unknown, unknown>
+            fiber = definition.context === undefined
+              ? Effect.runFork(effect)
+              : Effect.runForkWith(definition.context)(effect)
+          } catch (error) {
+            return replyThrown(task, error, started)
+          }
+          const done = fiber.pollUnsafe()
+          if (done !== undefined) {
+            // completed synchronously: go on in this loop, so a long chunk does not grow the stack
+            if (onEffectExit(done, i)) continue
+            return
+          }
+          task.fiber = fiber
+          if (task.cancelled) fiber.interruptUnsafe()
+          fiber.addObserver((exit) => {
+            task.fiber = undefined
+            if (onEffectExit(exit, i)) step(i + 1)
+            scheduleFlush()
+          })
+          return
+        }
+        if (kind !== VALUE) return awaitItem(result, kind === PROMISE ? promiseThen : thenFound(), i)
+        results[i] = result
+        if (!single && (i & 3) === 3 && i + 1 < items.length && now() - shared.sliceStart > SLICE_MS) {
+          // a long chunk of sync items: let a CANCEL in, then go on where it stopped
+          const next = i + 1
+          setImmediateOriginal(() => {
+            shared.sliceStart = now()
+            step(next)
+            flush()
+          })
+          return
+        }
+      }
+      replyResults(task, single, results, started)
+    }
+    step(0)
+  }
+
+  return runTask
+}
