@@ -506,8 +506,9 @@ export class Dispatcher {
     const how = signal !== null ? `was killed by signal ${signal}` : `exited with code ${exitCode}`
     jobs.push(...slot.direct.splice(0))
     // the death counts against the jobs it had not started only if nothing else explains it: the pool did not kill
-    // it, and it had started none of the jobs it held (it died receiving them)
-    const unexplained = !slot.killed && !jobs.some((job) => job.seq >= 0 && job.seq < started)
+    // it, it did not exit cleanly (a task's process.exit(0) after it returned: a worker that cannot receive a
+    // message exits with 1, or crashes), and it had started none of the jobs it held (it died receiving them)
+    const unexplained = !slot.killed && exitCode !== 0 && !jobs.some((job) => job.seq >= 0 && job.seq < started)
     for (const job of jobs) {
       job.slot = undefined
       if (job.cancelled) continue
