@@ -173,7 +173,11 @@ const imapWith = (engine: Engine, unordered: boolean) =>
       ),
       Stream.mapEffect((exit) => exit),
       // one result at a time, each let go of by the chunk once emitted: no consumed result is kept alive
-      Stream.flatMap((results) => Stream.fromIterable(handOver(results), { chunkSize: 1 })),
+      Stream.flatMap((results) =>
+        results.length === 1
+          ? Stream.fromArray(results) // chunksize 1, the default: a chunk of one is let go of once consumed
+          : Stream.fromIterable(handOver(results), { chunkSize: 1 })
+      ),
       Stream.ensuring(Effect.sync(release))
     ))
   }))
