@@ -30,168 +30,20 @@
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as AsyncResult from "./AsyncResult.ts"
 import * as Backend from "./Backend.ts"
+import type { ApplyOptions, AsyncOptions, MapOptions, Options } from "./PoolOptions.ts"
 import * as PoolOptions from "./internal/options.ts"
 import * as PoolEngine from "./internal/poolEngine.ts"
 import type { DispatchError, PoolNotRunning, PoolStillRunning, WorkerStartFailed } from "./PoolError.ts"
-import type { Task, Transferable } from "./Task.ts"
+import type { Task } from "./Task.ts"
 import * as TaskModule from "./Task.ts"
 
-/**
- * How to build a pool.
- *
- * Besides `startTimeout` and `cancelGracePeriod`, one bound needs no option:
- * a worker that holds work and has sent nothing for a second is asked if it
- * still listens, and one that has not answered two seconds later, while
- * nothing it runs can explain its silence, is replaced (within about 4 s of
- * its last message). Its started tasks fail with `WorkerCrashed` saying why;
- * tasks it never started run elsewhere. A worker busy in synchronous code is
- * never replaced for that (only if its task is cancelled). A thread worker
- * whose event loop idles without answering, or whose shared progress memory
- * holds impossible values, is caught that way; a process worker shares no
- * memory with the pool, so it is asked along with any task that may run long
- * (or after a second without an answer), and one that does not answer before
- * that task starts is replaced. (The check runs on the pool's `Clock`.)
- *
- * @since 0.1.0
- * @category models
- */
-export interface Options extends Backend.Options {
-  /**
-   * How many workers: a positive integer (default `os.availableParallelism()`),
-   * or a range `{ min, max, idleTimeout }`: the pool starts `min` workers, adds
-   * workers (up to `max`) while tasks wait and every worker is busy, and
-   * retires a worker that has been idle for `idleTimeout` (default 30 seconds),
-   * down to `min`. (An idle pool above `min` keeps its program alive until
-   * those timeouts pass.)
-   */
-  readonly size?: number | {
-    readonly min: number
-    readonly max: number
-    readonly idleTimeout?: Duration.Input | undefined
-  } | undefined
-  /**
-   * How long a cancelled task may take to stop before its worker is killed and
-   * replaced (its other started tasks fail with `WorkerCrashed`): one bound
-   * for a task blocked in synchronous code (which cannot be interrupted any
-   * other way) and for one whose worker read the cancel but that never answers
-   * (an async task that ignores its `AbortSignal`, an Effect that cannot be
-   * interrupted). Counted from the cancel, and checked again every period
-   * while the task has not started or its worker is blocked by another task.
-   * Defaults to 250 milliseconds.
-   */
-  readonly cancelGracePeriod?: Duration.Input | undefined
-  /**
-   * How long a worker may take to start and run its `initializer`, and how
-   * long a task module (with its setup layer) may take to load in a worker.
-   * A worker not ready in time is killed and counts as a failed start (three
-   * in a row break the pool: `WorkerStartFailed`); `make` itself fails with
-   * `WorkerStartFailed` ("timed out") if its workers are not all ready within
-   * it, however many were replaced meanwhile. A module that has not loaded in
-   * time fails the tasks that need it with a `TaskError`. Defaults to 30
-   * seconds.
-   */
-  readonly startTimeout?: Duration.Input | undefined
-  /**
-   * What a worker is (Python's `context`): `"threads"` or `"processes"` (see
-   * `Backend.Kind`). Defaults to the `Backend` layer's, and without one to
-   * threads. The options of `Backend.Options` (`resourceLimits`, `execArgv`,
-   * `argv`, `env`, `name`) can be set here too; each one set here wins over
-   * the layer's.
-   */
-  readonly backend?: Backend.Kind | undefined
-  /**
-   * Python's `initializer`: a task run once on each worker, with `initargs`,
-   * before it takes any task (to load something expensive once per worker).
-   * A worker counts as ready only once it has succeeded; if it fails, the
-   * worker is replaced, and after a few failures in a row the pool gives up
-   * with `WorkerStartFailed` carrying the cause.
-   */
-  readonly initializer?: TaskModule.Any | undefined
-  /** The arguments of `initializer`. */
-  readonly initargs?: ReadonlyArray<unknown> | undefined
-  /**
-   * Python's `maxtasksperchild`: a worker is replaced after running this many
-   * tasks (a `map` chunk counts as one), for example to contain a leak. The
-   * replacement starts before the old worker leaves, so the pool stays at
-   * size and no queued task is lost.
-   */
-  readonly maxTasksPerWorker?: number | undefined
-  /**
-   * Recycling by memory: a worker whose V8 heap in use exceeds this many MiB
-   * after a task is replaced, as with `maxTasksPerWorker` (its replacement
-   * starts before it leaves; what it already holds finishes). Set it above
-   * what a fresh worker uses once its setup is done, and below
-   * `resourceLimits.maxOldGenerationSizeMb`, to replace a leaking worker
-   * before it runs out of heap and crashes.
-   */
-  readonly maxHeapPerWorkerMb?: number | undefined
-  /**
-   * The most tasks that may wait for a worker. Beyond it, submitters wait
-   * (Effect-style backpressure: `apply`, `applyAsync` and the `map`s wait for
-   * room before submitting) instead of the queue growing without limit, and
-   * `imap` reads its input no further ahead than this. No bound by default.
-   */
-  readonly maxQueue?: number | undefined
-  /**
-   * Allows a pool to start while a worker is loading a task module (at the
-   * module's top level, or in a module it imports). Without it that start is
-   * refused with `IllegalArgumentError`: every worker would start a pool of
-   * its own, whose workers load the same module, and so on. A pool started by
-   * a task as it runs is always allowed.
-   */
-  readonly nested?: boolean | undefined
-}
-
-/**
- * Options of `map`, `starmap`, `imap` and `imapUnordered`.
- *
- * @since 0.1.0
- * @category models
- */
-export interface MapOptions {
-  /**
-   * How many items a worker receives at a time: a positive integer. Defaults
-   * to `ceil(n / (4 * size))` for `map` / `starmap` (as in Python) and to 1 for
-   * `imap` / `imapUnordered`. Each chunk runs as one task in one worker.
-   */
-  readonly chunksize?: number | undefined
-}
-
-/**
- * Options of `apply` and `applyAsync`.
- *
- * @since 0.1.0
- * @category models
- */
-export interface ApplyOptions {
-  /**
-   * `ArrayBuffer`s (or `MessagePort`s) in the arguments to move to the worker
-   * instead of copying them. They are unusable in the caller afterwards.
-   */
-  readonly transfer?: ReadonlyArray<Transferable> | undefined
-}
-
-/**
- * Callbacks of the `*Async` methods, as Python's `callback` / `error_callback`.
- * They run once the result is ready; one that throws is logged and changes
- * nothing else.
- *
- * @since 0.1.0
- * @category models
- */
-export interface AsyncOptions<A, E> {
-  /** Called with the result when the task succeeds. */
-  readonly callback?: ((value: A) => void) | undefined
-  /** Called with the error when the task fails (not when the result is interrupted). */
-  readonly errorCallback?: ((error: E) => void) | undefined
-}
+export type { ApplyOptions, AsyncOptions, MapOptions, Options } from "./PoolOptions.ts"
 
 /**
  * A snapshot of what a pool is doing and has done. A `map` chunk counts as one
