@@ -7,44 +7,14 @@ import { assert, describe, it } from "@effect/vitest"
 import { Exit } from "effect"
 import { Task, WorkerCrashed } from "../src/index.ts"
 import { Dispatcher } from "../src/internal/dispatcher.ts"
-import { type Job, makeSlot, type Slot } from "../src/internal/slot.ts"
+import type { Job } from "../src/internal/slot.ts"
 import * as Protocol from "../src/internal/protocol.ts"
+import { fakeWorker, reply, settle } from "./fakeWorker.ts"
 
 const tasks = Task.module("file:///virtual/dispatcher-tasks.ts", {
   add: (a: number, b: number) => a + b,
   slow: (x: number) => x
 })
-
-/** An in-memory worker: records every message posted to it; `started` is how many jobs it says it began. */
-const fakeWorker = (dispatcher: Dispatcher, workerId: number) => {
-  const posted: Array<Array<unknown>> = []
-  const state: { started: number; running: number | undefined; cancelsRead: number } = {
-    started: 0,
-    running: undefined,
-    cancelsRead: 0
-  }
-  const slot = makeSlot(workerId, (message) => {
-    posted.push(message)
-  }, () => ({ ...state }))
-  dispatcher.addSlot(slot)
-  dispatcher.markReady(slot)
-  return { slot, posted, state, runIds: () => posted.flatMap(runIdsOf) }
-}
-
-const runIdsOf = (message: ReadonlyArray<unknown>): Array<number> => {
-  const ids: Array<number> = []
-  for (let i = 0; i < message.length;) {
-    if (message[i] === Protocol.OP_DEFINE) i += 4
-    else if (message[i] === Protocol.OP_RUN) {
-      ids.push(message[i + 1] as number)
-      i += 5
-    } else i += 2
-  }
-  return ids
-}
-
-const reply = (dispatcher: Dispatcher, slot: Slot, job: Job, value: unknown, micros = 1) =>
-  dispatcher.onReplies(slot, [job.id, Protocol.STATUS_OK, value, micros])
 
 const outcomes = (jobs: ReadonlyArray<Job>) => {
   const seen = new Map<number, Exit.Exit<unknown, unknown>>()
@@ -52,7 +22,6 @@ const outcomes = (jobs: ReadonlyArray<Job>) => {
   return seen
 }
 
-const settle = () => new Promise<void>((resolve) => queueMicrotask(resolve))
 
 describe("dispatcher", () => {
   it("sends a task of unknown cost only to an idle worker, then batches once it is known to be cheap", async () => {

@@ -369,16 +369,7 @@ export class Dispatcher {
         job.seq = slot.sent++
       } catch (error) {
         this.unsent(slot, job, true)
-        this.settle(
-          job,
-          Exit.fail(
-            new SerializationError({
-              task: job.task.id,
-              direction: "argument",
-              message: `an argument of ${job.task.name} cannot be sent to a worker: ${Boundary.errorMessage(error)}`
-            })
-          )
-        )
+        this.settle(job, argumentError(job, `cannot be sent to a worker: ${Boundary.errorMessage(error)}`))
       }
     }
   }
@@ -520,13 +511,10 @@ export class Dispatcher {
         }
         this.settle(
           job,
-          Exit.fail(
-            new SerializationError({
-              task: job.task.id,
-              direction: "argument",
-              message: `the arguments of ${job.task.name} cannot be received by a worker: ${job.deaths} workers died ` +
-                `receiving it, before it started; the last one, worker ${slot.workerId}, ${how} (${detail})`
-            })
+          argumentError(
+            job,
+            `cannot be received by a worker: ${job.deaths} workers died receiving it, before it started; the last ` +
+              `one, worker ${slot.workerId}, ${how} (${detail})`
           )
         )
         continue
@@ -596,3 +584,8 @@ export class Dispatcher {
  */
 const DELIVERED: Exit.Exit<never, never> = Exit.die(new Error("effect-multiprocessing: this outcome was handed over"))
 
+/** A call whose arguments cannot reach a worker: the message says why, after "the arguments of <task>". */
+const argumentError = (job: Job, why: string): Exit.Exit<never, SerializationError> =>
+  Exit.fail(
+    new SerializationError({ task: job.task.id, direction: "argument", message: `the arguments of ${job.task.name} ${why}` })
+  )

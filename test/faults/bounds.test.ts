@@ -12,8 +12,9 @@ import { Cause, Effect, Exit, Fiber, Scope } from "effect"
 import * as TestClock from "effect/testing/TestClock"
 import { SerializationError, Task, WorkerPool, WorkerStartFailed } from "../../src/index.ts"
 import { Dispatcher } from "../../src/internal/dispatcher.ts"
-import { type Job, makeSlot, type Slot } from "../../src/internal/slot.ts"
+import type { Job, Slot } from "../../src/internal/slot.ts"
 import * as Protocol from "../../src/internal/protocol.ts"
+import { fakeWorker, reply as replyWith, settle } from "../fakeWorker.ts"
 import { tasks as bounds } from "../fixtures/bounds-tasks.ts"
 import { tasks } from "../fixtures/tasks.ts"
 
@@ -156,33 +157,8 @@ describe("arguments a worker cannot receive (threads)", () => {
 // The bookkeeping behind it, with in-memory workers (as in test/dispatcher.test.ts): which deaths count against a
 // job, and how a suspect is sent alone so that an innocent batch-mate is never blamed.
 describe("deaths before a job starts (dispatcher)", () => {
-  const fake = (dispatcher: Dispatcher, workerId: number) => {
-    const posted: Array<ReadonlyArray<unknown>> = []
-    const state = { started: 0 }
-    const slot = makeSlot(workerId, (message) => void posted.push(message), () => ({
-      started: state.started,
-      running: undefined,
-      cancelsRead: 0
-    }))
-    dispatcher.addSlot(slot)
-    dispatcher.markReady(slot)
-    const runIds = () =>
-      posted.flatMap((message) => {
-        const ids: Array<number> = []
-        for (let i = 0; i < message.length;) {
-          if (message[i] === Protocol.OP_DEFINE) i += 4
-          else if (message[i] === Protocol.OP_RUN) {
-            ids.push(message[i + 1] as number)
-            i += 5
-          } else i += 2
-        }
-        return ids
-      })
-    return { slot, state, posted, runIds }
-  }
-  const settle = () => new Promise<void>((resolve) => queueMicrotask(resolve))
-  const reply = (dispatcher: Dispatcher, slot: Slot, job: Job) =>
-    dispatcher.onReplies(slot, [job.id, Protocol.STATUS_OK, job.id, 1])
+  const fake = fakeWorker
+  const reply = (dispatcher: Dispatcher, slot: Slot, job: Job) => replyWith(dispatcher, slot, job, job.id)
 
   it("30. a worker that dies having started nothing blames its jobs; the next death of a suspect, alone, fails it", async () => {
     const dispatcher = new Dispatcher()
