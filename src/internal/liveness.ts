@@ -29,7 +29,6 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import type * as Task from "../Task.ts"
-import * as Boundary from "./boundary.ts"
 import type { Dispatcher } from "./dispatcher.ts"
 import type { Slot } from "./slot.ts"
 import * as Protocol from "./protocol.ts"
@@ -238,19 +237,14 @@ export const make = Effect.fnUntraced(function*(options: {
       raw.post([Protocol.OP_PING, n, ...message], transfers)
       worker.live.ping = { n, sentAt: clock.currentTimeMillisUnsafe(), sentJobs, idle: undefined }
     },
-    /** Counts a message from a worker, and looks in it for the answer to its `PING` (it may hold anything). */
-    onMessage: (worker: Watched, replies: ReadonlyArray<unknown>): void => {
+    /** Counts a checked batch from a worker, and notes whether it has answered its `PING` (`Slot.pong`). */
+    onMessage: (worker: Watched): void => {
       const live = worker.live
       live.heard++
-      // only a batch whose shape the boundary accepts is read: one with a huge bogus length must not be iterated
-      if (live.ping === undefined || Boundary.checkReplies(replies, worker.slot.inflight.size) !== undefined) return
-      for (let i = 0; i + 2 < replies.length; i += Protocol.REPLY_WIDTH) {
-        if (replies[i] !== -1 || replies[i + 1] !== Protocol.STATUS_PONG) continue
-        const n = replies[i + 2]
-        if (typeof n === "number" && live.ping !== undefined && n >= live.ping.n) {
-          live.ping = undefined
-          live.lastPong = clock.currentTimeMillisUnsafe()
-        }
+      // the PONGs of the batch were read by the dispatcher's reply side, once the boundary had checked them
+      if (live.ping !== undefined && worker.slot.pong >= live.ping.n) {
+        live.ping = undefined
+        live.lastPong = clock.currentTimeMillisUnsafe()
       }
     },
     /** The pool got work: checks the workers holding it while the pool stays busy. */

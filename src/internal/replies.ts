@@ -70,6 +70,9 @@ export class Replies {
       case Protocol.STATUS_STARTED:
         slot.startedReported = payload as number
         return undefined
+      case Protocol.STATUS_PONG:
+        if ((payload as number) > slot.pong) slot.pong = payload as number
+        return undefined
       case Protocol.STATUS_RESENT:
         return this.onResent(slot, payload as readonly [number, ReadonlyArray<number>])
       default:

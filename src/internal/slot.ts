@@ -72,6 +72,8 @@ export interface Slot {
   cancelsReported: number
   /** `Progress.started` as reported by message by a worker that exits (`STATUS_STARTED`), if it did. */
   startedReported: number | undefined
+  /** The number of the last liveness `PING` it answered (-1: none), from its checked `PONG`s. */
+  pong: number
   /** It has answered the handshake: it may run the jobs meant for it. */
   online: boolean
   /** How many more shared jobs it may take before it is retired (`maxTasksPerWorker`). */
@@ -126,6 +128,7 @@ export const makeSlot = (
   maxInflight,
   cancelsReported: 0,
   startedReported: undefined,
+  pong: -1,
   online: false,
   budget,
   direct: [],

@@ -320,9 +320,9 @@ const spawner = (state: State, handle: Handle): Worker.SpawnerFn => {
     spawned.raw.listen({
       onReplies: (replies) => {
         if (handle.faulty || handle.gone) return
-        liveness.onMessage(handle, replies)
         const wrong = dispatcher.onReplies(handle.slot, replies)
-        if (wrong !== undefined) fault(handle, wrong)
+        if (wrong !== undefined) return fault(handle, wrong)
+        liveness.onMessage(handle)
       },
       onFaulty: (what) => {
         if (!handle.faulty && !handle.gone) fault(handle, what)
