@@ -29,6 +29,7 @@ import { whileLoading } from "./loadingModule.ts"
 import type { ThreadData } from "./nodeThreads.ts"
 import * as Protocol from "./protocol.ts"
 import * as WorkerRuntime from "./workerRuntime.ts"
+import * as WorkerUnread from "./workerUnread.ts"
 import { describe } from "./workerValues.ts"
 
 // What the worker talks to the pool with, captured before any task module runs: a task that replaces
@@ -75,38 +76,8 @@ const received = (WorkerThreads.workerData as ThreadData | undefined)?.received
 /** How many messages this worker has sent: the pool counts them too (see "Lost messages" in protocol.ts). */
 let sent = 0
 
-/**
- * A thread worker's batches the pool may not have read yet, oldest first
- * (from `unreadHead` on), to send again on `RESEND`: each is dropped once the
- * pool says it has read it. A process worker keeps none (it holds one job at
- * a time: a lost message loses only that job's reply).
- */
-let unread: Array<{ readonly seq: number; readonly replies: ReadonlyArray<unknown> }> = []
-let unreadHead = 0
-let pruneTimer: ReturnType<typeof setTimeout> | undefined
-
-const prune = () => {
-  const read = Atomics.load(received!, 0)
-  while (unreadHead < unread.length && unread[unreadHead].seq < read) unreadHead++
-  if (unreadHead === unread.length) {
-    unread = []
-    unreadHead = 0
-  } else if (unreadHead > 64 && unreadHead * 2 > unread.length) {
-    unread = unread.slice(unreadHead)
-    unreadHead = 0
-  }
-}
-
-/** Drops, now and then while some remain, the batches the pool has read (an idle worker sends nothing that would). */
-const schedulePrune = () => {
-  if (pruneTimer !== undefined) return
-  pruneTimer = setTimeout(() => {
-    pruneTimer = undefined
-    prune()
-    if (unreadHead < unread.length) schedulePrune()
-  }, 20)
-  pruneTimer.unref()
-}
+/** A thread worker's batches the pool may not have read yet, to send again on `RESEND`. */
+const unread = received === undefined ? undefined : WorkerUnread.make(received)
 
 /**
  * Sends one message in effect's envelope (`[1, message]`; `[0]` alone is the
@@ -119,10 +90,8 @@ const sendRaw: (message: ReadonlyArray<unknown>, transfers?: ReadonlyArray<unkno
       postMessage(message, transfers as Array<WorkerThreads.Transferable>)
       const seq = sent++
       const transferred = transfers !== undefined && transfers.length > 0
-      if (received === undefined || !keep || message[0] !== 1 || transferred) return
-      prune()
-      unread.push({ seq, replies: message[1] as ReadonlyArray<unknown> })
-      schedulePrune()
+      if (unread === undefined || !keep || message[0] !== 1 || transferred) return
+      unread.keep(seq, message[1] as ReadonlyArray<unknown>)
     }
     : (message) => {
       processSend!(message)
@@ -136,15 +105,7 @@ const sendRaw: (message: ReadonlyArray<unknown>, transfers?: ReadonlyArray<unkno
  */
 const resend = (seq: number) => {
   runtime.flush()
-  let replies: ReadonlyArray<unknown> | undefined
-  if (received !== undefined) {
-    prune()
-    const index = unread.findIndex((entry, i) => i >= unreadHead && entry.seq === seq)
-    if (index >= 0) {
-      replies = unread[index].replies
-      unread.splice(index, 1)
-    }
-  }
+  const replies = unread?.take(seq)
   for (let i = 0; replies !== undefined && i < replies.length; i += Protocol.REPLY_WIDTH) {
     const one = replies.slice(i, i + Protocol.REPLY_WIDTH)
     try {
