@@ -1,5 +1,6 @@
 /**
- * Every pool the benchmark compares, behind one small interface.
+ * Every pool the benchmark compares, behind one small interface
+ * (`contender.ts`; the raw baselines are in `raw.ts`, re-exported here).
  *
  * Each contender is used the way its documentation shows: our pool and
  * effect's RPC pool through Effect programs (one `Effect.runPromise` per
@@ -10,8 +11,6 @@
 import * as NodeWorker from "@effect/platform-node/NodeWorker"
 import { Effect, Exit, Layer, Scope, Stream } from "effect"
 import { RpcClient } from "effect/rpc"
-import * as Os from "node:os"
-import * as Path from "node:path"
 import * as Url from "node:url"
 import { Worker } from "node:worker_threads"
 import { Piscina } from "piscina"
@@ -21,72 +20,13 @@ import workerpool from "workerpool"
 import { type AsyncResult, type DispatchError, WorkerPool } from "../../src/index.ts"
 import { Rpcs } from "../peers/effect-rpc.ts"
 import { tasks } from "../tasks.ts"
+import { type Contender, fromCall, type Kind, peerFile, range, type Rows, sum } from "./contender.ts"
 import { chunk } from "./data.ts"
+import { rawOneAtATime, rawPipelined } from "./raw.ts"
 import { sleep } from "./stats.ts"
 
-export type Rows = ReadonlyArray<ReadonlyArray<number>>
-export type Floats = Float64Array<ArrayBuffer>
-
-/** A started pool, with one method per scenario. Each returns what it computed, for checking. */
-export interface Contender {
-  /** Scenario 1: `n` tiny `add(i, 1)` tasks submitted at once; returns the sum of the results. */
-  readonly burst: (n: number) => Promise<number>
-  /** Scenario 2: `n` tiny `add(i, 1)` tasks, each awaited before the next is sent; returns the sum. */
-  readonly oneAtATime: (n: number) => Promise<number>
-  /** Scenario 3 (pools without `map`): the rows in chunks of `chunksize`, one task per chunk. */
-  readonly rows: (rows: Rows, chunksize: number) => Promise<Array<number>>
-  /** Scenario 4: one `cpu(seed, iterations)` task per seed, all submitted at once. */
-  readonly cpu: (seeds: ReadonlyArray<number>, iterations: number) => Promise<Array<number>>
-  /** Scenario 5: every array processed in a worker and returned; moved rather than copied with `transfer`. */
-  readonly payload: (arrays: ReadonlyArray<Floats>, transfer: boolean) => Promise<Array<Floats>>
-  /** Scenario 6: the first result of a new pool. */
-  readonly first: () => Promise<number>
-  readonly close: () => Promise<void>
-}
-
-/** A kind of pool: how to start one of a given size. */
-export interface Kind<C extends Contender = Contender> {
-  readonly id: string
-  readonly label: string
-  readonly start: (size: number) => Promise<C>
-}
-
-type Fn = "add" | "howManyWithinRangeRows" | "cpu" | "scaleCopy" | "scaleTransfer"
-type Call = (fn: Fn, data: unknown, transfer?: Array<ArrayBuffer>) => Promise<any>
-
-const peerFile = (name: string) => new URL(`../peers/${name}`, import.meta.url)
-
-const range = (n: number) => Array.from({ length: n }, (_, i) => i)
-
-const sum = (xs: ReadonlyArray<number>) => {
-  let s = 0
-  for (let i = 0; i < xs.length; i++) s += xs[i]
-  return s
-}
-
-/** A contender over a promise-returning `call`: one task per call. */
-const fromCall = (call: Call, close: () => Promise<unknown>): Contender => ({
-  burst: async (n) => {
-    const pending = new Array<Promise<number>>(n)
-    for (let i = 0; i < n; i++) pending[i] = call("add", [i, 1])
-    return sum(await Promise.all(pending))
-  },
-  oneAtATime: async (n) => {
-    let s = 0
-    for (let i = 0; i < n; i++) s += await call("add", [i, 1])
-    return s
-  },
-  rows: async (rows, chunksize) =>
-    (await Promise.all(chunk(rows, chunksize).map((c) => call("howManyWithinRangeRows", c) as Promise<Array<number>>)))
-      .flat(),
-  cpu: (seeds, iterations) => Promise.all(seeds.map((seed) => call("cpu", [seed, iterations]))),
-  payload: (arrays, transfer) =>
-    Promise.all(arrays.map((a) => transfer ? call("scaleTransfer", a, [a.buffer]) : call("scaleCopy", a))),
-  first: () => call("add", [1, 2]),
-  close: async () => {
-    await close()
-  }
-})
+export * from "./contender.ts"
+export * from "./raw.ts"
 
 // ---------------------------------------------------------------------------
 // effect-multiprocessing (ours)
@@ -155,88 +95,6 @@ export const ours: Kind<Ours> = {
   }
 }
 
-// ---------------------------------------------------------------------------
-// raw worker_threads
-// ---------------------------------------------------------------------------
-
-/**
- * The raw baseline: `size` threads, one `postMessage` per task. `pipelined`
- * sends every task at once, round robin; otherwise each thread has at most one
- * task in flight and the rest wait in a queue on the main thread.
- */
-const rawPool = (size: number, pipelined: boolean, env?: Record<string, string | undefined>): Contender => {
-  const pending = new Map<number, (value: any) => void>()
-  // a FIFO with a moving head: Array#shift is O(n) on large arrays
-  let queue: Array<[number, Fn, unknown, Array<ArrayBuffer> | undefined]> = []
-  let head = 0
-  const idle: Array<Worker> = []
-  let nextId = 0
-  let next = 0
-  const workers = range(size).map(() => {
-    const worker = new Worker(peerFile("raw-worker.ts"), env === undefined ? {} : { env })
-    worker.on("message", (message: "ready" | [number, unknown]) => {
-      if (message === "ready") return
-      const resolve = pending.get(message[0])!
-      pending.delete(message[0])
-      if (!pipelined) {
-        if (head === queue.length) {
-          idle.push(worker)
-        } else {
-          const job = queue[head++]
-          if (head === queue.length) {
-            queue = []
-            head = 0
-          }
-          worker.postMessage([job[0], job[1], job[2]], job[3])
-        }
-      }
-      resolve(message[1])
-    })
-    idle.push(worker)
-    return worker
-  })
-  const call: Call = (fn, data, transfer) =>
-    new Promise((resolve) => {
-      const id = nextId++
-      pending.set(id, resolve)
-      if (pipelined) {
-        workers[next++ % size].postMessage([id, fn, data], transfer)
-      } else {
-        const worker = idle.pop()
-        if (worker === undefined) queue.push([id, fn, data, transfer])
-        else worker.postMessage([id, fn, data], transfer)
-      }
-    })
-  return fromCall(call, () => Promise.all(workers.map((w) => w.terminate())))
-}
-
-export const rawPipelined: Kind = {
-  id: "raw",
-  label: "raw worker_threads (pipelined)",
-  start: async (size) => rawPool(size, true)
-}
-
-/**
- * Scenario 6's second raw reference: raw workers with Node's on-disk compile
- * cache on (`NODE_COMPILE_CACHE`, as our pool sets for its workers), so that
- * neither compiles nor strips the types of its `.ts` files again. Its ratio to
- * ours shows what is left of our start-up once both use the cache.
- */
-export const rawCompileCache: Kind = {
-  id: "raw-cc",
-  label: "raw worker_threads with Node's compile cache",
-  start: async (size) =>
-    rawPool(size, true, {
-      ...process.env,
-      NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE ?? Path.join(Os.tmpdir(), "node-compile-cache")
-    })
-}
-
-export const rawOneAtATime: Kind = {
-  id: "raw1",
-  label: "raw worker_threads (1 in flight per thread)",
-  start: async (size) => rawPool(size, false)
-}
 
 // ---------------------------------------------------------------------------
 // the npm peers
@@ -385,50 +243,6 @@ export const effectRpc: Kind = {
   }
 }
 
-// ---------------------------------------------------------------------------
-// bare worker threads (references for start-up and memory)
-// ---------------------------------------------------------------------------
-
-/**
- * `size` plain worker threads running `bench/peers/<file>`, each answering one
- * message: the floor that start-up and memory are compared with. Only `first`,
- * `cpu` (one message per thread) and `close` are meaningful.
- */
-export const bare = (id: string, label: string, file: string): Kind => ({
-  id,
-  label,
-  start: async (size) => {
-    const workers = range(size).map(() => new Worker(peerFile(file)))
-    const ask = (worker: Worker, n: number) =>
-      new Promise<number>((resolve) => {
-        worker.once("message", resolve)
-        worker.postMessage(n)
-      })
-    const unsupported = () => Promise.reject(new Error(`${label} runs no tasks`))
-    return {
-      burst: unsupported,
-      oneAtATime: unsupported,
-      rows: unsupported,
-      payload: unsupported,
-      cpu: async (seeds) => {
-        await Promise.all(workers.map((w) => ask(w, 1)))
-        return seeds.map(() => 0)
-      },
-      first: () => ask(workers[0], 2),
-      close: async () => {
-        await Promise.all(workers.map((w) => w.terminate()))
-      }
-    }
-  }
-})
-
-export const bareWorker = bare("bare", "bare worker thread (imports nothing)", "bare-worker.ts")
-export const bareEffectWorker = bare("bare-effect", "bare worker thread that imports effect", "bare-effect-worker.ts")
-export const bareTasksWorker = bare(
-  "bare-tasks",
-  "bare worker thread that imports bench/tasks.ts (our task module) through the real package index",
-  "bare-tasks-worker.ts"
-)
 
 /** Every pool but ours, in table order. */
 export const peers: ReadonlyArray<Kind> = [

@@ -56,3 +56,6 @@ export const start = async (size: number): Promise<Python | undefined> => {
     }
   }
 }
+
+/** The label of Python's rows: "Python 3.11.7 multiprocessing.Pool". */
+export const label = (py: Python) => `Python ${py.version.split(" ")[0]} multiprocessing.Pool`

@@ -1,8 +1,9 @@
 /**
- * Results, tables (plain text for the terminal, Markdown for the docs) and the
- * hand-written SVG chart.
+ * Results and their tables: plain text for the terminal, Markdown for the
+ * docs, with the medians, the spread, the ratio of medians and the paired
+ * ratios of ours to each contender.
  */
-import { fmt, fmtRatio, median } from "./stats.ts"
+import { fmt, fmtRatio, fmtSummary, median, pairedRatios, summarize } from "./stats.ts"
 
 /** The measurements of one contender in one scenario. */
 export interface Series {
@@ -10,6 +11,8 @@ export interface Series {
   readonly label: string
   /** The metric of each measured run (not the warm-up). */
   readonly samples: Array<number>
+  /** The repetition each sample was measured in (for paired ratios); absent for samples taken apart. */
+  readonly rounds?: Array<number> | undefined
   readonly note?: string | undefined
   error?: string | undefined
   /** Runs thrown away and repeated because other processes loaded the machine. */
@@ -31,6 +34,17 @@ export interface Table {
   readonly notes?: ReadonlyArray<string>
   /** Extra columns computed from a series' median (e.g. speedup over sequential). */
   readonly extra?: { readonly header: string; readonly value: (series: Series) => string } | undefined
+  /**
+   * The scenario's key comparisons: each of our rows against the strongest
+   * baseline, reported with their paired ratios under the table.
+   */
+  readonly pairs?: ReadonlyArray<Pair> | undefined
+}
+
+/** A key comparison: one of our rows (`ours`) against a baseline row. */
+export interface Pair {
+  readonly ours: string
+  readonly baseline: string
 }
 
 export const med = (series: Series | undefined): number =>
@@ -41,6 +55,15 @@ export const ratioOf = (table: Table, series: Series): number => {
   const ref = med(table.rows.find((r) => r.key === table.reference))
   const value = med(series)
   return table.better === "higher" ? ref / value : value / ref
+}
+
+/**
+ * The paired ratios of `ours` to `other`, oriented as the ratio column (> 1:
+ * ours is better), one per repetition in which both ran.
+ */
+export const pairedOf = (table: Table, ours: Series | undefined, other: Series | undefined): Array<number> => {
+  if (ours === undefined || other === undefined || ours.error !== undefined || other.error !== undefined) return []
+  return table.better === "higher" ? pairedRatios(ours, other) : pairedRatios(other, ours)
 }
 
 const spread = (series: Series) => {
@@ -55,7 +78,15 @@ interface Cells {
 
 const cells = (table: Table): Cells => {
   const ratioHeader = table.better === "higher" ? "ours ÷ this" : "this ÷ ours"
-  const header = ["pool", `median (${table.unit})`, "runs: min–max", ...(table.extra ? [table.extra.header] : []), ratioHeader]
+  const header = [
+    "pool",
+    `median (${table.unit})`,
+    "runs: min–max",
+    ...(table.extra ? [table.extra.header] : []),
+    ratioHeader,
+    "paired: median (min–max)"
+  ]
+  const reference = table.rows.find((r) => r.key === table.reference)
   const rows = table.rows.map((series) => {
     const isRef = series.key === table.reference
     const failed = series.error !== undefined
@@ -64,7 +95,8 @@ const cells = (table: Table): Cells => {
       failed ? `failed` : fmt(med(series)),
       spread(series),
       ...(table.extra ? [failed ? "–" : table.extra.value(series)] : []),
-      isRef ? "(ours)" : failed ? "–" : fmtRatio(ratioOf(table, series))
+      isRef ? "(ours)" : failed ? "–" : fmtRatio(ratioOf(table, series)),
+      isRef ? "" : fmtSummary(summarize(pairedOf(table, reference, series)))
     ]
   })
   return { header, rows }
@@ -77,6 +109,31 @@ const footnotes = (table: Table): Array<string> => {
     if (series.error) out.push(`${series.label} failed: ${series.error}`)
   }
   return out
+}
+
+/** The name of one of our rows without the package's name ("effect-multiprocessing: map" → "map"). */
+const short = (label: string) => label.replace(/^effect-multiprocessing: /, "")
+
+/**
+ * The key comparisons, one line each: the paired ratio (median, min–max)
+ * next to the ratio of medians. Empty when the table names none.
+ */
+const keyComparisons = (table: Table): Array<string> => {
+  const lines = (table.pairs ?? []).flatMap((pair) => {
+    const ours = table.rows.find((r) => r.key === pair.ours)
+    const baseline = table.rows.find((r) => r.key === pair.baseline)
+    if (ours === undefined || baseline === undefined) return []
+    const s = summarize(pairedOf(table, ours, baseline))
+    const ofMedians = table.better === "higher" ? med(ours) / med(baseline) : med(baseline) / med(ours)
+    return [`${short(ours.label)} vs ${baseline.label}: ${fmtSummary(s)}; ratio of medians ${fmtRatio(ofMedians)}`]
+  })
+  if (lines.length === 0) return []
+  const rounds = Math.max(0, ...table.rows.map((r) => r.rounds?.length ?? 0))
+  return [
+    `Key comparisons, paired run by run (each run of ours against the other's run in the same repetition; median ` +
+    `(min–max) over ${rounds} repetition${rounds === 1 ? "" : "s"}; > 1 means ours is ahead):`,
+    ...lines.map((line) => `- ${line}`)
+  ]
 }
 
 /** A table for the terminal. */
@@ -94,6 +151,7 @@ export const toText = (table: Table): string => {
     ...rows.map(line),
     `  ${ratioNote}`,
     ...footnotes(table).map((f) => `  ¹ ${f}`),
+    ...keyComparisons(table).map((p) => `  ${p}`),
     ...(table.notes ?? []).map((n) => `  ${n}`)
   ].join("\n")
 }
@@ -109,86 +167,8 @@ export const toMarkdown = (table: Table): string => {
     "",
     ...footnotes(table).map((f) => `¹ ${f}  `),
     ...(footnotes(table).length ? [""] : []),
+    ...keyComparisons(table).map((p) => (p.startsWith("- ") ? p : `${p}  `)),
+    ...(keyComparisons(table).length ? [""] : []),
     ...(table.notes ?? []).map((n) => `${n}  `)
-  ].join("\n")
-}
-
-// ---------------------------------------------------------------------------
-// SVG
-// ---------------------------------------------------------------------------
-
-export interface Bar {
-  readonly label: string
-  readonly value: number
-  readonly ours: boolean
-}
-
-export interface Panel {
-  readonly title: string
-  readonly unit: string
-  readonly bars: ReadonlyArray<Bar>
-  /** How a value is printed next to its bar (default `fmt` and the unit). */
-  readonly format?: ((value: number) => string) | undefined
-  /** A dashed reference line (e.g. the core count for speedups). */
-  readonly line?: { readonly value: number; readonly label: string } | undefined
-}
-
-const escapeXml = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
-
-/** Horizontal bar charts, one panel under the other. No chart library: plain SVG. */
-export const toSvg = (panels: ReadonlyArray<Panel>, caption: string, subtitle?: string): string => {
-  const width = 900
-  const longest = Math.max(...panels.flatMap((p) => p.bars.map((b) => b.label.length)))
-  const labelWidth = Math.min(420, Math.max(200, Math.round(longest * 6.6) + 16))
-  const barArea = width - labelWidth - 110
-  const barHeight = 20
-  const gap = 6
-  const out: Array<string> = []
-  let y = 16
-  out.push(
-    `<text x="${width / 2}" y="${y + 6}" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(caption)}</text>`
-  )
-  y += 26
-  if (subtitle) {
-    out.push(`<text x="${width / 2}" y="${y}" text-anchor="middle" font-size="12" fill="#555">${escapeXml(subtitle)}</text>`)
-    y += 14
-  }
-  for (const panel of panels) {
-    const bars = panel.bars.filter((b) => Number.isFinite(b.value))
-    const max = Math.max(...bars.map((b) => b.value), panel.line?.value ?? 0) * 1.05
-    out.push(`<text x="10" y="${y + 14}" font-size="14" font-weight="bold">${escapeXml(panel.title)}</text>`)
-    y += 24
-    const top = y
-    for (const bar of bars) {
-      const w = Math.max(1, (bar.value / max) * barArea)
-      out.push(
-        `<text x="${labelWidth - 8}" y="${y + 14}" text-anchor="end" font-size="12"${
-          bar.ours ? ` font-weight="bold"` : ""
-        }>${escapeXml(bar.label)}</text>`,
-        `<rect x="${labelWidth}" y="${y}" width="${w.toFixed(1)}" height="${barHeight}" fill="${
-          bar.ours ? "#2f6fde" : "#9aa5b1"
-        }"/>`,
-        `<text x="${(labelWidth + w + 6).toFixed(1)}" y="${y + 14}" font-size="12">${
-          escapeXml(panel.format ? panel.format(bar.value) : `${fmt(bar.value)} ${panel.unit}`)
-        }</text>`
-      )
-      y += barHeight + gap
-    }
-    if (panel.line) {
-      const x = labelWidth + (panel.line.value / max) * barArea
-      out.push(
-        `<line x1="${x.toFixed(1)}" y1="${top - 4}" x2="${x.toFixed(1)}" y2="${y}" stroke="#d9480f" stroke-dasharray="4 3"/>`,
-        `<text x="${(x + 4).toFixed(1)}" y="${top - 6}" font-size="11" fill="#d9480f">${escapeXml(panel.line.label)}</text>`
-      )
-    }
-    y += 18
-  }
-  const height = y
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif">`,
-    `<rect width="${width}" height="${height}" fill="white"/>`,
-    ...out,
-    `</svg>`,
-    ""
   ].join("\n")
 }

@@ -45,3 +45,50 @@ export const rotate = <A>(xs: ReadonlyArray<A>, k: number): Array<A> => {
   const s = ((k % n) + n) % n
   return [...xs.slice(s), ...xs.slice(0, s)]
 }
+
+/** Samples with the repetition (round) each was measured in. */
+export interface Sampled {
+  readonly samples: ReadonlyArray<number>
+  /** `rounds[i]` is the repetition of `samples[i]`; without it, samples cannot be paired. */
+  readonly rounds?: ReadonlyArray<number> | undefined
+}
+
+/**
+ * Paired ratios: `numerator ÷ denominator` of the two runs measured in the
+ * same repetition, for every repetition in which both have a run. Neighbours
+ * in one repetition share the machine's state of the moment (its load, its
+ * clock, whether its idle vCPUs had halted), which a ratio of medians over
+ * the whole scenario does not.
+ */
+export const pairedRatios = (numerator: Sampled, denominator: Sampled): Array<number> => {
+  if (numerator.rounds === undefined || denominator.rounds === undefined) return []
+  const byRound = new Map<number, number>()
+  denominator.rounds.forEach((round, i) => byRound.set(round, denominator.samples[i]))
+  const out: Array<number> = []
+  numerator.rounds.forEach((round, i) => {
+    const d = byRound.get(round)
+    if (d !== undefined) out.push(numerator.samples[i] / d)
+  })
+  return out
+}
+
+/** The median and the spread of some values (NaNs when there are none). */
+export interface Summary {
+  readonly median: number
+  readonly min: number
+  readonly max: number
+  readonly n: number
+}
+
+export const summarize = (xs: ReadonlyArray<number>): Summary => ({
+  median: median(xs),
+  min: xs.length === 0 ? NaN : Math.min(...xs),
+  max: xs.length === 0 ? NaN : Math.max(...xs),
+  n: xs.length
+})
+
+/** Ratios as "1.23× (1.10–1.31×)": the median, then min–max; "–" when there are none. */
+export const fmtSummary = (s: Summary): string =>
+  s.n === 0 || !Number.isFinite(s.median)
+    ? "–"
+    : `${fmtRatio(s.median)} (${fmtRatio(s.min).slice(0, -1)}–${fmtRatio(s.max)})`
