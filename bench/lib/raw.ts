@@ -87,9 +87,9 @@ export const rawCompileCache: Kind = {
 
 /**
  * The strongest one-at-a-time baseline (scenario 2): one raw worker, one
- * `postMessage` round trip per call. With more workers round robin, each call
- * goes to a worker that has sat idle through the previous call's round trip
- * and must be woken again: 1.6–1.7× slower per call, so a weaker reference.
+ * `postMessage` round trip per call. Round robin over more workers, each
+ * worker sits idle through the others' round trips before its next call,
+ * which measured 1.6–1.7× slower per call (issue 13): a weaker reference.
  */
 export const rawOneWorker: Kind = {
   id: "raw",
