@@ -90,6 +90,7 @@ export interface Options {
  * @category models
  */
 export interface Backend extends Options {
+  /** Worker threads or child processes. */
   readonly kind: Kind
 }
 
