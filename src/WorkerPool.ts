@@ -44,6 +44,7 @@ import type { Task } from "./Task.ts"
 import * as TaskModule from "./Task.ts"
 
 export type { ApplyOptions, AsyncOptions, MapOptions, Options } from "./PoolOptions.ts"
+export { cpuCount } from "./internal/cpu.ts"
 
 /**
  * A snapshot of what a pool is doing and has done. A `map` chunk counts as one
