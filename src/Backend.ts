@@ -22,6 +22,7 @@
  * its `execArgv`.
  *
  * @since 0.1.0
+ * @module
  */
 import * as Context from "effect/Context"
 import * as Layer from "effect/Layer"

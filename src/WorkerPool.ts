@@ -26,6 +26,7 @@
  * ```
  *
  * @since 0.1.0
+ * @module
  */
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
