@@ -15,6 +15,7 @@
  * ```
  *
  * @since 0.1.0
+ * @module
  */
 import * as Cause from "effect/Cause"
 import type * as Duration from "effect/Duration"

@@ -22,6 +22,7 @@
  * its `execArgv`.
  *
  * @since 0.1.0
+ * @module
  */
 import * as Context from "effect/Context"
 import * as Layer from "effect/Layer"
@@ -90,6 +91,7 @@ export interface Options {
  * @category models
  */
 export interface Backend extends Options {
+  /** Worker threads or child processes. */
   readonly kind: Kind
 }
 

@@ -48,10 +48,15 @@ import * as Schema from "effect/Schema"
  * @category errors
  */
 export class TaskError extends Schema.TaggedError<TaskError>("effect-multiprocessing/TaskError")("TaskError", {
+  /** The task that failed, as `module#name`. */
   task: Schema.String,
+  /** The remote error's `name` (`RangeError`, `Error`, …). */
   remoteName: Schema.String,
+  /** The remote error's name and message, and the task: `RangeError: out of range (in task …#parse)`. */
   message: Schema.String,
+  /** The remote error's stack, as the worker saw it. */
   remoteStack: Schema.optional(Schema.String),
+  /** The remote error's own message. */
   remoteMessage: Schema.optional(Schema.String)
 }) {
   /**
@@ -105,8 +110,11 @@ const remoteFrames = (stack: string): string => {
 export class SerializationError extends Schema.TaggedError<SerializationError>(
   "effect-multiprocessing/SerializationError"
 )("SerializationError", {
+  /** The task whose value could not cross, as `module#name`. */
   task: Schema.String,
+  /** Which way the value was going: an argument to the worker, or a result back. */
   direction: Schema.Literals(["argument", "result"]),
+  /** Which value could not cross, and why (e.g. `the arguments of parse …`). */
   message: Schema.String
 }) {}
 
@@ -120,9 +128,13 @@ export class SerializationError extends Schema.TaggedError<SerializationError>(
 export class WorkerCrashed extends Schema.TaggedError<WorkerCrashed>("effect-multiprocessing/WorkerCrashed")(
   "WorkerCrashed",
   {
+    /** The worker that exited (as in `Stats.tasksPerWorker`). */
     workerId: Schema.Number,
+    /** Its exit code, or `null` if it was killed by a signal. */
     exitCode: Schema.NullOr(Schema.Number),
+    /** The signal that killed it (`"SIGKILL"`, …), or `null`. */
     signal: Schema.NullOr(Schema.String),
+    /** Which worker exited, how, and while running which task. */
     message: Schema.String
   }
 ) {}
@@ -139,7 +151,9 @@ export class WorkerCrashed extends Schema.TaggedError<WorkerCrashed>("effect-mul
 export class WorkerStartFailed extends Schema.TaggedError<WorkerStartFailed>(
   "effect-multiprocessing/WorkerStartFailed"
 )("WorkerStartFailed", {
+  /** How many worker starts failed (or timed out). */
   attempts: Schema.Number,
+  /** What went wrong with the last one. */
   message: Schema.String
 }) {}
 
@@ -153,7 +167,9 @@ export class WorkerStartFailed extends Schema.TaggedError<WorkerStartFailed>(
 export class PoolNotRunning extends Schema.TaggedError<PoolNotRunning>("effect-multiprocessing/PoolNotRunning")(
   "PoolNotRunning",
   {
+    /** Whether the pool was closed or terminated. */
     state: Schema.Literals(["closed", "terminated"]),
+    /** Says the pool accepts no more tasks, and why. */
     message: Schema.String
   }
 ) {}
@@ -167,7 +183,10 @@ export class PoolNotRunning extends Schema.TaggedError<PoolNotRunning>("effect-m
  */
 export class PoolStillRunning extends Schema.TaggedError<PoolStillRunning>("effect-multiprocessing/PoolStillRunning")(
   "PoolStillRunning",
-  { message: Schema.String }
+  {
+    /** Says `join` needs the pool closed or terminated first. */
+    message: Schema.String
+  }
 ) {}
 
 /**
@@ -179,7 +198,10 @@ export class PoolStillRunning extends Schema.TaggedError<PoolStillRunning>("effe
  */
 export class PoolTerminated extends Schema.TaggedError<PoolTerminated>("effect-multiprocessing/PoolTerminated")(
   "PoolTerminated",
-  { message: Schema.String }
+  {
+    /** Says the pool was terminated before the task finished. */
+    message: Schema.String
+  }
 ) {}
 
 /**
@@ -191,7 +213,10 @@ export class PoolTerminated extends Schema.TaggedError<PoolTerminated>("effect-m
  */
 export class ResultNotReady extends Schema.TaggedError<ResultNotReady>("effect-multiprocessing/ResultNotReady")(
   "ResultNotReady",
-  { message: Schema.String }
+  {
+    /** Says the result is not ready yet. */
+    message: Schema.String
+  }
 ) {}
 
 /**

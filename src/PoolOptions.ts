@@ -39,8 +39,11 @@ export interface Options extends Backend.Options {
    * those timeouts pass.)
    */
   readonly size?: number | {
+    /** Workers started with the pool and kept however idle (0 allowed). */
     readonly min: number
+    /** The most workers at once. */
     readonly max: number
+    /** How long a worker above `min` may stay idle before it is retired (default 30 seconds). */
     readonly idleTimeout?: Duration.Input | undefined
   } | undefined
   /**

@@ -31,6 +31,7 @@
  * ```
  *
  * @since 0.1.0
+ * @module
  */
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
@@ -64,6 +65,7 @@ const TypeId = "~effect-multiprocessing/Task" as const
  * @category models
  */
 export interface Task<in out Args extends ReadonlyArray<unknown>, out A, out E = never> {
+  /** Carries `Args`, `A` and `E` for the type checker (variance); nothing to read. @internal */
   readonly [TypeId]: {
     readonly _Args: (_: Args) => Args
     readonly _A: () => A
@@ -322,8 +324,11 @@ const TransferTypeId = "~effect-multiprocessing/Task/Transferred" as const
  * @category transfer
  */
 export interface Transferred<A> {
+  /** Brands the marker; a marker is recognized by identity, not by this key. @internal */
   readonly [TransferTypeId]: typeof TransferTypeId
+  /** The result the caller receives. */
   readonly value: A
+  /** What moves to the caller instead of being copied. */
   readonly transfer: ReadonlyArray<Transferable>
 }
 

@@ -26,6 +26,7 @@
  * ```
  *
  * @since 0.1.0
+ * @module
  */
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
@@ -44,6 +45,7 @@ import type { Task } from "./Task.ts"
 import * as TaskModule from "./Task.ts"
 
 export type { ApplyOptions, AsyncOptions, MapOptions, Options } from "./PoolOptions.ts"
+export { cpuCount } from "./internal/cpu.ts"
 
 /**
  * A snapshot of what a pool is doing and has done. A `map` chunk counts as one
@@ -54,6 +56,7 @@ export type { ApplyOptions, AsyncOptions, MapOptions, Options } from "./PoolOpti
  * @category models
  */
 export interface Stats {
+  /** The pool's current workers, by what they are doing. */
   readonly workers: {
     /** Running at least one task. */
     readonly busy: number
@@ -66,11 +69,20 @@ export interface Stats {
   readonly queued: number
   /** Tasks sent to a worker and not answered yet. */
   readonly running: number
+  /** Tasks that ended with a result, since the pool started. */
   readonly succeeded: number
+  /** Tasks that ended with an error (their own, or a crash, a termination…), cancelled ones aside. */
   readonly failed: number
   /** Tasks each current worker has answered. */
-  readonly tasksPerWorker: ReadonlyArray<{ readonly workerId: number; readonly tasks: number }>
+  readonly tasksPerWorker: ReadonlyArray<{
+    /** The worker (as in `WorkerCrashed.workerId`). */
+    readonly workerId: number
+    /** How many tasks it has answered. */
+    readonly tasks: number
+  }>
+  /** From submission until a worker got the task. */
   readonly wait: TimeSummary
+  /** The task's run, as its worker measured it. */
   readonly run: TimeSummary
 }
 
@@ -81,8 +93,11 @@ export interface Stats {
  * @category models
  */
 export interface TimeSummary {
+  /** How many durations were measured. */
   readonly count: number
+  /** Their mean (0 when none was). */
   readonly meanMillis: number
+  /** The longest. */
   readonly maxMillis: number
 }
 

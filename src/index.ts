@@ -8,18 +8,15 @@
  * - The error classes a pool call can fail with.
  *
  * @since 0.1.0
+ * @module
  */
 
-/** @since 0.1.0 */
 export * as AsyncResult from "./AsyncResult.ts"
 
-/** @since 0.1.0 */
 export * as Backend from "./Backend.ts"
 
-/** @since 0.1.0 */
 export * as Task from "./Task.ts"
 
-/** @since 0.1.0 */
 export * as WorkerPool from "./WorkerPool.ts"
 
 /** @since 0.1.0 */
