@@ -5,11 +5,12 @@
  * errors as themselves, the lifecycle; and the Effect-native way to call a
  * pool from Promise code, a `ManagedRuntime` over `WorkerPool.layer`.
  */
-import { afterEach, assert, describe, it } from "@effect/vitest"
+import { afterEach, assert, describe, expectTypeOf, it } from "@effect/vitest"
 import { Effect, ManagedRuntime } from "effect"
 import * as fs from "node:fs"
 import { WorkerPool } from "../src/index.ts"
 import {
+  type AsyncResult,
   IllegalArgumentError,
   Pool,
   PoolNotRunning,
@@ -30,6 +31,30 @@ const rejection = (promise: Promise<unknown>): Promise<unknown> =>
     (value) => assert.fail(`expected a rejection, got ${String(value)}`),
     (error: unknown) => error
   )
+
+describe("Promise API types", () => {
+  it("calls are typed from the task, as in the Effect API", () => {
+    // only type-checked: nothing here runs a pool
+    const typeOnly = (_checks: (pool: Pool) => void) => {}
+    typeOnly((pool) => {
+      expectTypeOf(pool.apply(tasks.add, [1, 2])).toEqualTypeOf<Promise<number>>()
+      expectTypeOf(pool.apply(tasks.sleepThen, [1])).toEqualTypeOf<Promise<number>>() // a Promise unwrapped
+      expectTypeOf(pool.apply(tasks.half, [2])).toEqualTypeOf<Promise<number>>() // an Effect unwrapped
+      expectTypeOf(pool.map(tasks.square, [1, 2])).toEqualTypeOf<Promise<Array<number>>>()
+      expectTypeOf(pool.starmap(tasks.add, [[1, 2]])).toEqualTypeOf<Promise<Array<number>>>()
+      expectTypeOf(pool.imap(tasks.square, [1, 2])).toEqualTypeOf<AsyncIterable<number>>()
+      expectTypeOf(pool.imapUnordered(tasks.tagWithWorker, [1])).toEqualTypeOf<
+        AsyncIterable<readonly [number, string]>
+      >()
+      expectTypeOf(pool.applyAsync(tasks.add, [1, 2])).toEqualTypeOf<Promise<AsyncResult<number>>>()
+      // @ts-expect-error: add takes two numbers
+      void pool.apply(tasks.add, [1, "2"])
+      // @ts-expect-error: map needs a task callable with one argument
+      void pool.map(tasks.add, [1, 2])
+    })
+    expectTypeOf<Awaited<ReturnType<typeof Pool.create>>>().toEqualTypeOf<Pool>()
+  })
+})
 
 for (const backend of backends) {
   describe(`Promise API (${backend})`, () => {
