@@ -97,7 +97,8 @@ export const TimeoutError = Cause.TimeoutError
  */
 export type TimeoutError = Cause.TimeoutError
 
-export type { ApplyOptions, MapOptions, Options, Stats } from "./WorkerPool.ts"
+/** @since 0.1.0 */
+export type { ApplyOptions, AsyncOptions, MapOptions, Options, Stats } from "./WorkerPool.ts"
 
 /**
  * The `signal` of a call: aborting it cancels the call's tasks in the

@@ -82,6 +82,10 @@ for (const backend of backends) {
       assert.deepStrictEqual(await pool.starmap(tasks.add, [[1, 2], [3, 4]]), [3, 7])
       assert.deepStrictEqual(await pool.map(tasks.square, []), [])
       assert.deepStrictEqual(await pool.broadcast(tasks.square, [3]), [9, 9])
+      // a call has handed its tasks to the pool by the time it returns
+      const pending = pool.map(tasks.square, [1, 2, 3], { chunksize: 1 })
+      assert.strictEqual(pool.stats.queued + pool.stats.running, 3)
+      assert.deepStrictEqual(await pending, [1, 4, 9])
       const stats = pool.stats
       assert.strictEqual(stats.workers.idle + stats.workers.busy + stats.workers.starting, 2)
       assert.isAtLeast(stats.succeeded, 4)
@@ -338,7 +342,8 @@ for (const backend of backends) {
       const call = runtime.runPromise(WorkerPool.apply(tasks.abortable, [shared]), { signal: controller.signal })
       await reached(shared, 0)
       controller.abort()
-      await rejection(call) // an interruption: "All fibers interrupted without error", not the signal's reason
+      const interrupted = await rejection(call) // an interruption, not the signal's reason
+      assert.strictEqual((interrupted as Error).message, "All fibers interrupted without error")
       await reached(shared, 1)
       await runtime.dispose() // the layer's scope closes: the pool is terminated
       assert.deepStrictEqual(liveWorkers(backend), workersBefore, "no worker is left")
