@@ -164,7 +164,7 @@ describe("bundling with esbuild, by the recipe (docs/bundling.md)", () => {
   }
 })
 
-describe("bundling with esbuild: what the recipe needs, and what goes wrong without it", () => {
+describe("bundling with esbuild: variants of the recipe, and what goes wrong without it", () => {
   for (const backend of backends) {
     it(`${backend}: without the worker entry, the start fails with WorkerStartFailed, naming the file`, async () => {
       const output = await bundle("dist-no-worker", { entryPoints: appEntryPoints })
@@ -185,6 +185,13 @@ describe("bundling with esbuild: what the recipe needs, and what goes wrong with
       assert.deepStrictEqual(output.errors, [])
       const ran = await node(app, "dist-elsewhere/main.js", [backend, "./workers/pool-worker.js"])
       assert.deepStrictEqual(result(ran), expected(Path.join(app, "dist-elsewhere"), output.metafile!))
+    })
+
+    it(`${backend}: minified, with source maps`, async () => {
+      const output = await bundle("dist-minified", { minify: true, sourcemap: true })
+      assert.deepStrictEqual([...output.errors, ...output.warnings], [])
+      const ran = await node(app, "dist-minified/main.js", [backend])
+      assert.deepStrictEqual(result(ran), expected(Path.join(app, "dist-minified"), output.metafile!))
     })
 
     it(`${backend}: with the packages left external, only the task modules are entry points of their own`, async () => {
