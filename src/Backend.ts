@@ -82,6 +82,24 @@ export interface Options {
    * Defaults to `"effect-multiprocessing"`.
    */
   readonly name?: string | undefined
+  /**
+   * The file each worker starts: a `file:` URL (a `URL`, or its string) or an
+   * absolute path. Only a bundled program needs it, and only when its bundle
+   * does not keep the worker entry where the pool looks by default: the
+   * package's own worker entry, or in a bundle `workerEntry.js` next to the
+   * bundle file holding the pool's code. It must be the package's worker
+   * entry, `effect-multiprocessing/worker`, built by the same bundler run as
+   * the program (see docs/bundling.md). A value that is not a file URL or an
+   * absolute path is rejected by `make`; a file that is not there fails the
+   * pool's start with `WorkerStartFailed`.
+   *
+   * @example
+   * ```ts
+   * // the bundle keeps the worker entry in a folder of its own
+   * Backend.threads({ workerEntry: new URL("./workers/workerEntry.js", import.meta.url) })
+   * ```
+   */
+  readonly workerEntry?: string | URL | undefined
 }
 
 /**

@@ -458,7 +458,13 @@ let loadedSchema: typeof Schema | undefined
 /**
  * `effect/Schema`, loaded synchronously the first time a declared error is
  * encoded or decoded (`require` of an ES module: the same instance as an
- * `import` of it, which the module declaring the errors has done already).
+ * `import` of it, which the module declaring the errors has done already). In
+ * a bundle, by the bundler's `require`, written out for it to see: the copy in
+ * the bundle (see `bundled` in workerValues.ts).
  */
 const schemaModule = (): typeof Schema =>
-  loadedSchema ??= createRequire(import.meta.url)("effect/Schema") as typeof Schema
+  loadedSchema ??= (
+    typeof require === "function" && require !== (globalThis as { readonly require?: unknown }).require
+      ? require("effect/Schema")
+      : createRequire(import.meta.url)("effect/Schema")
+  ) as typeof Schema

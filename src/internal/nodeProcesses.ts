@@ -13,13 +13,14 @@ import * as ChildProcess from "node:child_process"
 import { fileURLToPath } from "node:url"
 import type * as Backend from "../Backend.ts"
 import * as Boundary from "./boundary.ts"
-import { defaultName, entryUrl, platformView, withoutEval, workerEnv } from "./nodeThreads.ts"
+import { defaultName, platformView, startableEntry, withoutEval, workerEnv } from "./nodeThreads.ts"
 import type { ExitStatus, Spawn } from "./supervisor.ts"
 
 /** Workers as child processes; of `options.resourceLimits`, only `maxOldGenerationSizeMb` applies. */
 export const processes = (options: Backend.Options): Spawn => ({
   maxInflight: 1,
   spawn: (id) => {
+    const entry = fileURLToPath(startableEntry(options.workerEntry))
     const execArgv = [
       // never the eval options of `node -e code`: the child would run the program's code again, not the worker
       ...withoutEval(options.execArgv ?? process.execArgv.filter((arg) => !arg.startsWith("--inspect"))),
@@ -27,7 +28,7 @@ export const processes = (options: Backend.Options): Spawn => ({
     ]
     const heap = options.resourceLimits?.maxOldGenerationSizeMb
     if (heap !== undefined) execArgv.push(`--max-old-space-size=${heap}`)
-    const child = ChildProcess.fork(fileURLToPath(entryUrl), [...(options.argv ?? [])], {
+    const child = ChildProcess.fork(entry, [...(options.argv ?? [])], {
       serialization: "advanced",
       execArgv,
       env: workerEnv(options.env ?? process.env),

@@ -7,14 +7,41 @@ import { EventEmitter } from "node:events"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import * as Url from "node:url"
 import * as WorkerThreads from "node:worker_threads"
 import type * as Backend from "../Backend.ts"
 import * as Boundary from "./boundary.ts"
 import { COMPILE_CACHE_MARKER } from "./protocol.ts"
 import type { ExitStatus, Spawn } from "./supervisor.ts"
 
-/** The worker entry next to this file: `.ts` when running from source, `.js` from `dist`. */
-export const entryUrl = new URL(`./workerEntry${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url)
+/**
+ * The worker entry next to this file, with this file's extension: `.ts` when
+ * running from source, `.js` from `dist`. In a bundle this file's code is part
+ * of a bundle file, so it names `workerEntry.js` (or `.mjs`) next to that one:
+ * where the bundling recipe puts `effect-multiprocessing/worker` (docs/bundling.md).
+ */
+export const entryUrl = new URL(`./workerEntry${/\.(ts|mjs)$/.exec(import.meta.url)?.[0] ?? ".js"}`, import.meta.url)
+
+/**
+ * The worker entry a pool starts: `Backend.Options.workerEntry` (a URL once
+ * the options are parsed), else `entryUrl`. Throws, before a worker is
+ * started, if the file is not there: that worker's start fails with this
+ * message, and the pool's with `WorkerStartFailed` (a missing entry never
+ * starts, so it never hangs).
+ */
+export const startableEntry = (given: string | URL | undefined): URL => {
+  const url = given === undefined ? entryUrl : new URL(given)
+  if (!Fs.existsSync(url)) {
+    throw new Error(
+      `the worker entry ${Url.fileURLToPath(url)} does not exist` + (given !== undefined ? "" :
+        `: a bundled program needs effect-multiprocessing/worker built as an entry point of its own, named ` +
+          `workerEntry, next to the bundle, or the workerEntry option naming it (see ${bundlingDocs})`)
+    )
+  }
+  return url
+}
+
+const bundlingDocs = "https://github.com/effect-multiprocessing/effect-multiprocessing/blob/main/docs/bundling.md"
 
 /**
  * A worker's environment: `env`, plus what turns on Node's on-disk compile
@@ -186,8 +213,9 @@ const spawnThread = (options: Backend.Options): Spawn["spawn"] => (id) => {
   const progress = new Int32Array(new SharedArrayBuffer(12))
   const received = new Int32Array(new SharedArrayBuffer(4))
   const workerData: ThreadData = { progress, received }
+  const entry = startableEntry(options.workerEntry)
   const start = (execArgv: Array<string> | undefined) =>
-    new WorkerThreads.Worker(entryUrl, {
+    new WorkerThreads.Worker(entry, {
       name: `${options.name ?? defaultName} worker ${id}`,
       workerData,
       resourceLimits: options.resourceLimits,

@@ -7,6 +7,8 @@
  */
 import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
+import * as Path from "node:path"
+import * as Url from "node:url"
 import type * as WorkerThreads from "node:worker_threads"
 import type * as Backend from "../Backend.ts"
 import type { Options } from "../PoolOptions.ts"
@@ -72,6 +74,26 @@ const environment = (
     }
   }
   return value
+}
+
+/** An optional worker entry: a `file:` URL (a `URL` or its string) or an absolute path, as a `URL`. */
+const workerEntry = (value: string | URL | undefined): URL | undefined => {
+  if (value === undefined) return value
+  const url = value instanceof URL
+    ? value
+    : typeof value !== "string"
+    ? null
+    : Path.isAbsolute(value)
+    ? Url.pathToFileURL(value)
+    : URL.parse(value)
+  if (url === null || url.protocol !== "file:") {
+    throw new Invalid(
+      `workerEntry must be a file: URL or an absolute path, got ${
+        value instanceof URL ? value.href : CallChecks.describe(value)
+      }`
+    )
+  }
+  return url
 }
 
 /**
@@ -157,7 +179,8 @@ const backend = (options: Options | undefined, layer: Backend.Backend): Backend.
     env: environment(options?.env ?? layer.env),
     resourceLimits: resourceLimits(options?.resourceLimits ?? layer.resourceLimits),
     execArgv: strings("execArgv", options?.execArgv ?? layer.execArgv),
-    argv: strings("argv", options?.argv ?? layer.argv)
+    argv: strings("argv", options?.argv ?? layer.argv),
+    workerEntry: workerEntry(options?.workerEntry ?? layer.workerEntry)
   }
 }
 

@@ -30,7 +30,7 @@ import type { ThreadData } from "./nodeThreads.ts"
 import * as Protocol from "./protocol.ts"
 import * as WorkerRuntime from "./workerRuntime.ts"
 import * as WorkerUnread from "./workerUnread.ts"
-import { describe } from "./workerValues.ts"
+import { bundled, describe } from "./workerValues.ts"
 
 // What the worker talks to the pool with, captured before any task module runs: a task that replaces
 // `parentPort.postMessage` or `process.send`, or patches a builtin the entry calls, does not cut the worker
@@ -52,16 +52,19 @@ if (process.env[Protocol.COMPILE_CACHE_MARKER] !== undefined) {
 // A task module imports the package for `Task.module`: give it the worker's
 // index (see workerIndex.ts), which loads nothing more, rather than the real
 // one, which loads the whole pool and most of effect. Only this copy's own
-// index (by URL) is swapped; anything else resolves as usual.
+// index (by URL) is swapped; anything else resolves as usual. Not in a bundle:
+// there the task modules' imports were resolved when it was built.
 const extension = import.meta.url.endsWith(".ts") ? ".ts" : ".js"
 const packageIndex = new URL(`../index${extension}`, import.meta.url).href
 const workerIndex = new URL(`./workerIndex${extension}`, import.meta.url).href
-Module.registerHooks?.({
-  resolve: (specifier, context, nextResolve) => {
-    const resolved = nextResolve(specifier, context)
-    return resolved.url === packageIndex ? { ...resolved, url: workerIndex } : resolved
-  }
-})
+if (!bundled) {
+  Module.registerHooks?.({
+    resolve: (specifier, context, nextResolve) => {
+      const resolved = nextResolve(specifier, context)
+      return resolved.url === packageIndex ? { ...resolved, url: workerIndex } : resolved
+    }
+  })
+}
 
 const fail = (message: string, cause?: unknown): never => {
   console.error(`effect-multiprocessing worker failed: ${message}`, ...(cause === undefined ? [] : [cause]))

@@ -61,17 +61,37 @@ let effectModules: EffectModules | undefined
  */
 export const fx = (): EffectModules => {
   if (effectModules === undefined) {
-    const require = createRequire(import.meta.url)
-    effectModules = {
-      Cause: require("effect/Cause"),
-      Effect: require("effect/Effect"),
-      Exit: require("effect/Exit"),
-      Layer: require("effect/Layer"),
-      Scope: require("effect/Scope")
+    if (bundled) {
+      // the bundler's require, written out for it to see: the copy of effect in the bundle, never another
+      effectModules = {
+        Cause: require("effect/Cause"),
+        Effect: require("effect/Effect"),
+        Exit: require("effect/Exit"),
+        Layer: require("effect/Layer"),
+        Scope: require("effect/Scope")
+      }
+    } else {
+      const load = createRequire(import.meta.url)
+      effectModules = {
+        Cause: load("effect/Cause"),
+        Effect: load("effect/Effect"),
+        Exit: load("effect/Exit"),
+        Layer: load("effect/Layer"),
+        Scope: load("effect/Scope")
+      }
     }
   }
   return effectModules
 }
+
+/**
+ * Whether this code runs from a bundle rather than from the package's files.
+ * An ES module has no `require` of its own; a bundler (esbuild) gives it one,
+ * which loads the modules it bundled. (A global `require`, as under
+ * `node -e`, is not one: it resolves from the working directory.)
+ */
+export const bundled: boolean = typeof require === "function" &&
+  require !== (globalThis as { readonly require?: unknown }).require
 
 // -- what a task returned --------------------------------------------------------------
 
