@@ -112,6 +112,7 @@ export type { ApplyOptions, AsyncOptions, MapOptions, Options, Stats } from "./W
  * @category models
  */
 export interface SignalOptions {
+  /** Aborting it cancels the call's tasks in the workers; the call rejects with `signal.reason`. */
   readonly signal?: AbortSignal | undefined
 }
 
