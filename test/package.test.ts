@@ -127,7 +127,19 @@ describe("package", () => {
 
     fromGit = (async () => {
       const dir = await project(Path.join(temp, "git"), "default", { typeModule: false })
-      await install(dir, `git+${pathToFileURL(clone).href}`)
+      // npm leaves the clone it built the dependency in (with its devDependencies, ~60 MB) in its cache's
+      // tmp folder, half removed: remove the ones this install left
+      const cacheTmp = Path.join((await npm(["config", "get", "cache"], dir)).trim(), "_cacache/tmp")
+      const gitClones = () => Fs.readdirSync(cacheTmp).filter((name) => name.startsWith("git-clone"))
+      Fs.mkdirSync(cacheTmp, { recursive: true })
+      const before = new Set(gitClones())
+      try {
+        await install(dir, `git+${pathToFileURL(clone).href}`)
+      } finally {
+        for (const name of gitClones()) {
+          if (!before.has(name)) Fs.rmSync(Path.join(cacheTmp, name), { recursive: true, force: true })
+        }
+      }
       return dir
     })()
     fromGit.catch(() => {}) // awaited by its test
