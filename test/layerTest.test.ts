@@ -51,7 +51,7 @@ describe("WorkerPool.layerTest: the real pool over in-process workers", () => {
         pool.apply(tasks.boom, ["no"]),
         pool.apply(tasks.reject, ["async no"]),
         pool.apply(tasks.die, ["a defect"]),
-        pool.map(tasks.failAt, [1, 2, 3, 4].map((x) => x), { chunksize: 1 }).pipe(Effect.asVoid),
+        pool.map(tasks.boom, ["a", "b"], { chunksize: 1 }),
         pool.starmap(tasks.failAt, [[1, 3], [2, 3], [3, 3]], { chunksize: 1 }),
         pool.apply(tasks.returnFunction, []),
         pool.apply(tasks.identity, [() => 1])
@@ -259,7 +259,8 @@ describe("WorkerPool.layerTest: the real pool over in-process workers", () => {
       const queued = yield* Effect.forkChild(other.apply(tasks.square, [2]))
       yield* waitFor(held, 0)
       yield* other.terminate
-      for (const fiber of [running, queued]) assert.instanceOf(yield* Effect.flip(Fiber.join(fiber)), PoolTerminated)
+      assert.instanceOf(yield* Effect.flip(Fiber.join(running)), PoolTerminated)
+      assert.instanceOf(yield* Effect.flip(Fiber.join(queued)), PoolTerminated)
       yield* other.join
       yield* other.terminate
       open(held, 1)
