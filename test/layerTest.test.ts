@@ -13,6 +13,7 @@ import * as TestClock from "effect/testing/TestClock"
 import * as fc from "fast-check"
 import * as fs from "node:fs"
 import { PoolNotRunning, PoolStillRunning, PoolTerminated, TaskError, WorkerCrashed, WorkerPool } from "../src/index.ts"
+import { tasks as neverLoading } from "./fixtures/never-loading-tasks.ts"
 import { Odd, tasks } from "./fixtures/tasks.ts"
 import { tasks as testTasks } from "./fixtures/testlayer-tasks.ts"
 import { topWords, topWordsBuggy } from "./fixtures/testlayer-words.ts"
@@ -347,6 +348,30 @@ describe("docs/testing.md: which clock the pool's timers follow", () => {
       const error = yield* Effect.flip(Fiber.join(starting))
       assert.strictEqual(error._tag, "WorkerStartFailed")
       assert.include(error.message, "timed out")
+    }))
+
+  it.effect("the load of a task module in a worker is bounded by startTimeout in the worker's real time", () =>
+    Effect.gen(function*() {
+      const pool = yield* WorkerPool.make({ size: 1, startTimeout: "300 millis" })
+      // no TestClock.adjust: the worker measures the load itself
+      const error = yield* Effect.flip(pool.apply(neverLoading.neverRuns, [1]))
+      assert.strictEqual(error._tag, "TaskError")
+      assert.include(error.message, "did not finish loading within 300ms")
+    }))
+
+  it.effect("result.get({ timeout }) follows the TestClock; a task's own Effect.sleep runs on real time", () =>
+    Effect.gen(function*() {
+      const pool = yield* WorkerPool.makeTest({ size: 1 })
+      assert.strictEqual(yield* pool.apply(tasks.effectSleepThen, [20]), 20, "no adjust needed inside the task")
+      const flags = yield* makeFlags("threads")
+      const result = yield* pool.applyAsync(tasks.waitForRelease, [flags])
+      const waiting = yield* Effect.forkChild(result.get({ timeout: "1 second" }))
+      yield* waitFor(flags, 0)
+      assert.isUndefined(waiting.pollUnsafe())
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual((yield* Effect.flip(Fiber.join(waiting)))._tag, "TimeoutError")
+      open(flags, 1)
+      assert.strictEqual(yield* result.get(), "released", "the task kept running")
     }))
 
   it.effect("an idle worker above the minimum retires when the TestClock passes idleTimeout", () =>
