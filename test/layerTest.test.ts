@@ -8,7 +8,7 @@
  * its snippets (each one is in this file, see the last test).
  */
 import { assert, describe, expect, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Fiber, Layer, Stream } from "effect"
+import { Cause, Effect, Exit, Fiber, Stream } from "effect"
 import * as TestClock from "effect/testing/TestClock"
 import * as fc from "fast-check"
 import * as fs from "node:fs"
@@ -52,7 +52,7 @@ describe("WorkerPool.layerTest: the real pool over in-process workers", () => {
         pool.apply(tasks.boom, ["no"]),
         pool.apply(tasks.reject, ["async no"]),
         pool.apply(tasks.die, ["a defect"]),
-        pool.map(tasks.boom, ["a", "b"], { chunksize: 1 }),
+        pool.map(tasks.half, [2, 3, 4], { chunksize: 1 }),
         pool.starmap(tasks.failAt, [[1, 3], [2, 3], [3, 3]], { chunksize: 1 }),
         pool.apply(tasks.returnFunction, []),
         pool.apply(tasks.identity, [() => 1])
@@ -418,6 +418,8 @@ describe("docs/testing.md: the test layer's examples", () => {
       })
       const report = await fc.check(property, { seed: 1 })
       assert.isTrue(report.failed, "a counterexample is found")
+      assert.isAtMost(report.numRuns, 20, "in a few runs")
+      assert.strictEqual(report.counterexample?.[0].length, 2, "shrunk to two words")
     }))
 
   it.effect("a flaky task: every call of score on a word with a 'z' fails", () =>
@@ -438,7 +440,7 @@ describe("docs/testing.md: the test layer's examples", () => {
 
   it.effect("layerTest in place of layer", () =>
     Effect.gen(function*() {
-      const PoolTest = Layer.fresh(WorkerPool.layerTest({ size: 2, seed: 42 }))
+      const PoolTest = WorkerPool.layerTest({ size: 2, seed: 42 })
       const words = yield* topWords(["pool", "effect", "queue"], 2).pipe(Effect.provide(PoolTest))
       assert.deepStrictEqual(words, ["queue", "effect"])
     }))
