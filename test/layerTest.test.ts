@@ -13,6 +13,7 @@ import * as TestClock from "effect/testing/TestClock"
 import * as fc from "fast-check"
 import * as fs from "node:fs"
 import { PoolNotRunning, PoolStillRunning, PoolTerminated, TaskError, WorkerCrashed, WorkerPool } from "../src/index.ts"
+import { tasks as layerTasks } from "./fixtures/layer-tasks.ts"
 import { tasks as neverLoading } from "./fixtures/never-loading-tasks.ts"
 import { Odd, tasks } from "./fixtures/tasks.ts"
 import { tasks as testTasks } from "./fixtures/testlayer-tasks.ts"
@@ -75,6 +76,20 @@ describe("WorkerPool.layerTest: the real pool over in-process workers", () => {
       }
       assert.isAbove(new Set(orders).size, 3, "different seeds, different orders")
       assert.notInclude(orders, Array.from({ length: 24 }, (_, i) => i * i).join(","), "never simply input order")
+    }))
+
+  it.effect("the order does not depend on how long the tasks take (long synchronous runs included)", () =>
+    Effect.gen(function*() {
+      const run = (seed: number, ms: number) =>
+        Effect.scoped(Effect.gen(function*() {
+          const pool = yield* WorkerPool.makeTest({ size: 3, seed })
+          // some calls run longer than the worker runtime's 4 ms slice: it yields to the event loop between them
+          const items = Array.from({ length: 24 }, (_, i) => [i % 3 === 0 ? ms : ms / 4, i] as const)
+          const single = yield* Stream.runCollect(pool.imapUnordered(testTasks.spin, items))
+          const chunked = yield* Stream.runCollect(pool.imapUnordered(testTasks.spin, items, { chunksize: 8 }))
+          return [...single, ...chunked].join(",")
+        }))
+      for (let seed = 0; seed < 3; seed++) assert.strictEqual(yield* run(seed, 8), yield* run(seed, 0), `seed ${seed}`)
     }))
 
   it.effect("the *Async calls complete in the seed's order; a map's chunks too, without changing its result", () =>
@@ -284,6 +299,17 @@ describe("WorkerPool.layerTest: the real pool over in-process workers", () => {
       for (const id of ids) counts.set(id, (counts.get(id) ?? 0) + 1)
       assert.isTrue([...counts.values()].every((n) => n <= 2), "no worker ran more than 2 tasks")
       assert.strictEqual((yield* pool.broadcast(tasks.square, [3])).length, 2)
+    }))
+
+  it.effect("a task module's setup layer is built once per in-process worker, also with faults injected", () =>
+    Effect.gen(function*() {
+      for (const options of [{}, { fail: () => false }]) {
+        const pool = yield* WorkerPool.makeTest({ size: 2, ...options })
+        const results = yield* pool.map(layerTasks.predict, [1, 2, 3, 4, 5, 6, 7, 8], { chunksize: 1 })
+        assert.deepStrictEqual(results.map(([x]) => x), [2, 4, 6, 8, 10, 12, 14, 16])
+        assert.strictEqual(new Set(results.map(([, build]) => build)).size, 2, "one build per worker")
+        yield* pool.terminate
+      }
     }))
 
   it.effect("rejects a seed, a fail or a crash that is not what the options say", () =>
