@@ -352,6 +352,7 @@ describe("docs/testing.md: which clock the pool's timers follow", () => {
   it.effect("under it.effect Effect.timeout on a call fires only when the TestClock gets there", () =>
     Effect.gen(function*() {
       const pool = yield* WorkerPool.make({ size: 1 })
+      assert.strictEqual(yield* pool.apply(tasks.effectSleepThen, [20]), 20, "a task's own sleep needs no adjust")
       const flags = yield* makeFlags("threads")
       const timed = yield* Effect.forkChild(pool.apply(tasks.interruptible, [flags]).pipe(Effect.timeoutOption("5 seconds")))
       yield* waitFor(flags, 0)

@@ -105,72 +105,75 @@ const renameDefines = (ops: Array<unknown>, rename: (url: string) => string): vo
 const copy = <A>(value: A, transfers: ReadonlyArray<Task.Transferable>): A =>
   structuredClone(value, transfers.length === 0 ? undefined : { transfer: transfers as Array<any> })
 
-const spawn = (
-  scheduler: InProcessScheduler.Scheduler,
-  faults: InProcessFaults.Faults | undefined,
-  id: number
-): { readonly worker: unknown; readonly raw: RawWorker } => {
-  const inbox = scheduler.lane()
+/** One in-process worker, as its pieces below share it. */
+interface Worker {
+  readonly id: number
+  readonly scheduler: InProcessScheduler.Scheduler
+  /** What the pool posted to it, read in order. */
+  readonly inbox: InProcessScheduler.Lane
   /** Its replies not handed to the pool yet, each in a lane of its own. */
-  const held = new Set<InProcessScheduler.Lane>()
-  const progress: { started: number; running: number | undefined; cancelsRead: number } = {
-    started: 0,
-    running: undefined,
-    cancelsRead: 0
-  }
-  let listener: Boundary.Listener | undefined
+  readonly held: Set<InProcessScheduler.Lane>
+  /** What it publishes (a thread's shared memory): see `Protocol.Progress`. */
+  readonly progress: { started: number; running: number | undefined; cancelsRead: number }
+  readonly view: EventEmitter
+  readonly resolveExit: (status: ExitStatus) => void
+  listener: Boundary.Listener | undefined
+  runtime: ReturnType<typeof WorkerRuntime.make> | undefined
   /** It has died (crashed, killed, or closed): it reads nothing more, and what it sends goes nowhere. */
-  let dead = false
-  let closing = false
+  dead: boolean
+  /** It was asked to close: it reads nothing more. */
+  closing: boolean
   /** Its exit has been reported: nothing more reaches the pool. */
-  let gone = false
-  let resolveExit: (status: ExitStatus) => void = () => {}
-  const exited = new Promise<ExitStatus>((resolve) => {
-    resolveExit = resolve
+  gone: boolean
+}
+
+/** Hands one reply to the pool, through the boundary's checks, unless the worker's exit was reported. */
+const deliver = (worker: Worker, reply: Array<unknown>): void => {
+  if (!worker.gone && worker.listener !== undefined) Boundary.receive([1, reply], true, () => {}, worker.listener)
+}
+
+/** Dies: the replies it had sent reach the pool (in an order the seed chooses), then its exit. */
+const die = (worker: Worker, code: number, detail: string | undefined): void => {
+  if (worker.dead) return
+  const { held, scheduler } = worker
+  worker.dead = true
+  worker.progress.running = undefined
+  scheduler.clear(worker.inbox)
+  for (const event of scheduler.take(Array.from(held))) scheduler.first(event)
+  held.clear()
+  scheduler.first(() => {
+    // what its runtime still runs is stopped (an Effect interrupted, a signal aborted): its replies go nowhere
+    const runtime = worker.runtime!
+    for (const job of runtime.held()) runtime.onMessage([Protocol.OP_CANCEL, job])
+    worker.gone = true
+    worker.view.emit("exit", code)
+    worker.resolveExit({ code, signal: null, detail })
   })
+}
 
-  const deliver = (reply: Array<unknown>) => {
-    if (!gone && listener !== undefined) Boundary.receive([1, reply], true, () => {}, listener)
-  }
-
-  /** Dies: the replies it had sent reach the pool (in an order the seed chooses), then its exit. */
-  const die = (code: number, detail: string | undefined) => {
-    if (dead) return
-    dead = true
-    progress.running = undefined
-    scheduler.clear(inbox)
-    for (const event of scheduler.take(Array.from(held))) scheduler.first(event)
-    held.clear()
-    scheduler.first(() => {
-      // what its runtime still runs is stopped (an Effect interrupted, a signal aborted): its replies go nowhere
-      for (const job of runtime.held()) runtime.onMessage([Protocol.OP_CANCEL, job])
-      gone = true
-      view.emit("exit", code)
-      resolveExit({ code, signal: null, detail })
-    })
-  }
-
+/** The worker runtime of `worker`: its replies are copied and held for the scheduler; its progress is published. */
+const makeRuntime = (worker: Worker, faults: InProcessFaults.Faults | undefined) => {
+  const { held, progress, scheduler } = worker
   const host: InProcessFaults.Host = {
-    workerId: id,
-    dead: () => dead,
-    crash: (call) => die(1, `crashed by the test layer in ${call.name} (TestOptions.crash, call ${call.index})`)
+    workerId: worker.id,
+    dead: () => worker.dead,
+    crash: (call) => die(worker, 1, `crashed by the test layer in ${call.name} (TestOptions.crash, call ${call.index})`)
   }
-
-  const runtime = WorkerRuntime.make({
+  return WorkerRuntime.make({
     send: (message, transfers) => {
-      if (dead) return
+      if (worker.dead) return
       const replies = copy(message, transfers)
       scheduler.busy()
       for (let i = 0; i < replies.length; i += Protocol.REPLY_WIDTH) {
         const reply = replies.slice(i, i + Protocol.REPLY_WIDTH)
         reply[3] = 0 // run times are not measured: the dispatch must not depend on the machine
         if (reply[0] === -1) {
-          scheduler.first(() => deliver(reply))
+          scheduler.first(() => deliver(worker, reply))
           continue
         }
         const lane = scheduler.single(() => {
           held.delete(lane)
-          deliver(reply)
+          deliver(worker, reply)
         })
         held.add(lane)
       }
@@ -178,14 +181,14 @@ const spawn = (
     publish: {
       started: (count) => {
         scheduler.busy()
-        if (!dead) progress.started = count
+        if (!worker.dead) progress.started = count
       },
       running: (job) => {
         scheduler.busy()
-        if (!dead) progress.running = job === undefined ? undefined : Protocol.runningSlot(job)
+        if (!worker.dead) progress.running = job === undefined ? undefined : Protocol.runningSlot(job)
       },
       cancelsRead: (count) => {
-        if (!dead) progress.cancelsRead = count
+        if (!worker.dead) progress.cancelsRead = count
       }
     },
     store: {
@@ -198,31 +201,58 @@ const spawn = (
     importModule: (url) => scheduler.pauseWhile(whileLoading(url, () => faults?.load(url) ?? import(url))),
     heapUsed: () => 0
   })
+}
 
-  /** Effect's `[1]`: stop listening, finalize the task modules' setup layers, exit with 0. */
-  const close = () => {
-    if (closing || dead) return
-    closing = true
-    scheduler.clear(inbox)
-    runtime.close().then(
-      () => die(0, undefined),
-      (cause) => die(1, `a setup layer could not be finalized: ${String(cause)}`)
-    )
-  }
-
+const spawn = (
+  scheduler: InProcessScheduler.Scheduler,
+  faults: InProcessFaults.Faults | undefined,
+  id: number
+): { readonly worker: unknown; readonly raw: RawWorker } => {
+  let resolveExit: (status: ExitStatus) => void = () => {}
+  const exited = new Promise<ExitStatus>((resolve) => {
+    resolveExit = resolve
+  })
   // what effect's worker platform sees (see `platformView` in nodeThreads.ts): the exit, and the ready signal
   const view = Object.assign(new EventEmitter(), {
     postMessage: (message: unknown) => {
       if (Array.isArray(message) && message[0] === 1) close()
     },
-    terminate: () => die(1, undefined)
+    terminate: () => die(worker, 1, undefined)
   })
+  const worker: Worker = {
+    id,
+    scheduler,
+    inbox: scheduler.lane(),
+    held: new Set(),
+    progress: { started: 0, running: undefined, cancelsRead: 0 },
+    view,
+    resolveExit: (status) => resolveExit(status),
+    listener: undefined,
+    runtime: undefined,
+    dead: false,
+    closing: false,
+    gone: false
+  }
+  const runtime = makeRuntime(worker, faults)
+  worker.runtime = runtime
+
+  /** Effect's `[1]`: stop listening, finalize the task modules' setup layers, exit with 0. */
+  const close = () => {
+    if (worker.closing || worker.dead) return
+    worker.closing = true
+    scheduler.clear(worker.inbox)
+    runtime.close().then(
+      () => die(worker, 0, undefined),
+      (cause) => die(worker, 1, `a setup layer could not be finalized: ${String(cause)}`)
+    )
+  }
+
   let announced = false
   view.on("newListener", (event) => {
     if (event !== "message" || announced) return
     announced = true
     scheduler.first(() => {
-      if (!dead) view.emit("message", [0])
+      if (!worker.dead) view.emit("message", [0])
     })
   })
 
@@ -230,21 +260,21 @@ const spawn = (
     post: (message, transfers) => {
       const ops = copy(message, transfers)
       scheduler.busy()
-      if (dead || closing) return
+      if (worker.dead || worker.closing) return
       if (faults !== undefined) renameDefines(ops, faults.rename)
       const event = () => {
-        if (!dead && !closing) runtime.onMessage(ops)
+        if (!worker.dead && !worker.closing) runtime.onMessage(ops)
       }
       // a liveness check alone is answered at once, outside the draw
       if (ops.length === 2 && ops[0] === Protocol.OP_PING) scheduler.first(event)
-      else scheduler.push(inbox, event)
+      else scheduler.push(worker.inbox, event)
     },
-    listen: (l) => {
-      listener = l
+    listen: (listener) => {
+      worker.listener = listener
     },
-    progress: () => ({ ...progress }),
+    progress: () => ({ ...worker.progress }),
     exited,
-    kill: () => die(1, undefined),
+    kill: () => die(worker, 1, undefined),
     ref: () => {},
     idleMillis: undefined
   }
