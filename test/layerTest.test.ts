@@ -224,6 +224,19 @@ describe("WorkerPool.layerTest: the real pool over in-process workers", () => {
       yield* Fiber.interrupt(waiting[exits.indexOf(undefined)])
       const chunked = yield* Effect.exit(pool.map(tasks.square, [5, 6, 7, 8], { chunksize: 2 }))
       assert.isTrue(Exit.isFailure(chunked) && Cause.squash(chunked.cause) instanceof WorkerCrashed)
+      // the calls sent to the crashing worker behind the crashing one had not started: they run elsewhere
+      const calls: Array<readonly [number, number]> = []
+      const single = yield* WorkerPool.makeTest({
+        size: 1,
+        crash: (call) => calls.push([call.workerId, call.args[0] as number]) > 0 && call.args[0] === 7
+      })
+      assert.strictEqual(yield* single.apply(tasks.square, [0]), 0) // its cost known, the batch goes in one message
+      const batch = yield* Effect.forEach([7, 1, 2, 3, 4, 5], (x) => Effect.exit(single.apply(tasks.square, [x])), {
+        concurrency: "unbounded"
+      })
+      assert.isTrue(Exit.isFailure(batch[0]) && Cause.squash(batch[0].cause) instanceof WorkerCrashed)
+      assert.deepStrictEqual(batch.slice(1), [1, 4, 9, 16, 25].map((x) => Exit.succeed(x)))
+      assert.deepStrictEqual(calls, [[1, 0], [1, 7], [2, 1], [2, 2], [2, 3], [2, 4], [2, 5]], "none started on worker 1")
     }))
 
   it.effect("interrupting a call aborts its task; one that ignores its signal loses its worker after the grace period", () =>
