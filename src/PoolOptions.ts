@@ -162,3 +162,56 @@ export interface AsyncOptions<A, E> {
   /** Called with the error when the task fails (not when the result is interrupted). */
   readonly errorCallback?: ((error: E) => void) | undefined
 }
+
+/**
+ * Options of the test layer (`WorkerPool.makeTest`, `WorkerPool.layerTest`):
+ * the pool's own options (those about real workers, `backend`,
+ * `resourceLimits`, `execArgv`, `argv`, `env`, `name` and
+ * `maxHeapPerWorkerMb`, are checked and then ignored), and how its in-process
+ * workers order and break things.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TestOptions extends Options {
+  /**
+   * Seeds the order in which tasks complete, and the draws of a `fail` or
+   * `crash` rate: the same seed, the same tasks and the same calls give the
+   * same order. Defaults to 0.
+   */
+  readonly seed?: number | string | undefined
+  /**
+   * Calls to fail: a rate in [0, 1] (each call fails with that probability,
+   * drawn from the seed), or a predicate over the call. A failed call throws
+   * an `InjectedFailure` error in place of the task, which reaches the caller
+   * as a `TaskError` (`remoteName: "InjectedFailure"`).
+   */
+  readonly fail?: number | ((call: TestCall) => boolean) | undefined
+  /**
+   * Calls whose worker crashes: a rate in [0, 1] or a predicate, as `fail`.
+   * The worker dies in the middle of the call, as if the task had called
+   * `process.exit(1)`: the tasks it was running fail with `WorkerCrashed`,
+   * those it had not started run on another worker, and it is replaced.
+   */
+  readonly crash?: number | ((call: TestCall) => boolean) | undefined
+}
+
+/**
+ * One call of a task function on a test pool's worker, as `TestOptions.fail`
+ * and `TestOptions.crash` see it. An initializer's call is one too.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TestCall {
+  /** The task's `id` (`url#name`): compare with `tasks.f.id`. */
+  readonly task: string
+  /** The function's name in its module. */
+  readonly name: string
+  /** Its arguments, as the worker received them (for a `map` item, `[item]`). */
+  readonly args: ReadonlyArray<unknown>
+  /** The worker that runs it (1, 2, …; a replacement gets a new id). */
+  readonly workerId: number
+  /** How many calls of task functions the pool's workers made before this one. */
+  readonly index: number
+}

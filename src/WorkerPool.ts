@@ -37,14 +37,15 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as AsyncResult from "./AsyncResult.ts"
 import * as Backend from "./Backend.ts"
-import type { ApplyOptions, AsyncOptions, MapOptions, Options } from "./PoolOptions.ts"
+import type { ApplyOptions, AsyncOptions, MapOptions, Options, TestOptions } from "./PoolOptions.ts"
+import * as InProcessWorkers from "./internal/inProcessWorkers.ts"
 import * as PoolOptions from "./internal/options.ts"
 import * as PoolEngine from "./internal/poolEngine.ts"
 import type { DispatchError, PoolNotRunning, PoolStillRunning, WorkerStartFailed } from "./PoolError.ts"
 import type { Task } from "./Task.ts"
 import * as TaskModule from "./Task.ts"
 
-export type { ApplyOptions, AsyncOptions, MapOptions, Options } from "./PoolOptions.ts"
+export type { ApplyOptions, AsyncOptions, MapOptions, Options, TestCall, TestOptions } from "./PoolOptions.ts"
 export { cpuCount } from "./internal/cpu.ts"
 
 /**
@@ -297,6 +298,62 @@ export const layerConfig = (
   options: Config.Wrap<Options>
 ): Layer.Layer<WorkerPool, Cause.IllegalArgumentError | WorkerStartFailed | Config.ConfigError> =>
   Layer.effect(WorkerPool, Effect.flatMap(Config.unwrap(options), make))
+
+/**
+ * A pool for tests, whose workers run in this thread: the real pool (its
+ * dispatch, chunking, errors, cancellation and lifecycle) over in-process
+ * workers that run each task on the caller's thread, with every argument and
+ * result copied by `structuredClone` as real workers' are. Fast and
+ * deterministic: the order in which tasks complete (that of `imapUnordered`,
+ * of the `*Async` calls, of a `map`'s chunks) is shuffled by `seed`, the same
+ * seed giving the same order; `fail` and `crash` inject failures
+ * (`TaskError`s) and worker crashes (`WorkerCrashed`) into chosen calls.
+ *
+ * It does not model memory limits, CPU parallelism (one task runs at a time),
+ * the isolation of workers (they share this thread's modules and globals), or
+ * the killing of a task stuck in synchronous code (it blocks the test). See
+ * docs/testing.md.
+ *
+ * @example
+ * ```ts
+ * const pool = yield* WorkerPool.makeTest({ size: 4, seed: 42 })
+ * const results = yield* Stream.runCollect(pool.imapUnordered(tasks.square, [1, 2, 3]))
+ * ```
+ *
+ * @since 0.1.0
+ * @category testing
+ */
+export const makeTest = (
+  options?: TestOptions
+): Effect.Effect<Pool, Cause.IllegalArgumentError | WorkerStartFailed, Scope.Scope> =>
+  Effect.gen(function*() {
+    const parsed = PoolOptions.parse(options, yield* Backend.Backend)
+    if (Cause.isIllegalArgumentError(parsed)) return yield* parsed
+    const testing = InProcessWorkers.parse(options)
+    if (Cause.isIllegalArgumentError(testing)) return yield* testing
+    return yield* PoolEngine.make(
+      parsed,
+      options?.initializer === undefined ? undefined : { task: options.initializer, args: options.initargs ?? [] },
+      yield* InProcessWorkers.make(testing)
+    )
+  })
+
+/**
+ * Provides `WorkerPool` from `makeTest`: the layer to provide in tests in
+ * place of `WorkerPool.layer`.
+ *
+ * @example
+ * ```ts
+ * it.effect("squares", () =>
+ *   WorkerPool.map(tasks.square, [1, 2, 3]).pipe(Effect.provide(WorkerPool.layerTest({ seed: 7 }))))
+ * ```
+ *
+ * @since 0.1.0
+ * @category testing
+ */
+export const layerTest = (
+  options?: TestOptions
+): Layer.Layer<WorkerPool, Cause.IllegalArgumentError | WorkerStartFailed> => Layer.effect(WorkerPool, makeTest(options))
 
 // -- accessors ------------------------------------------------------------------
 

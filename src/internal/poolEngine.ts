@@ -30,7 +30,9 @@ import * as Supervisor from "./supervisor.ts"
 export const make = Effect.fnUntraced(function*(
   parsed: PoolOptions.Parsed,
   /** Python's `initializer(*initargs)`, if any. */
-  initializer: { readonly task: Task.Any; readonly args: ReadonlyArray<unknown> } | undefined
+  initializer: { readonly task: Task.Any; readonly args: ReadonlyArray<unknown> } | undefined,
+  /** Workers other than the backend's: the test layer's in-process workers (inProcessWorkers.ts). */
+  spawn?: Supervisor.Spawn
 ) {
   const { backend, cancelGracePeriod, maxHeapPerWorkerMb, maxQueue, maxTasksPerWorker, sizing, startTimeout } = parsed
   const size = sizing.max
@@ -45,7 +47,7 @@ export const make = Effect.fnUntraced(function*(
     sizing,
     fork: (effect) => runBackground(effect),
     dispatcher,
-    backend: backend.kind === "processes" ? NodeProcesses.processes(backend) : NodeThreads.threads(backend),
+    backend: spawn ?? (backend.kind === "processes" ? NodeProcesses.processes(backend) : NodeThreads.threads(backend)),
     scope: workersScope,
     initializer,
     maxTasksPerWorker,
