@@ -21,7 +21,9 @@ import type * as AsyncResultModule from "../AsyncResult.ts"
 import type * as BackendModule from "../Backend.ts"
 import type * as Index from "../index.ts"
 import type * as PoolError from "../PoolError.ts"
+import type * as SharedModule from "../Shared.ts"
 import type * as WorkerPoolModule from "../WorkerPool.ts"
+import * as SharedTask from "./sharedTask.ts"
 import type * as Self from "./workerIndex.ts"
 
 export * as Task from "../Task.ts"
@@ -84,6 +86,10 @@ const poolError = load<typeof PoolError>("PoolError")
 export const AsyncResult: typeof AsyncResultModule = lazyNamespace(load("AsyncResult"))
 export const Backend: typeof BackendModule = lazyNamespace(load("Backend"))
 export const WorkerPool: typeof WorkerPoolModule = lazyNamespace(load("WorkerPool"))
+/** `Shared`: `task` as itself (it loads no part of effect: task modules call it as they load), the rest on first use. */
+export const Shared: typeof SharedModule = new Proxy(lazyNamespace(load<typeof SharedModule>("Shared")), {
+  get: (target, key) => key === "task" ? SharedTask.task : Reflect.get(target, key)
+})
 export const PoolNotRunning = lazyErrorClass("PoolNotRunning")
 export const PoolStillRunning = lazyErrorClass("PoolStillRunning")
 export const PoolTerminated = lazyErrorClass("PoolTerminated")
