@@ -41,10 +41,11 @@ import { cpuBound } from "./scenarios/cpu-bound.ts"
 import { payloads } from "./scenarios/payloads.ts"
 import { roundTrip } from "./scenarios/round-trip.ts"
 import { seed } from "./scenarios/seed.ts"
+import { sharedMap } from "./scenarios/shared-map.ts"
 import { startup } from "./scenarios/startup.ts"
 
 /** Every scenario, in order. */
-const scenarios: ReadonlyArray<Scenario> = [burst, roundTrip, seed, cpuBound, payloads, startup]
+const scenarios: ReadonlyArray<Scenario> = [burst, roundTrip, seed, cpuBound, payloads, startup, sharedMap]
 
 const selected = (scenario: Scenario) =>
   ONLY === undefined || ONLY.includes(String(scenario.number)) || ONLY.includes(scenario.name)
