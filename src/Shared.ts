@@ -170,7 +170,7 @@ declare const JobTypeId: unique symbol
  * @category models
  */
 export interface Job<I extends Kind, O extends Kind | undefined, Args extends ReadonlyArray<unknown>> {
-  /** Carries the kinds and the extra arguments for the type checker; nothing to read. */
+  /** Carries the kinds and the extra arguments for the type checker; nothing to read. @internal */
   readonly [JobTypeId]?: { readonly input: I; readonly output: O; readonly args: Args }
   /** The range's first row. */
   readonly start: number
