@@ -154,6 +154,20 @@ describe("Shared, threads only", () => {
     }))
 })
 
+describe("Shared on the test layer", () => {
+  it.effect("in-process workers share the memory too (structuredClone keeps a SharedArrayBuffer shared)", () =>
+    Effect.gen(function*() {
+      const pool = yield* WorkerPool.makeTest({ size: 2, seed: 3 })
+      const rows = seedRows(5_000)
+      const input = yield* Shared.fromRows(rows, "Int32")
+      const output = yield* Shared.make("Int32", input.rows)
+      yield* Shared.map(pool, tasks.countWithinRange, { input, output, args: [4, 8], chunksize: 300 })
+      assert.deepStrictEqual(Array.from(output.data), rows.map((row) => howManyWithinRange(row, 4, 8)))
+      const floats = yield* Shared.make("Float64", 10)
+      assert.isTrue((yield* Shared.map(pool, tasks.sumRange, { input: floats })).every((r) => r.shared))
+    }))
+})
+
 describe("Shared.map's checks", () => {
   it.effect("refuses what is not a shared array of the task's kinds, or a wrong chunksize", () =>
     Effect.gen(function*() {
