@@ -10,6 +10,7 @@ import { assert, describe, expectTypeOf, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber } from "effect"
 import { howManyWithinRange, mulberry32 } from "../examples/seed-tasks.ts"
 import { type DispatchError, Shared, WorkerPool, WorkerCrashed } from "../src/index.ts"
+import { tasks as plain } from "./fixtures/shared-plain-tasks.ts"
 import { RangeRejected, tasks } from "./fixtures/shared-tasks.ts"
 import { backends, load, makeFlags, waitFor } from "./utils.ts"
 
@@ -115,6 +116,20 @@ for (const backend of backends) {
         const error = failureOf(exit)
         assert.instanceOf(error, RangeRejected, String(error))
         assert.strictEqual((error as RangeRejected).start, 600)
+      }))
+
+    it.effect("a worker whose Shared.task is a plain function loads no effect", () =>
+      Effect.gen(function*() {
+        const recordLoads = new URL("./fixtures/startup-record-loads.mjs", import.meta.url).href
+        const pool = yield* WorkerPool.make({ size: 1, backend, execArgv: ["--import", recordLoads] })
+        const input = yield* Shared.make("Float64", 1_000).pipe(Effect.flatMap((a) => Shared.fill(a, (i) => i)))
+        const output = yield* Shared.make("Float64", 1_000)
+        yield* Shared.map(pool, plain.double, { input, output, chunksize: 100 })
+        assert.deepStrictEqual(Array.from(output.data), Array.from(input.data, (x) => 2 * x))
+        const loaded = yield* pool.apply(plain.loaded, [])
+        assert.isTrue(loaded!.some((url) => url.includes("shared-plain-tasks")), "it loaded the task module")
+        assert.deepStrictEqual(loaded!.filter((url) => /\/(effect|@effect)\//.test(url)), [])
+        assert.isFalse(loaded!.some((url) => /\/src\/(index|WorkerPool|PoolError|Shared)\.ts$/.test(url)))
       }))
 
     it.effect("a Shared.task called by the pool's own methods fails with a TaskError that says so", () =>

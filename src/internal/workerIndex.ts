@@ -36,10 +36,10 @@ const load = <M>(name: string): () => M => {
   return () => loaded ??= require(`../${name}${extension}`) as M
 }
 
-/** A stand-in for the namespace `load` returns, loading it on first use. */
-const lazyNamespace = <M extends object>(module: () => M): M =>
+/** A stand-in for the namespace `load` returns, loading it on first use (but for the `eager` members, which are its own). */
+const lazyNamespace = <M extends object>(module: () => M, eager: Partial<M> = {}): M =>
   new Proxy(Object.create(null) as M, {
-    get: (_, key) => Reflect.get(module(), key),
+    get: (_, key) => Object.hasOwn(eager, key) ? (eager as any)[key] : Reflect.get(module(), key),
     has: (_, key) => Reflect.has(module(), key),
     ownKeys: () => Reflect.ownKeys(module()),
     getOwnPropertyDescriptor: (_, key) => {
@@ -87,8 +87,8 @@ export const AsyncResult: typeof AsyncResultModule = lazyNamespace(load("AsyncRe
 export const Backend: typeof BackendModule = lazyNamespace(load("Backend"))
 export const WorkerPool: typeof WorkerPoolModule = lazyNamespace(load("WorkerPool"))
 /** `Shared`: `task` as itself (it loads no part of effect: task modules call it as they load), the rest on first use. */
-export const Shared: typeof SharedModule = new Proxy(lazyNamespace(load<typeof SharedModule>("Shared")), {
-  get: (target, key) => key === "task" ? SharedTask.task : Reflect.get(target, key)
+export const Shared: typeof SharedModule = lazyNamespace(load<typeof SharedModule>("Shared"), {
+  task: SharedTask.task as typeof SharedModule.task
 })
 export const PoolNotRunning = lazyErrorClass("PoolNotRunning")
 export const PoolStillRunning = lazyErrorClass("PoolStillRunning")
