@@ -290,14 +290,17 @@ export const make = <const K extends Kind>(
     if (!SharedKinds.isKind(kind)) return Effect.fail(illegal(`Shared.make: unknown kind ${String(kind)}`))
     if (!isCount(rows) || !isCount(columns)) {
       return Effect.fail(
-        illegal(`Shared.make: rows and columns must be non-negative integers, got ${String(rows)} × ${String(columns)}`)
+        illegal(
+          `Shared.make: rows and columns must be non-negative integers, got ${String(rows)} × ${String(columns)}`
+        )
       )
     }
     try {
       const data = SharedKinds.allocate(kind, rows * columns)
       return Effect.succeed({ kind, rows, columns, data } as unknown as SharedArray<K>)
     } catch (error) {
-      return Effect.fail(illegal(`Shared.make: cannot allocate ${rows} × ${columns} ${kind} values (${String(error)})`))
+      const why = `cannot allocate ${rows} × ${columns} ${kind} values (${String(error)})`
+      return Effect.fail(illegal(`Shared.make: ${why}`))
     }
   })
 
@@ -331,9 +334,8 @@ export const fromRows = <const K extends Kind>(
     if (!SharedKinds.isKind(kind)) return Effect.fail(illegal(`Shared.fromRows: unknown kind ${String(kind)}`))
     const packed = SharedPack.pack(rows, kind)
     if (Cause.isIllegalArgumentError(packed)) return Effect.fail(packed)
-    return Effect.succeed(
-      { kind, rows: (rows as ReadonlyArray<unknown>).length, columns: packed.columns, data: packed.data } as unknown as SharedArray<K>
-    )
+    const count = (rows as ReadonlyArray<unknown>).length
+    return Effect.succeed({ kind, rows: count, columns: packed.columns, data: packed.data } as unknown as SharedArray<K>)
   })
 
 /**

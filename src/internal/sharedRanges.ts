@@ -130,11 +130,14 @@ export const gather = (
         new TaskError({
           task: taskId,
           remoteName: "TypeError",
-          message: `the reply for rows ${job.start} to ${job.end} is not a Shared.task's: declare the task with Shared.task`
+          message:
+            `the reply for rows ${job.start} to ${job.end} is not a Shared.task's: declare the task with Shared.task`
         })
       )
     }
-    if (copied !== undefined) (output!.data as unknown as Uint8Array).set(copied as Uint8Array, job.start * job.outputColumns)
+    if (copied !== undefined) {
+      ;(output!.data as unknown as Uint8Array).set(copied as Uint8Array, job.start * job.outputColumns)
+    }
     values[i] = reply[0]
   }
   return Effect.succeed(values)

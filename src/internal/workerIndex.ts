@@ -36,7 +36,7 @@ const load = <M>(name: string): () => M => {
   return () => loaded ??= require(`../${name}${extension}`) as M
 }
 
-/** A stand-in for the namespace `load` returns, loading it on first use (but for the `eager` members, which are its own). */
+/** A stand-in for the namespace `load` returns, loading it on first use (but for its `eager` members, given here). */
 const lazyNamespace = <M extends object>(module: () => M, eager: Partial<M> = {}): M =>
   new Proxy(Object.create(null) as M, {
     get: (_, key) => Object.hasOwn(eager, key) ? (eager as any)[key] : Reflect.get(module(), key),
@@ -86,7 +86,7 @@ const poolError = load<typeof PoolError>("PoolError")
 export const AsyncResult: typeof AsyncResultModule = lazyNamespace(load("AsyncResult"))
 export const Backend: typeof BackendModule = lazyNamespace(load("Backend"))
 export const WorkerPool: typeof WorkerPoolModule = lazyNamespace(load("WorkerPool"))
-/** `Shared`: `task` as itself (it loads no part of effect: task modules call it as they load), the rest on first use. */
+/** `Shared`: `task` as itself (it loads no effect: task modules call it as they load), the rest on first use. */
 export const Shared: typeof SharedModule = lazyNamespace(load<typeof SharedModule>("Shared"), {
   task: SharedTask.task as typeof SharedModule.task
 })
