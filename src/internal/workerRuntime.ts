@@ -235,6 +235,8 @@ const makeQueue = (options: {
       }
     }
     if (definition.loadError !== undefined) return reply(task, Protocol.STATUS_FAILED, definition.loadError, now())
+    // `preload`: its module has loaded, and its layer is built
+    if (mode === Protocol.MODE_LOAD) return reply(task, Protocol.STATUS_OK, undefined, now())
     runTask(task, definition, mode, payload)
   }
 
