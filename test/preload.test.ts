@@ -22,6 +22,7 @@ import { tasks as neverLoading } from "./fixtures/never-loading-tasks.ts"
 import { building, tasks as neverLayer } from "./fixtures/preload-never-layer.ts"
 import { tasks as probe } from "./fixtures/preload-probe.ts"
 import { record, tasks as recorded } from "./fixtures/preload-record.ts"
+import { tasks as plain } from "./fixtures/startup-plain-tasks.ts"
 import { tasks } from "./fixtures/tasks.ts"
 import { backends, eventually } from "./utils.ts"
 
@@ -35,6 +36,8 @@ const recordDir = Effect.acquireRelease(
 const traces = (dir: string, kind: "module" | "layer") => fs.readdirSync(dir).filter((name) => name.startsWith(`${kind}-`))
 
 const envWith = (dir: string) => ({ ...process.env, PRELOAD_RECORD_DIR: dir })
+
+const recordLoads = new URL("./fixtures/startup-record-loads.mjs", import.meta.url).href
 
 for (const backend of backends) {
   describe(`preload (${backend})`, () => {
@@ -68,6 +71,15 @@ for (const backend of backends) {
         const pool = yield* WorkerPool.make({ size: { min: 0, max: 1 }, backend, env: envWith(dir), preload: [recorded] })
         assert.deepStrictEqual(traces(dir, "module"), [], "no worker yet")
         assert.deepInclude(yield* pool.apply(probe.seen, []), { loaded: true, layers: 1 })
+      }))
+
+    it.effect("a preloaded module of plain functions loads no effect in the worker", () =>
+      Effect.gen(function*() {
+        const pool = yield* WorkerPool.make({ size: 1, backend, execArgv: ["--import", recordLoads], preload: [plain] })
+        const loaded = yield* pool.apply(plain.loaded, [])
+        assert.isDefined(loaded, "the preload recorded the worker's modules")
+        assert.isTrue(loaded!.some((url) => url.includes("startup-plain-tasks")), "it loaded the task module")
+        assert.deepStrictEqual(loaded!.filter((url) => /\/(effect|@effect)\//.test(url)), [])
       }))
 
     it.effect("24. a module that fails to load: make fails with WorkerStartFailed naming it, after the usual attempts", () =>
