@@ -163,6 +163,15 @@ describe("preload: option values", () => {
       }))
   }
 
+  it("types: an entry is what Task.module returns, or one of its tasks", () => {
+    const options: WorkerPool.Options = { preload: [tasks, recorded.add, probe] }
+    // @ts-expect-error a plain function is not a task module
+    const lambda: WorkerPool.Options = { preload: [(x: number) => x] }
+    // @ts-expect-error a module's URL is not a task module
+    const url: WorkerPool.Options = { preload: [tasks.square.url] }
+    assert.isDefined([options, lambda, url])
+  })
+
   it.effect("a module listed twice (as itself and as one of its tasks) is loaded once", () =>
     Effect.gen(function*() {
       const before = record.layers
