@@ -38,6 +38,7 @@ import { evaluateTargets } from "./lib/targets.ts"
 import { describe } from "./lib/timeout.ts"
 import { burst } from "./scenarios/burst.ts"
 import { cpuBound } from "./scenarios/cpu-bound.ts"
+import { firstCall } from "./scenarios/first-call.ts"
 import { payloads } from "./scenarios/payloads.ts"
 import { roundTrip } from "./scenarios/round-trip.ts"
 import { seed } from "./scenarios/seed.ts"
@@ -45,7 +46,7 @@ import { sharedMap } from "./scenarios/shared-map.ts"
 import { startup } from "./scenarios/startup.ts"
 
 /** Every scenario, in order. */
-const scenarios: ReadonlyArray<Scenario> = [burst, roundTrip, seed, cpuBound, payloads, startup, sharedMap]
+const scenarios: ReadonlyArray<Scenario> = [burst, roundTrip, seed, cpuBound, payloads, startup, sharedMap, firstCall]
 
 const selected = (scenario: Scenario) =>
   ONLY === undefined || ONLY.includes(String(scenario.number)) || ONLY.includes(scenario.name)

@@ -87,6 +87,20 @@ export interface Options extends Backend.Options {
   /** The arguments of `initializer`. */
   readonly initargs?: ReadonlyArray<unknown> | undefined
   /**
+   * Task modules every worker loads before it counts as ready (as Python's
+   * `set_forkserver_preload`), so that the first call of their tasks pays no
+   * import: each one a value `Task.module` returns (`tasks`), or one of its
+   * tasks (`tasks.square`). Each module's setup `layer` is built then too.
+   * `make` returns once every worker has loaded them all, and a replacement
+   * worker (after a crash, `maxTasksPerWorker`, or a dynamic size growing)
+   * loads them before it takes a task. A module that fails to load, or whose
+   * layer fails, is a failed start of its worker, as a failing `initializer`
+   * is (three in a row: `WorkerStartFailed` naming the module); one that has
+   * not loaded within `startTimeout` likewise. The `initializer`'s module is
+   * always loaded before a worker is ready: it need not be listed.
+   */
+  readonly preload?: ReadonlyArray<TaskModule.Any | { readonly [name: string]: TaskModule.Any }> | undefined
+  /**
    * Python's `maxtasksperchild`: a worker is replaced after running this many
    * tasks (a `map` chunk counts as one), for example to contain a leak. The
    * replacement starts before the old worker leaves, so the pool stays at

@@ -199,6 +199,8 @@ const makeRuntime = (worker: Worker, faults: InProcessFaults.Faults | undefined)
       get: () => storage.getStore()
     },
     importModule: (url) => scheduler.pauseWhile(whileLoading(url, () => faults?.load(url) ?? import(url))),
+    // the caller's thread, where the pool runs: effect is loaded
+    effectImported: () => true,
     heapUsed: () => 0
   })
 }

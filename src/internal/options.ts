@@ -12,6 +12,7 @@ import * as Url from "node:url"
 import type * as WorkerThreads from "node:worker_threads"
 import type * as Backend from "../Backend.ts"
 import type { Options } from "../PoolOptions.ts"
+import * as Task from "../Task.ts"
 import * as CallChecks from "./callChecks.ts"
 import * as NodeThreads from "./nodeThreads.ts"
 import type { Sizing } from "./sizing.ts"
@@ -25,6 +26,8 @@ export interface Parsed {
   readonly maxQueue: number | undefined
   readonly cancelGracePeriod: Duration.Duration
   readonly startTimeout: Duration.Duration
+  /** `preload`: one task of each module to load in every worker before it is ready, each module once. */
+  readonly preload: ReadonlyArray<Task.Any>
 }
 
 /** What the checks below throw; `parse` turns it into the error a user sees. */
@@ -184,6 +187,45 @@ const backend = (options: Options | undefined, layer: Backend.Backend): Backend.
   }
 }
 
+/**
+ * `preload`: an array of task modules, each the value `Task.module` returns
+ * (a record of task handles of one module) or one of its task handles; one
+ * handle per module, in order, each module once.
+ */
+const preload = (value: Options["preload"]): ReadonlyArray<Task.Any> => {
+  if (value === undefined) return []
+  if (!Array.isArray(value)) {
+    throw new Invalid(`preload must be an array of task modules (values Task.module returns), got ${CallChecks.describe(value)}`)
+  }
+  const modules = new Map<string, Task.Any>()
+  for (let i = 0; i < value.length; i++) {
+    const entry: unknown = value[i]
+    const handle = Task.isTask(entry) ? entry : moduleHandle(entry)
+    if (handle === undefined) {
+      throw new Invalid(
+        `preload[${i}]: expected a task module (the value Task.module returns, such as tasks, or one of its tasks), ` +
+          `got ${CallChecks.describe(entry)}`
+      )
+    }
+    const refused = CallChecks.task(`preload[${i}]`, handle)
+    if (refused !== undefined) throw new Invalid(refused.message)
+    if (!modules.has(handle.url)) modules.set(handle.url, handle)
+  }
+  return Array.from(modules.values())
+}
+
+/** One task handle of a record `Task.module` returned: all its values are handles of one module, and it has one. */
+const moduleHandle = (entry: unknown): Task.Any | undefined => {
+  if (typeof entry !== "object" || entry === null || Array.isArray(entry)) return undefined
+  try {
+    const handles = Object.values(entry)
+    const first = handles[0]
+    return Task.isTask(first) && handles.every((h) => Task.isTask(h) && h.url === first.url) ? first : undefined
+  } catch {
+    return undefined // a getter that throws, a Proxy: not what Task.module returns
+  }
+}
+
 const sizing = (size: Options["size"]): Sizing => {
   if (size === undefined) {
     const n = NodeThreads.defaultSize()
@@ -220,7 +262,8 @@ export const parse = (options: Options | undefined, layer: Backend.Backend): Par
       maxTasksPerWorker: positive("maxTasksPerWorker", options?.maxTasksPerWorker),
       maxQueue: positive("maxQueue", options?.maxQueue),
       cancelGracePeriod: duration("cancelGracePeriod", options?.cancelGracePeriod, "250 millis"),
-      startTimeout: duration("startTimeout", options?.startTimeout, "30 seconds")
+      startTimeout: duration("startTimeout", options?.startTimeout, "30 seconds"),
+      preload: preload(options?.preload)
     }
   } catch (error) {
     if (error instanceof Invalid) return new Cause.IllegalArgumentError(error.message)

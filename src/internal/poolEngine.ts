@@ -34,7 +34,8 @@ export const make = Effect.fnUntraced(function*(
   /** Workers other than the backend's: the test layer's in-process workers (inProcessWorkers.ts). */
   spawn?: Supervisor.Spawn
 ) {
-  const { backend, cancelGracePeriod, maxHeapPerWorkerMb, maxQueue, maxTasksPerWorker, sizing, startTimeout } = parsed
+  const { backend, cancelGracePeriod, maxHeapPerWorkerMb, maxQueue, maxTasksPerWorker, preload, sizing, startTimeout } =
+    parsed
   const size = sizing.max
   const scope = yield* Effect.scope
   const dispatcher = new Dispatcher()
@@ -50,6 +51,7 @@ export const make = Effect.fnUntraced(function*(
     backend: spawn ?? (backend.kind === "processes" ? NodeProcesses.processes(backend) : NodeThreads.threads(backend)),
     scope: workersScope,
     initializer,
+    preload,
     maxTasksPerWorker,
     maxHeapPerWorkerMb,
     startTimeout

@@ -7,7 +7,8 @@
  * Pool → worker, a sequence of operations:
  * - `DEFINE key url name`: from now on `key` names function `name` of the
  *   task module at `url` (sent once per worker, before the key's first use).
- * - `RUN id key mode payload`: run a task; `mode` says how to read `payload`.
+ * - `RUN id key mode payload`: run a task; `mode` says how to read `payload`
+ *   (or, `MODE_LOAD`, only load its module).
  * - `CANCEL id`: stop task `id` (abort its signal, interrupt its fiber, or
  *   skip it if it has not started).
  * - `LIMIT_HEAP bytes`: report (once) when, after a task, the worker's V8
@@ -80,7 +81,14 @@ export const MODE_MAP = 1
 /** `payload` is a chunk of argument tuples: `starmap`'s `f(...args)` for each. */
 export const MODE_STARMAP = 2
 
-export type Mode = typeof MODE_APPLY | typeof MODE_MAP | typeof MODE_STARMAP
+/**
+ * `payload` is ignored: load the task's module (and build its setup layer),
+ * run nothing, and answer `STATUS_OK` with `undefined` once it has loaded (or
+ * fail as a call of it would). The pool's `preload`, before a worker is ready.
+ */
+export const MODE_LOAD = 3
+
+export type Mode = typeof MODE_APPLY | typeof MODE_MAP | typeof MODE_STARMAP | typeof MODE_LOAD
 
 /** `payload` is the result (an array of results for a chunk). */
 export const STATUS_OK = 0

@@ -11,7 +11,8 @@
  * replacement of one that ran its `maxTasksPerWorker`) is decided in sizing.ts.
  *
  * Each mechanism is a function over the pool's `State`: `spawnWorker` (with
- * `onSpawn`, the handshake and the initializer, and `startTimer`),
+ * `onSpawn`, the handshake, `prepare`, the preloads and the initializer, and
+ * `startTimer`),
  * `onWorkerExit` (with `countStartFailure`, which breaks the pool), `kill` and
  * `fault`, `start` and `stop`.
  *
@@ -25,14 +26,14 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
 import * as Worker from "effect/workers/Worker"
-import { WorkerStartFailed } from "../PoolError.ts"
+import { TaskError, WorkerStartFailed } from "../PoolError.ts"
 import type * as Task from "../Task.ts"
 import type * as Boundary from "./boundary.ts"
 import * as Liveness from "./liveness.ts"
 import * as Protocol from "./protocol.ts"
 import type { Dispatcher } from "./dispatcher.ts"
 import * as Sizing from "./sizing.ts"
-import { makeSlot, type Slot } from "./slot.ts"
+import { type Job, makeSlot, type Slot } from "./slot.ts"
 
 /** Consecutive workers that may die before they are ready before the pool gives up. */
 const MAX_START_FAILURES = 3
@@ -111,6 +112,8 @@ interface Handle {
   faulty: boolean
   /** Its exit has been handled: nothing more it sends is read. */
   gone: boolean
+  /** What it does before it is ready (a preload, its initializer), for the error if it never is. */
+  preparing: string | undefined
   /** Kills it if it is not ready within `startTimeout`; interrupted once it is. */
   startTimer: Fiber.Fiber<void> | undefined
   /** The liveness check's record of it. */
@@ -140,6 +143,8 @@ interface Options {
   readonly scope: Scope.Scope
   /** Python's `initializer(*initargs)`: run on each worker once, before it takes any task. */
   readonly initializer: { readonly task: Task.Any; readonly args: ReadonlyArray<unknown> } | undefined
+  /** `preload`: a task of each module every worker loads (with its setup layer) before it is ready. */
+  readonly preload: ReadonlyArray<Task.Any>
   /** Python's `maxtasksperchild`: a worker is replaced after this many tasks (a map chunk is one). */
   readonly maxTasksPerWorker: number | undefined
   /** A worker whose heap in use exceeds this after a task is replaced. */
@@ -160,6 +165,8 @@ interface State {
   /** Workers ready now: start succeeds once all `sizing.min` are, at the same time. */
   readyCount: number
   startFailures: number
+  /** Why the last worker that exited before it was ready did, while `startFailures > 0`. */
+  lastStartFailure: string | undefined
   /** Set once workers keep dying before they are ready: the pool stops respawning them. */
   broken: WorkerStartFailed | undefined
   nextWorkerId: number
@@ -187,6 +194,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     liveness,
     readyCount: 0,
     startFailures: 0,
+    lastStartFailure: undefined,
     broken: undefined,
     nextWorkerId: 1,
     stopping: false,
@@ -231,12 +239,21 @@ const start = (state: State): Effect.Effect<void, WorkerStartFailed> =>
       orElse: () =>
         Effect.suspend(() => {
           const late = Array.from(state.handles).filter((handle) => !handle.slot.ready && !handle.retiring)
+          // the most telling: one that is doing something, else one that was replaced for being late
+          const doing = late.find((handle) => startingWhat(handle) !== notStarted)
+          const what = doing !== undefined
+            ? startingWhat(doing)
+            : late.length > 0 && state.lastStartFailure !== undefined
+            ? `${notStarted}; the one before it: ${state.lastStartFailure}`
+            : late.length > 0
+            ? notStarted
+            : undefined
           return Effect.fail(
             new WorkerStartFailed({
               attempts: state.startFailures + late.length,
               message:
                 `timed out: ${sizing.min - state.readyCount} of ${sizing.min} workers were not ready within ${state.startTimeout}` +
-                (late.length > 0 ? ` (${startingWhat(state, late[0])})` : "")
+                (what === undefined ? "" : ` (${what})`)
             })
           )
         })
@@ -304,6 +321,7 @@ const makeHandle = (state: State, workerId: number): Handle => {
     retiring: false,
     faulty: false,
     gone: false,
+    preparing: undefined,
     startTimer: undefined,
     live: Liveness.initialState()
   }
@@ -339,47 +357,85 @@ const spawner = (state: State, handle: Handle): Worker.SpawnerFn => {
 const startTimer = (state: State, handle: Handle): Fiber.Fiber<void> =>
   state.options.fork(Effect.sleep(state.options.startTimeout).pipe(Effect.andThen(Effect.sync(() => {
     if (handle.wasReady || !state.handles.has(handle)) return
-    kill(handle, `killed: it was not ready within ${state.startTimeout} (${startingWhat(state, handle)})`)
+    kill(handle, `killed: it was not ready within ${state.startTimeout} (${startingWhat(handle)})`)
   }))))
 
 /**
  * The handshake, once effect listens to the worker: the pool's ref choice, the
- * load timeout, the heap limit, then the initializer; the worker is ready once
- * it is done.
+ * load timeout, the heap limit; then `prepare`.
  */
 const onSpawn = (state: State, handle: Handle): void => {
-  const { dispatcher, initializer, maxHeapPerWorkerMb, startTimeout } = state.options
+  const { maxHeapPerWorkerMb, startTimeout } = state.options
   // now that effect listens to the worker (a listener refs a Node worker again), apply the pool's choice
   handle.raw?.ref(state.referenced)
   handle.raw?.post([Protocol.OP_LOAD_TIMEOUT, Duration.toMillis(startTimeout)], [])
   if (maxHeapPerWorkerMb !== undefined) {
     handle.raw?.post([Protocol.OP_LIMIT_HEAP, maxHeapPerWorkerMb * 1024 * 1024], [])
   }
-  if (initializer === undefined) return becomeReady(state, handle)
-  // Python's initializer: once per worker, before its first task; a failure counts as a failed start
-  dispatcher.markOnline(handle.slot)
-  const init = dispatcher.submitTo(handle.slot, initializer.task, Protocol.MODE_APPLY, initializer.args, 1)
-  const onInit = (exit: Exit.Exit<unknown, unknown>) => {
-    if (exit._tag === "Success") return becomeReady(state, handle)
-    kill(handle, `its initializer ${initializer.task.name} failed: ${describeCause(exit.cause)}`)
+  prepare(state, handle)
+}
+
+/** One thing a worker does before it is ready: a job meant for it, and what its failure means. */
+interface Step {
+  /** What the worker is doing meanwhile (see `startingWhat`). */
+  readonly doing: string
+  readonly submit: () => Job
+  /** Why the worker is killed if the job fails. */
+  readonly failed: (cause: Cause.Cause<unknown>) => string
+}
+
+/**
+ * Readies a worker that answered the handshake, one job meant for it after the
+ * other: it loads each `preload` module (with its setup layer), then runs the
+ * initializer (Python's: once per worker, before its first task); it is ready
+ * once all have succeeded. A failure is a failed start: the worker is killed.
+ */
+const prepare = (state: State, handle: Handle): void => {
+  const { dispatcher, initializer, preload } = state.options
+  const steps: Array<Step> = preload.map((task) => ({
+    doing: `it was loading the task module ${task.url} (preload)`,
+    // a kind of its own: how long the module took to load is not what its task costs
+    submit: () => dispatcher.submitTo(handle.slot, { ...task, id: `${task.url}#(preload)` }, Protocol.MODE_LOAD, undefined, 1),
+    failed: (cause) => `its preload of ${task.url} failed: ${describeRemote(cause)}`
+  }))
+  if (initializer !== undefined) {
+    steps.push({
+      doing: `its initializer ${initializer.task.name} had not finished`,
+      submit: () => dispatcher.submitTo(handle.slot, initializer.task, Protocol.MODE_APPLY, initializer.args, 1),
+      failed: (cause) => `its initializer ${initializer.task.name} failed: ${describeCause(cause)}`
+    })
   }
-  if (init.exit !== undefined) onInit(init.exit)
-  else init.waiter = onInit
+  if (steps.length === 0) return becomeReady(state, handle)
+  dispatcher.markOnline(handle.slot)
+  const run = (i: number): void => {
+    if (i === steps.length) return becomeReady(state, handle)
+    const step = steps[i]
+    handle.preparing = step.doing
+    const job = step.submit()
+    const onExit = (exit: Exit.Exit<unknown, unknown>) => {
+      if (exit._tag === "Success") return run(i + 1)
+      kill(handle, step.failed(exit.cause))
+    }
+    if (job.exit !== undefined) onExit(job.exit)
+    else job.waiter = onExit
+  }
+  run(0)
 }
 
 const becomeReady = (state: State, handle: Handle): void => {
   handle.wasReady = true
   handle.startTimer?.interruptUnsafe()
   state.startFailures = 0
+  state.lastStartFailure = undefined
   state.options.dispatcher.markReady(handle.slot)
   if (++state.readyCount === state.options.sizing.min) Deferred.doneUnsafe(state.allReady, Exit.void)
 }
 
 /** What a worker that is not ready yet is doing, for the error that says it did not start in time. */
-const startingWhat = (state: State, handle: Handle): string =>
-  state.options.initializer !== undefined && handle.slot.online
-    ? `its initializer ${state.options.initializer.task.name} had not finished`
-    : "it had not started"
+const startingWhat = (handle: Handle): string =>
+  handle.slot.online && handle.preparing !== undefined ? handle.preparing : notStarted
+
+const notStarted = "it had not started"
 
 // -- a worker's exit -----------------------------------------------------------------
 
@@ -419,6 +475,7 @@ const onWorkerExit = (state: State, handle: Handle, exit: Exit.Exit<unknown, unk
 
 /** A worker exited before it was ready: after `MAX_START_FAILURES` in a row, the pool is broken. */
 const countStartFailure = (state: State, detail: string): void => {
+  state.lastStartFailure = detail
   if (++state.startFailures < MAX_START_FAILURES || state.broken !== undefined) return
   const broken = new WorkerStartFailed({
     attempts: state.startFailures,
@@ -447,6 +504,14 @@ const fault = (handle: Handle, what: string) => {
   handle.slot.ready = false
   handle.slot.online = false
   kill(handle, `broke the protocol: ${what}`)
+}
+
+/** A worker's own error (a `TaskError`) as it said it; anything else (a crash) as `describeCause` reads it. */
+const describeRemote = (cause: Cause.Cause<unknown>): string => {
+  const error = Cause.squash(cause)
+  return error instanceof TaskError
+    ? `${error.remoteName}: ${error.remoteMessage ?? error.message}`
+    : describeCause(cause)
 }
 
 const describeCause = (cause: Cause.Cause<unknown>): string => {

@@ -57,10 +57,13 @@ if (process.env[Protocol.COMPILE_CACHE_MARKER] !== undefined) {
 const extension = import.meta.url.endsWith(".ts") ? ".ts" : ".js"
 const packageIndex = new URL(`../index${extension}`, import.meta.url).href
 const workerIndex = new URL(`./workerIndex${extension}`, import.meta.url).href
+/** A task module has imported effect: a preload then readies the runtime's effect too (see `WorkerModules.warm`). */
+let effectImported = false
 if (!bundled) {
   Module.registerHooks?.({
     resolve: (specifier, context, nextResolve) => {
       const resolved = nextResolve(specifier, context)
+      if (!effectImported && resolved.url.includes("/node_modules/effect/")) effectImported = true
       return resolved.url === packageIndex ? { ...resolved, url: workerIndex } : resolved
     }
   })
@@ -146,6 +149,8 @@ const runtime = WorkerRuntime.make({
     },
   store: { run: storageRun, get: storageGet },
   importModule: (url) => whileLoading(url, () => import(url)),
+  // in a bundle, the runtime's effect is the bundle's: readying it costs nothing worth saving
+  effectImported: () => effectImported,
   heapUsed: () => heapStatistics().used_heap_size
 })
 

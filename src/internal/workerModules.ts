@@ -58,6 +58,8 @@ export interface Waiting {
 /** The task modules of one worker. */
 export const make = (options: {
   readonly importModule: (url: string) => Promise<unknown>
+  /** Whether the task modules loaded so far have imported effect. */
+  readonly effectImported: () => boolean
   /** `LOAD_TIMEOUT` now. */
   readonly timeoutMillis: () => number
   /** A module has loaded, or failed to: these jobs were waiting for it. */
@@ -71,6 +73,8 @@ export const make = (options: {
   const waitingOn = new Map<number, ModuleLoad>()
   /** Where the modules' setup layers live (made with the first): closed when the worker closes. */
   let layerScope: Scope.Closeable | undefined
+  /** `warm` has run. */
+  let warmed = false
 
   /** Builds a module's setup layer, in the worker's layer scope. */
   const buildLayer = async (layer: Layer.Layer<unknown, unknown>): Promise<Context.Context<unknown>> => {
@@ -190,6 +194,19 @@ export const make = (options: {
       waitingOn.delete(id)
       load.waiting.splice(load.waiting.findIndex((job) => job.task.id === id), 1)
       return true
+    },
+    /**
+     * After a preload (`MODE_LOAD`): if the task modules have imported
+     * effect, their tasks may return Effects, so the runtime's own effect
+     * modules are loaded now (`fx`: a `require` of each, about 2 ms even once
+     * effect is loaded) and its fiber runtime run once, rather than in the
+     * first Effect task. A worker whose modules do not use effect loads none.
+     */
+    warm: (): void => {
+      if (warmed || !options.effectImported()) return
+      warmed = true
+      const { Effect } = fx()
+      Effect.runFork(Effect.void)
     },
     /** Finalizes the modules' setup layers: called when the worker closes. */
     close: (): Promise<void> => {

@@ -70,6 +70,8 @@ export const make = (options: {
   }
   readonly store: TaskContextStore
   readonly importModule: (url: string) => Promise<unknown>
+  /** Whether the task modules loaded so far have imported effect (see `WorkerModules.warm`). */
+  readonly effectImported: () => boolean
   /** How many bytes of V8 heap this worker uses now. */
   readonly heapUsed: () => number
 }) => {
@@ -90,6 +92,7 @@ export const make = (options: {
   let loadTimeoutMillis = 30_000
   const modules = WorkerModules.make({
     importModule: options.importModule,
+    effectImported: options.effectImported,
     timeoutMillis: () => loadTimeoutMillis,
     onSettled: (jobs) => queue.resume(jobs),
     onTimeout: (jobs, error) => {
@@ -235,6 +238,11 @@ const makeQueue = (options: {
       }
     }
     if (definition.loadError !== undefined) return reply(task, Protocol.STATUS_FAILED, definition.loadError, now())
+    // `preload`: its module has loaded, and its layer is built
+    if (mode === Protocol.MODE_LOAD) {
+      modules.warm()
+      return reply(task, Protocol.STATUS_OK, undefined, now())
+    }
     runTask(task, definition, mode, payload)
   }
 
