@@ -5,6 +5,7 @@
  * - `WorkerPool`: run them in parallel with `apply`, `map`, `starmap`, `imap`…
  * - `Backend`: worker threads or child processes, chosen by a layer.
  * - `AsyncResult`: what the `*Async` methods return.
+ * - `PoolEvents`: the pool's events (`pool.events`) and a task's progress updates.
  * - The error classes a pool call can fail with.
  *
  * @since 0.1.0
@@ -14,6 +15,8 @@
 export * as AsyncResult from "./AsyncResult.ts"
 
 export * as Backend from "./Backend.ts"
+
+export * as PoolEvents from "./PoolEvents.ts"
 
 export * as Task from "./Task.ts"
 

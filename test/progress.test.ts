@@ -9,6 +9,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Stream } from "effect"
 import { TaskError, WorkerPool } from "../src/index.ts"
+import { Pool } from "../src/Promise.ts"
 import type { MapProgress } from "../src/WorkerPool.ts"
 import { tasks } from "./fixtures/progress-tasks.ts"
 import { backends, makeFlags, open } from "./utils.ts"
@@ -130,6 +131,18 @@ for (const backend of backends) {
       }))
   })
 }
+
+describe("progress in the Promise API", () => {
+  it("onProgress on apply and map", async () => {
+    await using pool = await Pool.create({ size: 1 })
+    const steps: Array<unknown> = []
+    assert.strictEqual(await pool.apply(tasks.stepsAsync, [3], { onProgress: (v) => steps.push(v), progressInterval: 0 }), "done")
+    assert.deepStrictEqual(steps, [1, 2, 3])
+    const done: Array<number> = []
+    await pool.map(tasks.square, [1, 2, 3, 4], { chunksize: 1, onProgress: (p) => done.push(p.done) })
+    assert.deepStrictEqual(done, [0, 1, 2, 3, 4])
+  })
+})
 
 describe("progress on the test layer", () => {
   it.effect("the same 10 ordered updates then the result, whatever the seed", () =>
