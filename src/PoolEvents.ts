@@ -111,8 +111,9 @@ export interface WorkerStartFailed {
 }
 
 /**
- * A worker is being replaced: `replacement` starts in its place (after a
- * crash, a failed start, or a recycling).
+ * A worker is being replaced: `replacement` starts in its place, after a
+ * crash or a failed start. (A recycled worker's replacement shows as the
+ * `WorkerStarted` that follows its `WorkerRecycled`.)
  *
  * @since 0.1.0
  * @category events

@@ -39,7 +39,7 @@ import type * as Task from "../Task.ts"
 import * as Boundary from "./boundary.ts"
 import * as Events from "./events.ts"
 import * as Metrics from "./metrics.ts"
-import type * as Progress from "./progress.ts"
+import * as Progress from "./progress.ts"
 import * as Protocol from "./protocol.ts"
 import { Replies } from "./replies.ts"
 import { costOf, type Job, progressOf, type Slot, type TaskKind } from "./slot.ts"
@@ -378,11 +378,7 @@ export class Dispatcher {
       // settling a culprit may fail its map, which cancels the batch-mates not sent yet
       if (this.unsent(slot, job)) continue
       try {
-        const run = [Protocol.OP_RUN, job.id, job.kind.key, job.mode, job.payload]
-        slot.post(
-          job.watch === undefined ? run : [Protocol.OP_WATCH_PROGRESS, job.id, job.watch.intervalMillis, ...run],
-          job.transfer ?? []
-        )
+        slot.post(Progress.runOps(job), job.transfer ?? [])
         job.seq = slot.sent++
       } catch (error) {
         this.unsent(slot, job, true)
@@ -594,10 +590,7 @@ export class Dispatcher {
   }
 
   private answered(): void {
-    if (--this.outstanding === 0) {
-      this.onIdle()
-      this.events.drained()
-    }
+    if (--this.outstanding === 0) this.onIdle()
   }
 }
 

@@ -68,7 +68,10 @@ export const make = Effect.fnUntraced(function*(
     supervisor.watch()
   }
   dispatcher.onCancelRunning = (job) => runBackground(watchCancelled(dispatcher, supervisor, cancelGracePeriod, job))
-  dispatcher.onIdle = lifecycle.onIdle
+  dispatcher.onIdle = () => {
+    lifecycle.onIdle()
+    dispatcher.events.drained()
+  }
 
   yield* Effect.addFinalizer(() => lifecycle.terminate)
 
