@@ -19,7 +19,7 @@ const tags = (events: ReadonlyArray<PoolEvent>) => events.map((event) => event._
 
 for (const backend of backends) {
   describe(`pool events (${backend})`, () => {
-    it.effect("a crash: WorkerCrashed with its exit code and cause, then its replacement starts and is ready", () =>
+    it.live("a crash: WorkerCrashed with its exit code and cause, then its replacement starts and is ready", () =>
       Effect.gen(function*() {
         const pool = yield* WorkerPool.make({ size: 1, backend })
         const events = yield* pool.subscribeEvents
@@ -44,7 +44,7 @@ for (const backend of backends) {
         assert.strictEqual(yield* pool.apply(tasks.square, [4]), 16)
       }))
 
-    it.effect("a recycling: WorkerRecycled (maxTasksPerWorker), its replacement, and its exit as retired", () =>
+    it.live("a recycling: WorkerRecycled (maxTasksPerWorker), its replacement, and its exit as retired", () =>
       Effect.gen(function*() {
         const pool = yield* WorkerPool.make({ size: 1, backend, maxTasksPerWorker: 2 })
         const events = yield* pool.subscribeEvents
@@ -60,7 +60,7 @@ for (const backend of backends) {
         assert.strictEqual(yield* pool.apply(tasks.square, [3]), 9)
       }))
 
-    it.effect("a failed start: WorkerStartFailed with the initializer's error, then a replacement that starts", () =>
+    it.live("a failed start: WorkerStartFailed with the initializer's error, then a replacement that starts", () =>
       Effect.gen(function*() {
         const flags = yield* makeFlags(backend)
         const pool = yield* WorkerPool.make({
@@ -91,7 +91,7 @@ for (const backend of backends) {
         assert.strictEqual(yield* pool.apply(tasks.square, [5]), 25)
       }))
 
-    it.effect("the queue: QueueFull when submitters wait for room, QueueDrained once every task is answered", () =>
+    it.live("the queue: QueueFull when submitters wait for room, QueueDrained once every task is answered", () =>
       Effect.gen(function*() {
         const flags = yield* makeFlags(backend)
         const pool = yield* WorkerPool.make({ size: 1, backend, maxQueue: 1 })
@@ -107,7 +107,7 @@ for (const backend of backends) {
         assert.deepStrictEqual(drained.at(-1), { _tag: "QueueDrained" })
       }))
 
-    it.effect("the stream ends when the pool's scope closes, after the workers' exits", () =>
+    it.live("the stream ends when the pool's scope closes, after the workers' exits", () =>
       Effect.gen(function*() {
         // the subscription lives in the test's scope, the pool in a scope of its own, closed first
         const poolScope = yield* Scope.make()
@@ -124,7 +124,7 @@ for (const backend of backends) {
 }
 
 describe("pool events on the test layer", () => {
-  it.effect("an injected crash appears as WorkerCrashed, then the replacement", () =>
+  it.live("an injected crash appears as WorkerCrashed, then the replacement", () =>
     Effect.gen(function*() {
       const pool = yield* WorkerPool.makeTest({ size: 1, crash: (call) => call.index === 0 })
       const events = yield* pool.subscribeEvents

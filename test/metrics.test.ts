@@ -30,7 +30,7 @@ const count = (snapshots: ReadonlyArray<Metric.Metric.Snapshot>, task: string, o
 
 for (const backend of backends) {
   describe(`per-task metrics (${backend})`, () => {
-    it.effect("histograms count every call's wait and run; the outcome counters say how each ended", () =>
+    it.live("histograms count every call's wait and run; the outcome counters say how each ended", () =>
       Effect.gen(function*() {
         const pool = yield* WorkerPool.make({ size: 2, backend })
         const flags = yield* makeFlags(backend)
@@ -61,7 +61,7 @@ for (const backend of backends) {
         assert.strictEqual(find(snapshots, names.wait, {}).length, 4)
       }).pipe(Effect.provideService(Metric.MetricRegistry, new Map())))
 
-    it.effect("the pool's gauges are still there", () =>
+    it.live("the pool's gauges are still there", () =>
       Effect.gen(function*() {
         const pool = yield* WorkerPool.make({ size: 1, backend })
         yield* pool.apply(tasks.square, [3])

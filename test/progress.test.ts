@@ -16,7 +16,7 @@ import { backends, makeFlags, open } from "./utils.ts"
 
 for (const backend of backends) {
   describe(`progress of one call (${backend})`, () => {
-    it.effect("a task reporting 10 steps is seen as 10 ordered updates, then the result", () =>
+    it.live("a task reporting 10 steps is seen as 10 ordered updates, then the result", () =>
       Effect.gen(function*() {
         const pool = yield* WorkerPool.make({ size: 2, backend })
         for (const task of [tasks.steps, tasks.stepsAsync, tasks.stepsEffect] as const) {
@@ -33,7 +33,7 @@ for (const backend of backends) {
         }
       }))
 
-    it.effect("applyWithProgress: a Stream of the 10 updates, then Done with the result", () =>
+    it.live("applyWithProgress: a Stream of the 10 updates, then Done with the result", () =>
       Effect.gen(function*() {
         const pool = yield* WorkerPool.make({ size: 1, backend })
         const updates = yield* Stream.runCollect(pool.applyWithProgress(tasks.stepsAsync, [10], { progressInterval: 0 }))
@@ -45,7 +45,7 @@ for (const backend of backends) {
         assert.instanceOf(failed, TaskError)
       }))
 
-    it.effect("coalesced: of 100,000 updates made at once, a few arrive, in order, the last one always", () =>
+    it.live("coalesced: of 100,000 updates made at once, a few arrive, in order, the last one always", () =>
       Effect.gen(function*() {
         const pool = yield* WorkerPool.make({ size: 1, backend })
         const seen: Array<number> = []
@@ -58,7 +58,7 @@ for (const backend of backends) {
         assert.deepStrictEqual(seen, [1, 100_000])
       }))
 
-    it.effect("an update arrives while the task still runs", () =>
+    it.live("an update arrives while the task still runs", () =>
       Effect.gen(function*() {
         const pool = yield* WorkerPool.make({ size: 1, backend })
         const flags = yield* makeFlags(backend)
@@ -74,7 +74,7 @@ for (const backend of backends) {
         assert.deepStrictEqual(seen, ["started", "finishing"])
       }))
 
-    it.effect("a call that does not ask gets nothing; Task.progress of an uncloneable value throws in the task", () =>
+    it.live("a call that does not ask gets nothing; Task.progress of an uncloneable value throws in the task", () =>
       Effect.gen(function*() {
         const pool = yield* WorkerPool.make({ size: 1, backend })
         assert.strictEqual(yield* pool.apply(tasks.steps, [5]), 5)
@@ -85,7 +85,7 @@ for (const backend of backends) {
         )
       }))
 
-    it.effect("a bad progressInterval is an IllegalArgumentError", () =>
+    it.live("a bad progressInterval is an IllegalArgumentError", () =>
       Effect.gen(function*() {
         const pool = yield* WorkerPool.make({ size: 1, backend })
         const error = yield* Effect.flip(pool.apply(tasks.steps, [1], { onProgress: () => {}, progressInterval: -1 }))
@@ -94,7 +94,7 @@ for (const backend of backends) {
   })
 
   describe(`progress of a map (${backend})`, () => {
-    it.effect("a map of 1,000 items reports monotonically up to 1,000/1,000", () =>
+    it.live("a map of 1,000 items reports monotonically up to 1,000/1,000", () =>
       Effect.gen(function*() {
         const pool = yield* WorkerPool.make({ size: 2, backend })
         const items = Array.from({ length: 1000 }, (_, i) => i)
@@ -109,7 +109,7 @@ for (const backend of backends) {
         }
       }))
 
-    it.effect("starmap, mapAsync and imap report too (imap over a Stream has no total)", () =>
+    it.live("starmap, mapAsync and imap report too (imap over a Stream has no total)", () =>
       Effect.gen(function*() {
         const pool = yield* WorkerPool.make({ size: 2, backend })
         const star: Array<MapProgress> = []
@@ -145,7 +145,7 @@ describe("progress in the Promise API", () => {
 })
 
 describe("progress on the test layer", () => {
-  it.effect("the same 10 ordered updates then the result, whatever the seed", () =>
+  it.live("the same 10 ordered updates then the result, whatever the seed", () =>
     Effect.gen(function*() {
       for (const seed of [1, 2, 3]) {
         const pool = yield* WorkerPool.makeTest({ size: 2, seed })

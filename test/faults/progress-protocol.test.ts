@@ -21,7 +21,7 @@ const expected = {
 
 for (const backend of backends) {
   describe(`a worker that breaks the progress protocol (${backend})`, () => {
-    it.effect("28. a progress update for a job nobody sent: replaced, its task fails with WorkerCrashed", () =>
+    it.live("28. a progress update for a job nobody sent: replaced, its task fails with WorkerCrashed", () =>
       Effect.gen(function*() {
         const pool = yield* WorkerPool.make({ size: 1, backend })
         const error = yield* Effect.flip(pool.apply(tasks.progressForNobody, []))
@@ -32,7 +32,7 @@ for (const backend of backends) {
       }))
 
     for (const kind of Object.keys(progressForgeries) as Array<keyof typeof progressForgeries>) {
-      it.effect(`28. a progress update forged as ${kind}: replaced, its task fails with WorkerCrashed saying so`, () =>
+      it.live(`28. a progress update forged as ${kind}: replaced, its task fails with WorkerCrashed saying so`, () =>
         Effect.gen(function*() {
           const pool = yield* WorkerPool.make({ size: 1, backend, execArgv: withChannelTap })
           const seen: Array<unknown> = []
