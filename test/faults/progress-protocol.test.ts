@@ -9,9 +9,13 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { WorkerCrashed, WorkerPool } from "../../src/index.ts"
+import { liveWorkers } from "../utils.ts"
 import { withChannelTap } from "../fixtures/channel-tap-state.ts"
 import { progressForgeries, tasks } from "../fixtures/progress-tasks.ts"
 import { backends } from "../utils.ts"
+
+/** Nested deeper than this process's stack lets it deserialize, but not deeper than a worker's lets it serialize. */
+const DEEP = 8_000
 
 const expected = {
   unwatched: "a progress update for a call that did not ask for it",
@@ -29,6 +33,26 @@ for (const backend of backends) {
         assert.include(error.message, "broke the protocol")
         assert.include(error.message, "a progress update, but it holds no job 987654321")
         assert.strictEqual(yield* pool.apply(tasks.square, [7]), 49)
+      }))
+
+    it.live("28. a progress update the pool cannot deserialize is lost; the call succeeds, the worker serves on", () =>
+      Effect.gen(function*() {
+        const pool = yield* WorkerPool.make({
+          size: 1,
+          backend,
+          ...(backend === "processes" ? { execArgv: ["--stack-size=4000"] } : {})
+        })
+        yield* pool.apply(tasks.square, [1])
+        const workers = liveWorkers(backend)
+        const seen: Array<unknown> = []
+        const result = yield* pool.apply(tasks.deepProgress, [DEEP], {
+          onProgress: (value) => seen.push(value),
+          progressInterval: 0
+        })
+        assert.strictEqual(result, 1)
+        assert.deepStrictEqual(seen, [], "the update is lost, and never sent again (its task has answered)")
+        assert.strictEqual(yield* pool.apply(tasks.square, [6]), 36)
+        assert.deepStrictEqual(liveWorkers(backend), workers, "not replaced")
       }))
 
     for (const kind of Object.keys(progressForgeries) as Array<keyof typeof progressForgeries>) {
