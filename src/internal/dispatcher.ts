@@ -578,7 +578,7 @@ export class Dispatcher {
     job.exit = exit
     if (exit._tag === "Success") this.totals.succeeded++
     else this.totals.failed++
-    this.metrics.outcome(job.kind.key, job.task, exit._tag === "Success" ? "ok" : Metrics.outcomeOf(exit))
+    if (exit._tag === "Failure") this.metrics.outcome(job.kind.key, job.task, Metrics.outcomeOf(exit)) // successes: replies.ts
     job.payload = undefined
     const waiter = job.waiter
     job.waiter = undefined

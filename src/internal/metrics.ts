@@ -163,12 +163,15 @@ export class Metrics {
     this.of(key, task)?.wait.record(millis)
   }
 
-  /** A task ran `millis` in its worker. */
-  run(key: number, task: Task.Any, millis: number): void {
-    this.of(key, task)?.run.record(millis)
+  /** A task ran `millis` in its worker; `ok`: it succeeded (the only way a task succeeds: one look-up for both). */
+  run(key: number, task: Task.Any, millis: number, ok: boolean): void {
+    const series = this.of(key, task)
+    if (series === undefined) return
+    series.run.record(millis)
+    if (ok) series.outcomes.ok++
   }
 
-  /** A task ended so. */
+  /** A task ended so (a success is counted by `run`). */
   outcome(key: number, task: Task.Any, outcome: Outcome): void {
     const series = this.of(key, task)
     if (series !== undefined) series.outcomes[outcome]++

@@ -58,7 +58,8 @@ export class Replies {
       totals.runs++
       totals.runMillis += ran
       if (ran > totals.maxRunMillis) totals.maxRunMillis = ran
-      this.dispatcher.metrics.run(job.kind.key, job.task, ran)
+      // a reply is the only way a job succeeds: counted here, its failures where it is settled
+      this.dispatcher.metrics.run(job.kind.key, job.task, ran, status === Protocol.STATUS_OK && !job.cancelled)
       // only complete runs say what the task costs (a cancelled or failed one stopped early)
       if (status === Protocol.STATUS_OK) learnCost(job, micros)
       if (!job.cancelled) this.dispatcher.settle(job, Boundary.decode(job.task, status, replies[i + 2]))
