@@ -16,6 +16,10 @@ import type { Slot } from "./slot.ts"
 /** Events each subscriber may be behind before it loses the oldest. */
 export const CAPACITY = 1024
 
+/** Published once the pool's scope has closed: each subscriber's stream ends there, after every event before it. */
+const END: unique symbol = Symbol("effect-multiprocessing/PoolEvents/end")
+type Item = PoolEvent | typeof END
+
 /** The publishing side of a pool's events. */
 export class Events {
   /** How many subscribers listen now: with none, nothing is built. */
@@ -24,15 +28,23 @@ export class Events {
   private full = false
   /** Workers that reported their heap over `maxHeapPerWorkerMb` (their recycling says so). */
   private readonly overHeap = new WeakSet<Slot>()
-  private readonly pubsub: PubSub.PubSub<PoolEvent> | undefined
+  private readonly pubsub: PubSub.PubSub<Item> | undefined
+  /** The pool's scope has closed: no more events, and a new subscriber's stream is empty. */
+  private closed = false
 
-  constructor(pubsub: PubSub.PubSub<PoolEvent> | undefined) {
+  constructor(pubsub: PubSub.PubSub<Item> | undefined) {
     this.pubsub = pubsub
   }
 
   /** Publishes an event (never waits: the PubSub slides). */
-  private publish(event: PoolEvent): void {
-    if (this.pubsub !== undefined) Effect.runSync(PubSub.publish(this.pubsub, event))
+  private publish(event: Item): void {
+    if (this.pubsub !== undefined && !this.closed) Effect.runSync(PubSub.publish(this.pubsub, event))
+  }
+
+  /** The pool's scope has closed: every subscriber's stream ends after the events it has not read yet. */
+  close(): void {
+    if (this.subscribers > 0) this.publish(END)
+    this.closed = true
   }
 
   started(workerId: number): void {
@@ -92,11 +104,13 @@ export class Events {
    */
   readonly subscribe: Effect.Effect<Stream.Stream<PoolEvent>, never, Scope.Scope> = Effect.suspend(() => {
     const pubsub = this.pubsub
-    if (pubsub === undefined) return Effect.succeed(Stream.empty)
+    if (pubsub === undefined || this.closed) return Effect.succeed(Stream.empty)
     return Effect.acquireRelease(
       Effect.map(PubSub.subscribe(pubsub), (subscription) => {
         this.subscribers++
-        return Stream.fromSubscription(subscription)
+        return Stream.fromSubscription(subscription).pipe(
+          Stream.takeWhile((item): item is PoolEvent => item !== END)
+        )
       }),
       () => Effect.sync(() => this.subscribers--)
     )
@@ -109,8 +123,12 @@ export class Events {
 /** Events nobody can subscribe to (a dispatcher outside a pool: unit tests). */
 export const none = new Events(undefined)
 
-/** A pool's events, for as long as its scope: closing it ends every subscriber's stream. */
-export const make: Effect.Effect<Events, never, Scope.Scope> = Effect.map(
-  Effect.acquireRelease(PubSub.sliding<PoolEvent>(CAPACITY), PubSub.shutdown),
-  (pubsub) => new Events(pubsub)
+/**
+ * A pool's events, for as long as its scope: closing it ends every
+ * subscriber's stream (with an end marker, not by shutting the PubSub down,
+ * which would drop what a subscriber has not read yet).
+ */
+export const make: Effect.Effect<Events, never, Scope.Scope> = Effect.acquireRelease(
+  Effect.map(PubSub.sliding<Item>(CAPACITY), (pubsub) => new Events(pubsub)),
+  (events) => Effect.sync(() => events.close())
 )
