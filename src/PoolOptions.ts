@@ -146,6 +146,28 @@ export interface MapOptions {
    * `imap` / `imapUnordered`. Each chunk runs as one task in one worker.
    */
   readonly chunksize?: number | undefined
+  /**
+   * Called with how many items are done out of how many: once when the call
+   * starts (`done: 0`), then each time a chunk finishes (in completion
+   * order, so `done` only grows), up to `done === total` just before the
+   * result. No worker message is needed for it. `total` is unknown
+   * (`undefined`) for an `imap` over a `Stream` or a non-array iterable. A
+   * callback that throws is logged and changes nothing else.
+   */
+  readonly onProgress?: ((progress: MapProgress) => void) | undefined
+}
+
+/**
+ * How far a `map`, `starmap` or `imap` has got (see `MapOptions.onProgress`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MapProgress {
+  /** Items whose chunk has finished. */
+  readonly done: number
+  /** Items in the call; `undefined` when the input's length is not known in advance. */
+  readonly total: number | undefined
 }
 
 /**
@@ -160,6 +182,20 @@ export interface ApplyOptions {
    * instead of copying them. They are unusable in the caller afterwards.
    */
   readonly transfer?: ReadonlyArray<Transferable> | undefined
+  /**
+   * Called with each progress update the task reports (`Task.progress`), in
+   * order, all before the call completes. Updates are coalesced in the
+   * worker: at most one per `progressInterval`, the latest winning, and the
+   * last one before the result always delivered. A call without it asks the
+   * worker for nothing. A callback that throws is logged and changes nothing
+   * else. (`pool.applyWithProgress` gives the same as a `Stream`.)
+   */
+  readonly onProgress?: ((value: unknown) => void) | undefined
+  /**
+   * Fewest time between two progress updates of the task (default 100
+   * milliseconds); 0 delivers every update, none dropped.
+   */
+  readonly progressInterval?: Duration.Input | undefined
 }
 
 /**

@@ -14,6 +14,7 @@
  * | `for r in p.imap(f, xs):` | `for await (const r of pool.imap(tasks.f, xs))` (also `imapUnordered`) |
  * | `r = p.apply_async(f, args, callback)` | `const r = await pool.applyAsync(tasks.f, args, { callback })`, `await r.get()` |
  * | `p.close()` / `p.join()` / `p.terminate()` | `await pool.close()` / `await pool.join()` / `await pool.terminate()` |
+ * | (progress) | `await pool.apply(tasks.f, args, { onProgress })` (a task's `Task.progress` updates), `pool.map(tasks.f, xs, { onProgress })` (`{ done, total }`) |
  *
  * A call rejects with the error classes of the Effect API, as themselves (not
  * wrapped): `TaskError`, `WorkerCrashed`, `PoolNotRunning`…, a task module's
@@ -195,7 +196,11 @@ export class Pool implements AsyncDisposable {
     return Effect.runSync(this.#pool.stats)
   }
 
-  /** Runs `task(...args)` in a worker and resolves with its result. */
+  /**
+   * Runs `task(...args)` in a worker and resolves with its result. With
+   * `onProgress`, the task's `Task.progress` updates are passed to it, in
+   * order, before the result (see `ApplyOptions.onProgress`).
+   */
   apply<Args extends ReadonlyArray<unknown>, A, E>(
     task: TaskModule.Task<Args, A, E>,
     args: Readonly<Args>,

@@ -312,6 +312,53 @@ export const setSignalProvider = (provider: () => AbortSignal | undefined): void
 }
 
 // ---------------------------------------------------------------------------
+// Progress
+// ---------------------------------------------------------------------------
+
+const progressKey = Symbol.for("effect-multiprocessing/Task/progress")
+
+/**
+ * Reports how far the task that is running now has got: `value` (any value a
+ * worker can send: a number, `{ done, total }`, a string…) reaches its caller,
+ * if the caller asked (`onProgress` on `apply` / `applyAsync`, or
+ * `pool.applyWithProgress`); otherwise it costs one look-up and does nothing.
+ * Call it as often as you like: updates are coalesced, at most one per
+ * `progressInterval` (100 ms by default) reaches the caller, the latest value
+ * winning, and the last one before the result is never dropped (the rule in
+ * full: docs/observability.md, "Progress"). From an Effect task, call it in
+ * `Effect.sync` or between `yield*`s.
+ *
+ * Outside a pool task (a task function called directly in a test) it does
+ * nothing. It throws a `TypeError` if the value cannot be sent to the caller.
+ *
+ * @example
+ * ```ts
+ * export const tasks = Task.module(import.meta.url, {
+ *   crunch: (rows: number) => {
+ *     let sum = 0
+ *     for (let i = 0; i < rows; i++) {
+ *       sum += i % 7
+ *       Task.progress({ done: i + 1, total: rows })
+ *     }
+ *     return sum
+ *   }
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category progress
+ */
+export const progress = (value: unknown): void => {
+  const current = (globalThis as any)[progressKey] as ((value: unknown) => void) | undefined
+  current?.(value)
+}
+
+/** Installs the provider behind `Task.progress()`: used by the worker runtime. @internal */
+export const setProgressProvider = (provider: (value: unknown) => void): void => {
+  ;(globalThis as any)[progressKey] = provider
+}
+
+// ---------------------------------------------------------------------------
 // Transfer of results
 // ---------------------------------------------------------------------------
 

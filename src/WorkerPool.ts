@@ -42,10 +42,11 @@ import * as InProcessWorkers from "./internal/inProcessWorkers.ts"
 import * as PoolOptions from "./internal/options.ts"
 import * as PoolEngine from "./internal/poolEngine.ts"
 import type { DispatchError, PoolNotRunning, PoolStillRunning, WorkerStartFailed } from "./PoolError.ts"
+import type { PoolEvent, ProgressUpdate } from "./PoolEvents.ts"
 import type { Task } from "./Task.ts"
 import * as TaskModule from "./Task.ts"
 
-export type { ApplyOptions, AsyncOptions, MapOptions, Options, TestCall, TestOptions } from "./PoolOptions.ts"
+export type { ApplyOptions, AsyncOptions, MapOptions, MapProgress, Options, TestCall, TestOptions } from "./PoolOptions.ts"
 export { cpuCount } from "./internal/cpu.ts"
 
 /**
@@ -215,6 +216,37 @@ export interface Pool {
    * shows them; closing the pool removes its series.
    */
   readonly stats: Effect.Effect<Stats>
+
+  // -- progress and events (see PoolEvents.ts and docs/observability.md) --
+
+  /**
+   * `apply` as a `Stream`: the task's progress updates (`Task.progress`), in
+   * order, then its result (`Done`), then the end; the stream fails with the
+   * call's error. Updates are coalesced as for `onProgress` (at most one per
+   * `progressInterval`, the last one before the result always delivered); a
+   * consumer more than 1024 updates behind loses the oldest, never the
+   * result. Interrupting the stream cancels the task.
+   */
+  readonly applyWithProgress: <Args extends ReadonlyArray<unknown>, A, E>(
+    task: Task<Args, A, E>,
+    args: Readonly<Args>,
+    options?: Omit<ApplyOptions, "onProgress">
+  ) => Stream.Stream<ProgressUpdate<A>, E | DispatchError | Cause.IllegalArgumentError>
+
+  /**
+   * What happens to the pool's workers and queue, from the moment the stream
+   * runs (see `PoolEvents`): started, ready, exited, crashed (with the
+   * cause), replaced, recycled, failed to start; the queue full, drained. It
+   * never slows the pool: a subscriber more than 1024 events behind loses the
+   * oldest. It ends when the pool's scope closes.
+   */
+  readonly events: Stream.Stream<PoolEvent>
+
+  /**
+   * `events`, subscribed now (for as long as the current scope): the stream
+   * it returns has every event from this moment on, however late it runs.
+   */
+  readonly subscribeEvents: Effect.Effect<Stream.Stream<PoolEvent>, never, Scope.Scope>
 
   /** Stops accepting tasks; the workers exit once the submitted tasks are done. */
   readonly close: Effect.Effect<void>

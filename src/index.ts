@@ -6,6 +6,7 @@
  * - `Backend`: worker threads or child processes, chosen by a layer.
  * - `AsyncResult`: what the `*Async` methods return.
  * - `Shared`: numeric data in shared typed memory, and maps over its rows.
+ * - `PoolEvents`: the pool's events (`pool.events`) and a task's progress updates.
  * - The error classes a pool call can fail with.
  *
  * @since 0.1.0
@@ -15,6 +16,8 @@
 export * as AsyncResult from "./AsyncResult.ts"
 
 export * as Backend from "./Backend.ts"
+
+export * as PoolEvents from "./PoolEvents.ts"
 
 export * as Shared from "./Shared.ts"
 

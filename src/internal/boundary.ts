@@ -93,14 +93,17 @@ export interface Held {
  * status promises (see protocol.ts). Returns what is wrong, or `undefined`.
  *
  * `cancelsSent` bounds the count of a `Protocol.STATUS_PROGRESS`; `sent` bounds that of
- * a `Protocol.STATUS_STARTED`.
+ * a `Protocol.STATUS_STARTED`. A `Protocol.STATUS_TASK_PROGRESS` must be about a job
+ * held whose caller asked for its progress (`watched`), with a `micros` of 0, in
+ * a message of its own (`alone`); its payload is the task's value, any value.
  */
 export const checkReply = (
   replies: ReadonlyArray<unknown>,
   i: number,
   job: Held | undefined,
   cancelsSent: number,
-  sent: number
+  sent: number,
+  watched = false
 ): string | undefined => {
   const id = replies[i]
   const status = replies[i + 1]
@@ -124,6 +127,14 @@ export const checkReply = (
       }
       if (status === Protocol.STATUS_UNCLONEABLE && typeof payload !== "string") {
         return bad(replies, i, "an uncloneable result without its message")
+      }
+      return undefined
+    }
+    case Protocol.STATUS_TASK_PROGRESS: {
+      if (job === undefined) return bad(replies, i, `a progress update, but it holds no job ${preview(id)}`)
+      if (!watched) return bad(replies, i, "a progress update for a call that did not ask for it")
+      if (micros !== 0 || replies.length !== Protocol.REPLY_WIDTH) {
+        return bad(replies, i, "a progress update must come alone, with a time of 0")
       }
       return undefined
     }

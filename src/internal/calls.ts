@@ -14,12 +14,13 @@ import * as Stream from "effect/Stream"
 import * as AsyncResult from "../AsyncResult.ts"
 import type { PoolNotRunning } from "../PoolError.ts"
 import type * as TaskModule from "../Task.ts"
-import type { AsyncOptions, MapOptions } from "../PoolOptions.ts"
+import type { ApplyOptions, AsyncOptions, MapOptions } from "../PoolOptions.ts"
 import type { Pool } from "../WorkerPool.ts"
 import * as CallChecks from "./callChecks.ts"
 import * as Chunking from "./chunking.ts"
 import type { Dispatcher } from "./dispatcher.ts"
 import type { Lifecycle } from "./lifecycle.ts"
+import * as Progress from "./progress.ts"
 import * as Protocol from "./protocol.ts"
 import { admitted, awaitChunks, awaitJob, type Chunked, handOver, submitChunks } from "./submission.ts"
 
@@ -40,22 +41,33 @@ export interface Engine {
 /** The methods of a `Pool` that submit tasks. */
 export type Calls = Pick<
   Pool,
-  "apply" | "map" | "starmap" | "imap" | "imapUnordered" | "applyAsync" | "mapAsync" | "starmapAsync" | "broadcast"
+  | "apply"
+  | "map"
+  | "starmap"
+  | "imap"
+  | "imapUnordered"
+  | "applyAsync"
+  | "mapAsync"
+  | "starmapAsync"
+  | "broadcast"
+  | "applyWithProgress"
 >
 
 export const make = (engine: Engine): Calls => {
-  const { dispatcher, lifecycle, maxQueue } = engine
-  return {
+  const { dispatcher, lifecycle } = engine
+  const calls: Calls = {
     apply: (task, args, options) =>
       Effect.suspend(() => {
         const invalid = CallChecks.applyCall("apply", task, args)
         if (invalid) return Effect.fail(invalid)
         if (lifecycle.state() !== "running") return lifecycle.notRunning()
-        const submit = () => dispatcher.submit(task, Protocol.MODE_APPLY, args, 1, options?.transfer)
-        return maxQueue === undefined
-          ? awaitJob(dispatcher, submit())
-          : Effect.flatMap(admitted(dispatcher, submit), (job) => awaitJob(dispatcher, job))
+        if (options?.onProgress !== undefined) {
+          return Effect.flatMap(Progress.watchOf(options), (watch) => applyWatched(engine, task, args, options, watch))
+        }
+        return applyWatched(engine, task, args, options, undefined)
       }),
+    applyWithProgress: (task, args, options) =>
+      Progress.stream((onProgress) => calls.apply(task, args, { ...options, onProgress })),
     map: (task, items, options) =>
       Effect.flatMap(
         mapWith(engine, "map", Protocol.MODE_MAP, task, items, options),
@@ -74,8 +86,12 @@ export const make = (engine: Engine): Calls => {
         if (invalid) return Effect.fail<Cause.IllegalArgumentError | PoolNotRunning>(invalid)
         if (lifecycle.state() !== "running") return lifecycle.notRunning()
         return Effect.flatMap(
-          admitted(dispatcher, () => dispatcher.submit(task, Protocol.MODE_APPLY, args, 1, options?.transfer)),
-          (job) => startAsync(engine, awaitJob(dispatcher, job), options)
+          Progress.watchOf(options),
+          (watch) =>
+            Effect.flatMap(
+              admitted(dispatcher, () => dispatcher.submit(task, Protocol.MODE_APPLY, args, 1, options?.transfer, watch)),
+              (job) => startAsync(engine, awaitJob(dispatcher, job), options)
+            )
         )
       }),
     mapAsync: (task, items, options) =>
@@ -99,6 +115,22 @@ export const make = (engine: Engine): Calls => {
         return Effect.forEach(jobs, (job) => awaitJob(dispatcher, job), { concurrency: "unbounded" })
       })
   }
+  return calls
+}
+
+/** Submits one call (with its progress watch, if its caller asked) and waits for it. */
+const applyWatched = <A, E>(
+  engine: Engine,
+  task: TaskModule.Any,
+  args: ReadonlyArray<unknown>,
+  options: ApplyOptions | undefined,
+  watch: Progress.Watch | undefined
+): Effect.Effect<A, E> => {
+  const { dispatcher, maxQueue } = engine
+  const submit = () => dispatcher.submit(task, Protocol.MODE_APPLY, args, 1, options?.transfer, watch)
+  return maxQueue === undefined
+    ? awaitJob(dispatcher, submit())
+    : Effect.flatMap(admitted(dispatcher, submit), (job) => awaitJob(dispatcher, job))
 }
 
 /** Validates a map's options and reads its input (an input that throws fails the call with that error). */
@@ -132,7 +164,12 @@ const mapWith = (
       prepareMap(engine.size, items, options),
       ({ chunksize, list }) => {
         const notTuples = mode === Protocol.MODE_STARMAP ? CallChecks.tuples(method, list) : undefined
-        return notTuples ? Effect.fail(notTuples) : submitChunks(engine.dispatcher, task, mode, list, chunksize)
+        if (notTuples) return Effect.fail(notTuples)
+        if (options?.onProgress === undefined) return submitChunks(engine.dispatcher, task, mode, list, chunksize)
+        return Effect.flatMap(
+          Progress.mapCounter(options, list.length),
+          (counter) => submitChunks(engine.dispatcher, task, mode, list, chunksize, counter)
+        )
       }
     )
   })
@@ -160,7 +197,8 @@ const imapWith = (engine: Engine, unordered: boolean) =>
       : Stream.fromIterable(items, { chunkSize: Array.isArray(items) ? undefined : chunksize })
     // while the stream runs, the pool is not idle: a close waits for the rest of its input
     const release = dispatcher.busy()
-    return Effect.succeed(input.pipe(
+    const stream = (counter: Progress.MapCounter | undefined) =>
+      input.pipe(
       Stream.grouped(chunksize),
       // each chunk's outcome as an Exit, so that an ordered stream emits every result
       // before a failed chunk, and fails (cancelling the chunks in flight) when it reaches it
@@ -168,7 +206,13 @@ const imapWith = (engine: Engine, unordered: boolean) =>
         (chunk) =>
           Effect.exit(Effect.flatMap(
             admitted(dispatcher, () => dispatcher.submit(task, Protocol.MODE_MAP, chunk, chunk.length)),
-            (job) => awaitJob<ReadonlyArray<unknown>, unknown>(dispatcher, job)
+            (job) =>
+              counter === undefined
+                ? awaitJob<ReadonlyArray<unknown>, unknown>(dispatcher, job)
+                : Effect.tap(
+                  awaitJob<ReadonlyArray<unknown>, unknown>(dispatcher, job),
+                  () => Effect.sync(() => counter.add(chunk.length))
+                )
           )),
         { concurrency: Math.min(size * IMAP_CHUNKS_PER_WORKER, maxQueue ?? Infinity), unordered }
       ),
@@ -180,7 +224,9 @@ const imapWith = (engine: Engine, unordered: boolean) =>
           : Stream.fromIterable(handOver(results), { chunkSize: 1 })
       ),
       Stream.ensuring(Effect.sync(release))
-    ))
+    )
+    if (options?.onProgress === undefined) return Effect.succeed(stream(undefined))
+    return Effect.map(Progress.mapCounter(options, Array.isArray(items) ? items.length : undefined), stream)
   }))
 
 /** Runs the wait in a fiber of the pool's scope, with Python's callbacks. */

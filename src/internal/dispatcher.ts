@@ -37,6 +37,9 @@ import * as Exit from "effect/Exit"
 import { SerializationError, WorkerCrashed } from "../PoolError.ts"
 import type * as Task from "../Task.ts"
 import * as Boundary from "./boundary.ts"
+import * as Events from "./events.ts"
+import * as Metrics from "./metrics.ts"
+import * as Progress from "./progress.ts"
 import * as Protocol from "./protocol.ts"
 import { Replies } from "./replies.ts"
 import { costOf, type Job, progressOf, type Slot, type TaskKind } from "./slot.ts"
@@ -93,6 +96,10 @@ export class Dispatcher {
   private readonly replies = new Replies(this)
   /** Once set (the pool has stopped), every new job is settled with it at once. */
   rejectWith: Exit.Exit<never, unknown> | undefined = undefined
+  /** The pool's events (`pool.events`): what happens to its workers and queue. */
+  events: Events.Events = Events.none
+  /** The per-task histograms and outcome counters (metrics.ts). */
+  metrics: Metrics.Metrics = Metrics.none
 
   // -- submitting and waiting ---------------------------------------------------
 
@@ -101,9 +108,10 @@ export class Dispatcher {
     mode: Protocol.Mode,
     payload: unknown,
     items: number,
-    transfer?: ReadonlyArray<Task.Transferable>
+    transfer?: ReadonlyArray<Task.Transferable>,
+    watch?: Progress.Watch
   ): Job {
-    const job = this.makeJob(task, mode, payload, items, transfer, undefined)
+    const job = this.makeJob(task, mode, payload, items, transfer, undefined, watch)
     if (job.exit === undefined) this.queue.push(job)
     return job
   }
@@ -121,7 +129,8 @@ export class Dispatcher {
     payload: unknown,
     items: number,
     transfer: ReadonlyArray<Task.Transferable> | undefined,
-    target: Slot | undefined
+    target: Slot | undefined,
+    watch?: Progress.Watch
   ): Job {
     let kind = this.kinds.get(task.id)
     if (kind === undefined) {
@@ -145,7 +154,8 @@ export class Dispatcher {
       waiter: undefined,
       cancelled: false,
       cancelOrdinal: 0,
-      deaths: 0
+      deaths: 0,
+      watch
     }
     if (this.rejectWith !== undefined) {
       job.exit = this.rejectWith
@@ -172,6 +182,7 @@ export class Dispatcher {
     job.cancelled = true
     job.waiter = undefined
     job.payload = undefined
+    this.metrics.outcome(job.kind.key, job.task, "cancelled")
     this.answered()
     if (job.slot !== undefined) {
       try {
@@ -308,6 +319,7 @@ export class Dispatcher {
     this.totals.waits++
     this.totals.waitMillis += waited
     if (waited > this.totals.maxWaitMillis) this.totals.maxWaitMillis = waited
+    this.metrics.wait(job.kind.key, job.task, waited)
     job.slot = slot
     slot.inflight.set(job.id, job)
     slot.queuedMicros += Math.max(job.cost, 0)
@@ -345,6 +357,7 @@ export class Dispatcher {
         slot.defined.add(job.kind.key)
         defines.push(Protocol.OP_DEFINE, job.kind.key, job.task.url, job.task.name)
       }
+      if (job.watch !== undefined) runs.push(Protocol.OP_WATCH_PROGRESS, job.id, job.watch.intervalMillis)
       runs.push(Protocol.OP_RUN, job.id, job.kind.key, job.mode, job.payload)
       if (job.transfer !== undefined) (transfers ??= []).push(...job.transfer)
     }
@@ -365,7 +378,7 @@ export class Dispatcher {
       // settling a culprit may fail its map, which cancels the batch-mates not sent yet
       if (this.unsent(slot, job)) continue
       try {
-        slot.post([Protocol.OP_RUN, job.id, job.kind.key, job.mode, job.payload], job.transfer ?? [])
+        slot.post(Progress.runOps(job), job.transfer ?? [])
         job.seq = slot.sent++
       } catch (error) {
         this.unsent(slot, job, true)
@@ -400,6 +413,7 @@ export class Dispatcher {
     }
     if (slot.budget <= 0 && slot.inflight.size === 0 && slot.direct.length === 0 && slot.ready) {
       slot.ready = false
+      this.events.recycled(slot)
       this.onExhausted(slot)
     }
     this.dispatch()
@@ -437,6 +451,7 @@ export class Dispatcher {
       return () => {}
     }
     this.roomWaiters.push(f)
+    this.events.queueFull(this.maxQueue)
     return () => {
       const index = this.roomWaiters.indexOf(f)
       if (index >= 0) this.roomWaiters.splice(index, 1)
@@ -453,6 +468,7 @@ export class Dispatcher {
       // each admitted submitter submits at once, taking its place before the next is let in
       this.roomWaiters.shift()!()
     }
+    if (this.roomWaiters.length === 0) this.events.roomAgain()
   }
 
   /** Jobs waiting to be sent to a worker. */
@@ -562,6 +578,7 @@ export class Dispatcher {
     job.exit = exit
     if (exit._tag === "Success") this.totals.succeeded++
     else this.totals.failed++
+    if (exit._tag === "Failure") this.metrics.outcome(job.kind.key, job.task, Metrics.outcomeOf(exit)) // successes: replies.ts
     job.payload = undefined
     const waiter = job.waiter
     job.waiter = undefined

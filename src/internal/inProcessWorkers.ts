@@ -92,7 +92,8 @@ export const make = (testing: Testing): Effect.Effect<Spawn, never, Scope.Scope>
   )
 
 /** Words of each operation of a pool → worker message (see protocol.ts). */
-const width = (op: unknown): number => op === Protocol.OP_DEFINE ? 4 : op === Protocol.OP_RUN ? 5 : 2
+const width = (op: unknown): number =>
+  op === Protocol.OP_DEFINE ? 4 : op === Protocol.OP_RUN ? 5 : op === Protocol.OP_WATCH_PROGRESS ? 3 : 2
 
 /** Points the `DEFINE`s of a message at the faults' wrapped modules. */
 const renameDefines = (ops: Array<unknown>, rename: (url: string) => string): void => {
@@ -167,7 +168,8 @@ const makeRuntime = (worker: Worker, faults: InProcessFaults.Faults | undefined)
       for (let i = 0; i < replies.length; i += Protocol.REPLY_WIDTH) {
         const reply = replies.slice(i, i + Protocol.REPLY_WIDTH)
         reply[3] = 0 // run times are not measured: the dispatch must not depend on the machine
-        if (reply[0] === -1) {
+        if (reply[0] === -1 || reply[1] === Protocol.STATUS_TASK_PROGRESS) {
+          // a notice, or a progress update (which must reach the pool before its task's reply, sent later)
           scheduler.first(() => deliver(worker, reply))
           continue
         }

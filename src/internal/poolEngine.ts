@@ -15,6 +15,7 @@ import type * as Task from "../Task.ts"
 import type { Pool } from "../WorkerPool.ts"
 import * as Calls from "./calls.ts"
 import { Dispatcher } from "./dispatcher.ts"
+import * as Events from "./events.ts"
 import * as Lifecycle from "./lifecycle.ts"
 import * as NodeProcesses from "./nodeProcesses.ts"
 import * as NodeThreads from "./nodeThreads.ts"
@@ -40,6 +41,8 @@ export const make = Effect.fnUntraced(function*(
   const scope = yield* Effect.scope
   const dispatcher = new Dispatcher()
   dispatcher.maxQueue = maxQueue ?? Infinity
+  // before the pool's other finalizers, so it closes after them: subscribers see the workers exit
+  dispatcher.events = yield* Events.make
   const asyncResults = yield* FiberSet.make<unknown, unknown>()
   const background = yield* FiberSet.make<unknown, unknown>()
   const runBackground = yield* FiberSet.runtime(background)()
@@ -67,7 +70,10 @@ export const make = Effect.fnUntraced(function*(
     supervisor.watch()
   }
   dispatcher.onCancelRunning = (job) => runBackground(watchCancelled(dispatcher, supervisor, cancelGracePeriod, job))
-  dispatcher.onIdle = lifecycle.onIdle
+  dispatcher.onIdle = () => {
+    lifecycle.onIdle()
+    dispatcher.events.drained()
+  }
 
   yield* Effect.addFinalizer(() => lifecycle.terminate)
 
@@ -79,6 +85,8 @@ export const make = Effect.fnUntraced(function*(
     size,
     stats,
     ...Calls.make({ dispatcher, lifecycle, size, maxQueue, asyncResults }),
+    events: dispatcher.events.stream,
+    subscribeEvents: dispatcher.events.subscribe,
     close: lifecycle.close,
     join: lifecycle.join,
     terminate: lifecycle.terminate

@@ -9,6 +9,7 @@ import * as Metric from "effect/Metric"
 import type * as Scope from "effect/Scope"
 import type { Stats, TimeSummary } from "../WorkerPool.ts"
 import type { Dispatcher } from "./dispatcher.ts"
+import * as Metrics from "./metrics.ts"
 
 /** What the pool is doing now, and what it has done. */
 export const snapshot = (dispatcher: Dispatcher): Stats => {
@@ -56,6 +57,8 @@ export const register = (dispatcher: Dispatcher): Effect.Effect<void, never, Sco
   Effect.gen(function*() {
     // the registry (and attributes) of the pool's context
     const context = yield* Effect.context<never>()
+    // the per-task histograms and outcome counters, in the same registry (see metrics.ts)
+    dispatcher.metrics = new Metrics.Metrics(context)
     const pool = String(poolIds++)
     const series = (gauge: Metric.Gauge<number>, read: (stats: Stats) => number, extra?: Record<string, string>) =>
       Metric.registerUnsafe(Metric.withAttributes(gauge, { pool, ...extra }), context, {

@@ -21,6 +21,10 @@
  *
  * - `RESEND seq`: the pool could not read the worker's message number `seq`
  *   (see "Lost messages" below).
+ * - `WATCH_PROGRESS id interval`: the caller of the next `RUN id` wants the
+ *   task's progress (`Task.progress`), at most one update per `interval`
+ *   milliseconds (see progressWorker.ts). Sent just before that `RUN`, in the
+ *   same message; a call that did not ask pays nothing.
  *
  * Worker → pool, a sequence of replies `id status payload micros`, where
  * `micros` is how long the task ran (the pool uses it to decide how many tasks
@@ -73,6 +77,8 @@ export const OP_PING = 4
 export const OP_LOAD_TIMEOUT = 5
 /** `RESEND seq`: the pool lost the worker's message number `seq` (see "Lost messages"). */
 export const OP_RESEND = 6
+/** `WATCH_PROGRESS id interval`: report the progress of job `id` (its `RUN` follows), at most once per `interval` ms. */
+export const OP_WATCH_PROGRESS = 9
 
 /** `payload` is the argument tuple of one call. */
 export const MODE_APPLY = 0
@@ -131,6 +137,13 @@ export const STATUS_STARTED = 8
  */
 export const STATUS_RESENT = 9
 
+/**
+ * About a task whose caller watches its progress (`OP_WATCH_PROGRESS`): the
+ * latest value the task passed to `Task.progress`; `micros` is 0. Always a
+ * message of its own, sent before the task's reply (see progressWorker.ts).
+ */
+export const STATUS_TASK_PROGRESS = 12
+
 export type Status =
   | typeof STATUS_OK
   | typeof STATUS_FAILED
@@ -142,6 +155,7 @@ export type Status =
   | typeof STATUS_PONG
   | typeof STATUS_STARTED
   | typeof STATUS_RESENT
+  | typeof STATUS_TASK_PROGRESS
 
 /** An error thrown in a worker, reduced to what always survives a clone. */
 export interface RemoteError {

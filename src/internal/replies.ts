@@ -36,11 +36,18 @@ export class Replies {
     let wrong = Boundary.checkReplies(replies, slot.inflight.size)
     for (let i = 0; wrong === undefined && i < replies.length; i += Protocol.REPLY_WIDTH) {
       const status = replies[i + 1] as Protocol.Status
-      const job = status <= Protocol.STATUS_CANCELLED ? slot.inflight.get(replies[i] as number) : undefined
-      wrong = Boundary.checkReply(replies, i, job?.task.errors, slot.cancelsSent, slot.sent)
+      const job = status <= Protocol.STATUS_CANCELLED || status === Protocol.STATUS_TASK_PROGRESS
+        ? slot.inflight.get(replies[i] as number)
+        : undefined
+      wrong = Boundary.checkReply(replies, i, job?.task.errors, slot.cancelsSent, slot.sent, job?.watch !== undefined)
       if (wrong !== undefined) break
       if (job === undefined) {
         wrong = this.onNotice(slot, status, replies[i + 2])
+        continue
+      }
+      if (status === Protocol.STATUS_TASK_PROGRESS) {
+        // a progress update, checked: to its caller, unless it gave up (see progress.ts)
+        if (!job.cancelled) job.watch!.onProgress(replies[i + 2])
         continue
       }
       this.dispatcher.release(slot, job)
@@ -51,6 +58,8 @@ export class Replies {
       totals.runs++
       totals.runMillis += ran
       if (ran > totals.maxRunMillis) totals.maxRunMillis = ran
+      // a reply is the only way a job succeeds: counted here, its failures where it is settled
+      this.dispatcher.metrics.run(job.kind.key, job.task, ran, status === Protocol.STATUS_OK && !job.cancelled)
       // only complete runs say what the task costs (a cancelled or failed one stopped early)
       if (status === Protocol.STATUS_OK) learnCost(job, micros)
       if (!job.cancelled) this.dispatcher.settle(job, Boundary.decode(job.task, status, replies[i + 2]))
@@ -66,6 +75,7 @@ export class Replies {
         return undefined
       case Protocol.STATUS_OVER_HEAP:
         slot.budget = 0 // maxHeapPerWorkerMb: it takes nothing more, and is replaced once it has answered
+        this.dispatcher.events.heapOver(slot)
         return undefined
       case Protocol.STATUS_STARTED:
         slot.startedReported = payload as number

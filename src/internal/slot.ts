@@ -13,6 +13,7 @@
  */
 import type * as Exit from "effect/Exit"
 import type * as Task from "../Task.ts"
+import type * as Progress from "./progress.ts"
 import type * as Protocol from "./protocol.ts"
 
 /** Most jobs in flight on one worker. */
@@ -47,6 +48,8 @@ export interface Job {
   cancelOrdinal: number
   /** How many workers died holding it before it started (see `MAX_UNSTARTED_DEATHS` in dispatcher.ts). */
   deaths: number
+  /** Its caller watches its task's progress (progress.ts); `undefined` for most jobs. */
+  readonly watch: Progress.Watch | undefined
 }
 
 /** What the dispatcher knows about a task function, by task id. */

@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Task from "../Task.ts"
 import type { Dispatcher } from "./dispatcher.ts"
+import type { MapCounter } from "./progress.ts"
 import type { Job } from "./slot.ts"
 import * as Protocol from "./protocol.ts"
 
@@ -61,7 +62,9 @@ export const submitChunks = (
   task: Task.Any,
   mode: typeof Protocol.MODE_MAP | typeof Protocol.MODE_STARMAP,
   items: ReadonlyArray<unknown>,
-  chunksize: number
+  chunksize: number,
+  /** Counts the items done as chunks finish, for the call's `onProgress`. */
+  counter?: MapCounter
 ): Effect.Effect<Chunked> => {
   const jobs: Array<Job> = []
   const group: Chunked = {
@@ -92,6 +95,7 @@ export const submitChunks = (
       if (exit._tag === "Failure") return finish(exit as Exit.Exit<never, unknown>)
       const values = exit.value as ReadonlyArray<unknown>
       for (let i = 0; i < values.length; i++) group.results[offset + i] = values[i]
+      if (counter !== undefined && group.exit === undefined) counter.add(values.length)
       if (--group.remaining === 0 && !group.submitting) finish(Exit.succeed(group.results))
     }
     if (job.exit !== undefined) onExit(job.exit)

@@ -283,10 +283,14 @@ const stop = (state: State, how: "close" | "kill"): Effect.Effect<void> =>
  * `startTimeout` timer; succeeds once it is spawned, and it becomes ready in
  * `onSpawn`. Its exit is handled by `onWorkerExit`.
  */
-const spawnWorker: (state: State) => Effect.Effect<void> = Effect.fnUntraced(function*(state: State) {
+const spawnWorker: (state: State, replaces?: number) => Effect.Effect<void> = Effect.fnUntraced(function*(
+  state: State,
+  replaces?: number
+) {
   if (state.stopping || state.broken !== undefined) return
   const { dispatcher, scope } = state.options
   const workerId = state.nextWorkerId++
+  if (replaces !== undefined) dispatcher.events.replaced(replaces, workerId)
   const handle = makeHandle(state, workerId)
   // known from the moment it exists, so that a stop that comes while it starts kills it and waits for it too
   state.handles.add(handle)
@@ -335,6 +339,7 @@ const spawner = (state: State, handle: Handle): Worker.SpawnerFn => {
   return (id) => {
     const spawned = backend.spawn(id)
     handle.raw = spawned.raw
+    dispatcher.events.started(handle.slot.workerId)
     spawned.raw.listen({
       onReplies: (replies) => {
         if (handle.faulty || handle.gone) return
@@ -427,6 +432,7 @@ const becomeReady = (state: State, handle: Handle): void => {
   handle.startTimer?.interruptUnsafe()
   state.startFailures = 0
   state.lastStartFailure = undefined
+  state.options.dispatcher.events.ready(handle.slot.workerId)
   state.options.dispatcher.markReady(handle.slot)
   if (++state.readyCount === state.options.sizing.min) Deferred.doneUnsafe(state.allReady, Exit.void)
 }
@@ -452,6 +458,7 @@ const onWorkerExit = (state: State, handle: Handle, exit: Exit.Exit<unknown, unk
     if (wasReady) state.readyCount--
     if (state.stopping || handle.retiring) {
       handle.gone = true
+      dispatcher.events.exited(handle.slot.workerId, handle.retiring ? "retired" : "stopped")
       dispatcher.removeSlot(handle.slot, null, null, "the pool stopped it")
       return
     }
@@ -463,6 +470,8 @@ const onWorkerExit = (state: State, handle: Handle, exit: Exit.Exit<unknown, unk
       (exit._tag === "Failure" ? describeCause(exit.cause) : "it stopped unexpectedly") +
         (status.detail === undefined ? "" : `: ${status.detail}`)
     handle.gone = true
+    if (wasReady) dispatcher.events.crashed(handle.slot.workerId, status.code, status.signal, detail)
+    else dispatcher.events.startFailed(handle.slot.workerId, detail, state.startFailures + 1)
     dispatcher.removeSlot(handle.slot, status.code, status.signal, detail)
     if (!wasReady) countStartFailure(state, detail)
     if (state.broken !== undefined) {
@@ -470,7 +479,7 @@ const onWorkerExit = (state: State, handle: Handle, exit: Exit.Exit<unknown, unk
       if (!dispatcher.slots.some((slot) => slot.ready)) dispatcher.failAll(state.broken)
       return
     }
-    yield* Effect.forkIn(spawnWorker(state), scope)
+    yield* Effect.forkIn(spawnWorker(state, handle.slot.workerId), scope)
   })
 
 /** A worker exited before it was ready: after `MAX_START_FAILURES` in a row, the pool is broken. */

@@ -106,7 +106,7 @@ const sendRaw: (message: ReadonlyArray<unknown>, transfers?: ReadonlyArray<unkno
 
 /**
  * `RESEND seq`: sends again, one reply per message, the replies of this
- * worker's message `seq` (if it kept them), then `STATUS_RESENT` with the jobs
+ * worker's message `seq` (if it kept them; not a progress update), then `STATUS_RESENT` with the jobs
  * it still holds, once every finished reply is sent.
  */
 const resend = (seq: number) => {
@@ -114,6 +114,8 @@ const resend = (seq: number) => {
   const replies = unread?.take(seq)
   for (let i = 0; replies !== undefined && i < replies.length; i += Protocol.REPLY_WIDTH) {
     const one = replies.slice(i, i + Protocol.REPLY_WIDTH)
+    // a lost progress update stays lost: its task may have answered since (an update after that would be a fault)
+    if (one[1] === Protocol.STATUS_TASK_PROGRESS) continue
     try {
       sendRaw([1, one], [], false)
     } catch (error) {

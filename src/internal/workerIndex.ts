@@ -27,6 +27,8 @@ import * as SharedTask from "./sharedTask.ts"
 import type * as Self from "./workerIndex.ts"
 
 export * as Task from "../Task.ts"
+// types only: loads nothing
+export * as PoolEvents from "../PoolEvents.ts"
 
 const extension = import.meta.url.endsWith(".ts") ? ".ts" : ".js"
 const require = createRequire(import.meta.url)

@@ -12,6 +12,7 @@
  */
 import type * as Cause from "effect/Cause"
 import * as Task from "../Task.ts"
+import * as ProgressWorker from "./progressWorker.ts"
 import * as Protocol from "./protocol.ts"
 import type { Definition } from "./workerModules.ts"
 import type { Running, Shared } from "./workerRuntime.ts"
@@ -61,6 +62,7 @@ export const make = (shared: Shared, heapUsed: () => number) => {
   }
 
   const reply = (task: Running, status: Protocol.Status, payload: unknown, started: number) => {
+    if (task.watch !== undefined) ProgressWorker.beforeReply(task)
     running.delete(task.id)
     if (task.cancelled) {
       status = Protocol.STATUS_CANCELLED
@@ -70,6 +72,7 @@ export const make = (shared: Shared, heapUsed: () => number) => {
   }
 
   const replyTransfer = (task: Running, value: Task.Transferred<unknown>, started: number) => {
+    if (task.watch !== undefined) ProgressWorker.beforeReply(task)
     running.delete(task.id)
     flush()
     const micros = Math.round((now() - started) * 1000)

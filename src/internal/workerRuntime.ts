@@ -20,6 +20,7 @@
 import type * as Fiber from "effect/Fiber"
 import * as Task from "../Task.ts"
 import * as Protocol from "./protocol.ts"
+import * as ProgressWorker from "./progressWorker.ts"
 import * as WorkerModules from "./workerModules.ts"
 import * as WorkerReplies from "./workerReplies.ts"
 import * as WorkerTasks from "./workerTasks.ts"
@@ -37,6 +38,8 @@ export interface Running {
   cancelled: boolean
   controller: AbortController | undefined
   fiber: Fiber.Fiber<unknown, unknown> | undefined
+  /** Its caller watches its progress (`Task.progress`): see progressWorker.ts. */
+  readonly watch: ProgressWorker.Watch | undefined
 }
 
 /** What the runtime's pieces (the queue, workerTasks.ts, workerReplies.ts) share: one object per worker. */
@@ -110,6 +113,10 @@ export const make = (options: {
   })
   const { enqueue, wake } = queue
 
+  Task.setProgressProvider(ProgressWorker.provider(store))
+  /** The watch of the next `RUN` (`OP_WATCH_PROGRESS` comes just before it). */
+  let watchNext: { readonly id: number; readonly watch: ProgressWorker.Watch } | undefined
+
   Task.setSignalProvider(() => {
     const current = store.get()
     if (current === undefined) return undefined
@@ -158,7 +165,12 @@ export const make = (options: {
         }
         case Protocol.OP_RUN: {
           const id = ops[i + 1] as number
-          running.set(id, { id, cancelled: false, controller: undefined, fiber: undefined })
+          let watch: ProgressWorker.Watch | undefined
+          if (watchNext !== undefined) {
+            if (watchNext.id === id) watch = watchNext.watch
+            watchNext = undefined
+          }
+          running.set(id, { id, cancelled: false, controller: undefined, fiber: undefined, watch })
           enqueue(id, ops[i + 2], ops[i + 3], ops[i + 4])
           i += 5
           break
@@ -177,6 +189,11 @@ export const make = (options: {
           // the liveness check: answered at once, ahead of any work, by a worker that still listens
           send([-1, Protocol.STATUS_PONG, ops[i + 1], 0], [])
           i += 2
+          break
+        }
+        case Protocol.OP_WATCH_PROGRESS: {
+          watchNext = { id: ops[i + 1] as number, watch: ProgressWorker.watch(shared, ops[i + 2]) }
+          i += 3
           break
         }
         case Protocol.OP_LOAD_TIMEOUT: {
