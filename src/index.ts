@@ -31,3 +31,5 @@ export {
   WorkerCrashed,
   WorkerStartFailed
 } from "./PoolError.ts"
+
+export * as ClusterPool from "./ClusterPool.ts"
