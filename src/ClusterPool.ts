@@ -17,13 +17,14 @@
  * - Execution is at-least-once where membership fails over (a task on a runner
  *   that dies runs again elsewhere): make tasks idempotent. See docs/cluster.md.
  *
- * This module (and `effect/cluster`) is loaded only by programs that import
- * it: a local pool never loads it.
+ * It is the package's `effect-multiprocessing/cluster` export, apart from the
+ * index: a program that uses a local pool never loads it, nor `effect/cluster`.
  *
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { ClusterPool, WorkerPool } from "effect-multiprocessing"
+ * import { WorkerPool } from "effect-multiprocessing"
+ * import * as ClusterPool from "effect-multiprocessing/cluster"
  * import { tasks } from "./tasks.ts"
  *
  * const program = WorkerPool.map(tasks.square, [1, 2, 3]).pipe(
@@ -229,7 +230,7 @@ export const layer = <E = never, R = never>(
  * ```ts
  * import { NodeRuntime } from "@effect/platform-node"
  * import { Layer } from "effect"
- * import { ClusterPool } from "effect-multiprocessing"
+ * import * as ClusterPool from "effect-multiprocessing/cluster"
  *
  * Layer.launch(ClusterPool.runner({
  *   port: 4000,

@@ -31,5 +31,3 @@ export {
   WorkerCrashed,
   WorkerStartFailed
 } from "./PoolError.ts"
-
-export * as ClusterPool from "./ClusterPool.ts"

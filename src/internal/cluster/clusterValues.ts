@@ -102,8 +102,21 @@ export const taskError = (task: Task.Any | string, error: unknown): TaskError =>
     remoteStack: error instanceof Error ? error.stack : undefined
   })
 
+/**
+ * The runner names the task by its own module URL; the caller knows it by
+ * its own (`task.id`, as a local pool's errors name it).
+ */
+const asClients = (task: Task.Any, failure: TaskError | SerializationError): TaskError | SerializationError => {
+  if (failure.task === task.id) return failure
+  const message = failure.message.replace(`(in task ${failure.task})`, `(in task ${task.id})`)
+  return failure instanceof TaskError
+    ? new TaskError({ ...failure, task: task.id, message, remoteMessage: failure.remoteMessage ?? failure.message })
+    : new SerializationError({ task: task.id, direction: failure.direction, message })
+}
+
 /** A failure from a runner, rebuilt on the client: a declared error decoded by the task's module's schema. */
 export const decodeFailure = (task: Task.Any, failure: CallFailure): unknown => {
+  if (failure instanceof TaskError || failure instanceof SerializationError) return asClients(task, failure)
   if (!(failure instanceof DeclaredFailure)) return failure
   const encoded = decode(task, "result", failure.encoded)
   if (encoded instanceof SerializationError) return encoded
