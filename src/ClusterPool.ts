@@ -39,6 +39,9 @@
  * @module
  */
 import * as Cause from "effect/Cause"
+import type * as MessageStorage from "effect/cluster/MessageStorage"
+import type * as RunnerStorage from "effect/cluster/RunnerStorage"
+import type * as ShardingConfig from "effect/cluster/ShardingConfig"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -64,7 +67,11 @@ import { cpuCount } from "./internal/cpu.ts"
  * @since 0.1.0
  * @category models
  */
-export type Membership<E = never, R = never> = ClusterTransport.Membership<E, R>
+export type Membership<E = never, R = never> = Layer.Layer<
+  RunnerStorage.RunnerStorage | MessageStorage.MessageStorage,
+  E,
+  R
+>
 
 /**
  * Effect Cluster's sharding settings (`ShardingConfig`), but the addresses.
@@ -76,7 +83,7 @@ export type Membership<E = never, R = never> = ClusterTransport.Membership<E, R>
  * @since 0.1.0
  * @category models
  */
-export type Settings = ClusterTransport.Settings
+export type Settings = Partial<Omit<ShardingConfig.ShardingConfig["Service"], "runnerAddress" | "runnerListenAddress">>
 
 /**
  * What both sides of a cluster are given.
