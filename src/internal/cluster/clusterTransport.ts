@@ -73,7 +73,10 @@ const clientProtocol: Layer.Layer<Runners.RpcClientProtocol, never, RpcSerializa
     })
   )
 
-/** The engine's RPC-backed `Runners`, whose sends report to `unavailable` whether they reached a runner. */
+/**
+ * The engine's RPC-backed `Runners`, whose sends report to `unavailable`
+ * whether they reached a runner, and drop a connection that failed.
+ */
 const watchedRunners = (unavailable: Unavailable) =>
   Layer.effect(
     Runners.Runners,
@@ -83,7 +86,12 @@ const watchedRunners = (unavailable: Unavailable) =>
         runners.send(options).pipe(
           Effect.tapError((error) =>
             error._tag === "RunnerUnavailable"
-              ? unavailable.failed(options.message.envelope.address.entityId)
+              // drop the broken connection, so that the retry connects again (the engine drops it only when the
+              // runner leaves its storage, which a static list never does: a restarted runner was never found)
+              ? Effect.andThen(
+                runners.onRunnerUnavailable(options.address),
+                unavailable.failed(options.message.envelope.address.entityId)
+              )
               : Effect.void
           ),
           Effect.tap(() => unavailable.reached(options.message.envelope.address.entityId))
