@@ -117,11 +117,23 @@ export const make = (options: {
  * A send's failure as the caller sees it: a runner's answer rebuilt (a
  * declared error decoded); the engine's own errors as a `TaskError` naming
  * them; a defect (the volatile call's runner was lost, its connection broke)
- * as `WorkerCrashed`, the error a local pool gives when the worker holding a
- * task dies. An interruption stays one.
+ * or the runner's interruption of the call (it was shut down) as
+ * `WorkerCrashed`, the error a local pool gives when the worker holding a
+ * task dies.
  */
 const clusterCause = (task: Task.Any, cause: Cause.Cause<unknown>): Cause.Cause<unknown> => {
-  if (Cause.hasInterruptsOnly(cause)) return cause
+  // the caller's own interruption never reaches here (an interrupted fiber runs no error handler): this one is
+  // the runner's, which stopped the call as it shut down
+  if (Cause.hasInterruptsOnly(cause)) {
+    return Cause.fail(
+      new WorkerCrashed({
+        workerId: -1,
+        exitCode: null,
+        signal: null,
+        message: `the runner of a call of ${task.name} stopped it before it finished (the runner was shut down)`
+      })
+    )
+  }
   const error = Cause.findErrorOption(cause)
   if (error._tag === "Some") {
     const failure = error.value as { readonly _tag?: string }
