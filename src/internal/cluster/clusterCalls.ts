@@ -13,9 +13,9 @@
  */
 import * as Cause from "effect/Cause"
 import type { Sharding } from "effect/cluster/Sharding"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
 import { PoolTerminated, TaskError, WorkerCrashed, WorkerStartFailed } from "../../PoolError.ts"
 import type * as Task from "../../Task.ts"
@@ -52,7 +52,6 @@ export const make = (options: {
     const ids = entityIds(options.entities)
     const clients = ids.map(clientFor)
     let next = 0
-    const terminated = yield* Deferred.make<never, PoolTerminated>()
     const counts = { inFlight: 0, succeeded: 0, failed: 0, roundTrips: 0, totalMillis: 0, maxMillis: 0 }
 
     const send = <A>(
@@ -63,12 +62,9 @@ export const make = (options: {
       Effect.suspend(() => {
         const index = next
         next = (next + 1) % clients.length
-        const entityId = ids[index]
-        const noRunner = Effect.flatMap(options.unavailable.gone(entityId), (why) =>
-          Effect.fail(new WorkerStartFailed({ attempts: 0, message: `ClusterPool: ${why}` })))
         const started = performance.now()
         counts.inFlight++
-        return Effect.raceAllFirst([run(clients[index]), noRunner, Deferred.await(terminated)]).pipe(
+        return guarded(ids[index], run(clients[index])).pipe(
           Effect.catchCause((cause) => Effect.failCause(clusterCause(task, cause))),
           Effect.flatMap(read),
           Effect.onExit((exit) =>
@@ -85,6 +81,31 @@ export const make = (options: {
         )
       })
 
+    /**
+     * Runs a send in a fiber of its own, and ends the call early, interrupting
+     * the send, when its runner is unreachable or the pool is terminated.
+     */
+    const guarded = <A>(entityId: string, rpc: Effect.Effect<A, unknown>): Effect.Effect<A, unknown> =>
+      Effect.flatMap(Effect.forkChild(rpc), (fiber) =>
+        Effect.callback<A, unknown>((resume) => {
+          const stop = options.unavailable.listen(entityId, (reason) => {
+            fiber.interruptUnsafe()
+            resume(Effect.fail(
+              reason._tag === "Terminated"
+                ? new PoolTerminated({ message: "the pool was terminated before the task finished" })
+                : new WorkerStartFailed({ attempts: 0, message: `ClusterPool: ${reason.message}` })
+            ))
+          })
+          fiber.addObserver((exit) => {
+            stop()
+            resume(exit)
+          })
+          return Effect.suspend(() => {
+            stop()
+            return Fiber.interrupt(fiber)
+          })
+        }))
+
     const readResult = (task: Task.Any) => (bytes: Uint8Array) => {
       const decoded = Values.decode(task, "result", bytes)
       return "value" in decoded ? Effect.succeed(decoded.value) : Effect.fail(decoded)
@@ -92,8 +113,7 @@ export const make = (options: {
 
     return {
       counts,
-      terminate: Deferred.fail(terminated, new PoolTerminated({ message: "the pool was terminated before the task finished" }))
-        .pipe(Effect.asVoid),
+      terminate: Effect.sync(options.unavailable.terminate),
       chunk: (task, id, mode, items) => {
         const argsList = Values.encodeArguments(task, items)
         if (!(argsList instanceof Uint8Array)) return Effect.fail(argsList)
