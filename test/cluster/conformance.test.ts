@@ -562,6 +562,21 @@ layer(PoolLive, { excludeTestServices: true, timeout: "60 seconds" })("cluster c
       assert.strictEqual(yield* WorkerPool.apply(tasks.square, [3]), 9, "the cluster keeps serving")
     }))
 
+  it.effect("stats counts this client's calls; broadcast is refused with an IllegalArgumentError that says why", () =>
+    Effect.gen(function*() {
+      const pool = yield* freshPool
+      yield* pool.map(tasks.square, [1, 2, 3, 4], { chunksize: 2 })
+      yield* Effect.flip(pool.apply(tasks.boom, ["x"]))
+      const stats = yield* pool.stats
+      assert.strictEqual(stats.succeeded, 2)
+      assert.strictEqual(stats.failed, 1)
+      assert.strictEqual(stats.running, 0)
+      assert.strictEqual(stats.run.count, 3)
+      const error = yield* Effect.flip(pool.broadcast(tasks.square, [2]))
+      assert.isTrue(Cause.isIllegalArgumentError(error))
+      assert.include((error as Cause.IllegalArgumentError).message, "cannot reach every worker")
+    }))
+
   it.effect("a task outside the declared root is refused with an IllegalArgumentError", () =>
     Effect.gen(function*() {
       const { peers } = yield* Runners.ClusterRunners
