@@ -167,6 +167,18 @@ layer(PoolLive, { excludeTestServices: true, timeout: "60 seconds" })("cluster c
       assert.deepStrictEqual(Array.from(made), new Array(16).fill(7))
     }))
 
+  it.effect("a value larger than the engine's 16 MiB frames crosses both ways; the calls around it are unaffected", () =>
+    Effect.gen(function*() {
+      const length = 24 * 1024 * 1024
+      const [before, sent, made, after] = yield* Effect.all([
+        WorkerPool.apply(tasks.square, [3]),
+        WorkerPool.apply(tasks.bytesLength, [new Uint8Array(length)]),
+        WorkerPool.apply(tasks.makeBytes, [length]),
+        WorkerPool.apply(tasks.square, [4])
+      ], { concurrency: "unbounded" })
+      assert.deepStrictEqual([before, sent, made.length, made[length - 1], after], [9, length, length, 7, 16])
+    }))
+
   it.effect("many tiny tasks at once all arrive, each with its own result; a map spreads over every runner", () =>
     Effect.gen(function*() {
       const n = 2_000

@@ -32,6 +32,7 @@ import { Socket } from "effect/socket/Socket"
 import type * as SocketServer from "effect/socket/SocketServer"
 import type { Membership, Settings } from "../../ClusterPool.ts"
 import type { Peer } from "./staticMembership.ts"
+import { MAX_FRAME_BYTES } from "./taskRunnerEntity.ts"
 import type { Unavailable } from "./unavailable.ts"
 
 
@@ -94,7 +95,9 @@ const watchedRunners = (unavailable: Unavailable) =>
               )
               : Effect.void
           ),
-          Effect.tap(() => unavailable.reached(options.message.envelope.address.entityId))
+          Effect.tap(() => unavailable.reached(options.message.envelope.address.entityId)),
+          // a defect (the connection broke mid-message): drop it too, so that it is not reused
+          Effect.tapDefect(() => runners.onRunnerUnavailable(options.address))
         )
     }))
   ).pipe(Layer.provide(Snowflake.layerGenerator))
@@ -111,7 +114,7 @@ export const client = <E, R>(options: {
     Layer.provide(clientProtocol),
     Layer.provide(options.membership),
     Layer.provide(config(options.settings, Option.none())),
-    Layer.provide(RpcSerialization.layerSchemaBinary())
+    Layer.provide(RpcSerialization.layerSchemaBinary({ maxFrameSize: MAX_FRAME_BYTES }))
   )
 
 /** A runner listening on `listen` (its address as the others reach it: explicit, never from the environment). */
@@ -126,5 +129,5 @@ export const runner = <E, R>(options: {
     Layer.provide(clientProtocol),
     Layer.provide(options.membership),
     Layer.provide(config(options.settings, Option.some(new RunnerAddress(options.address)))),
-    Layer.provide(RpcSerialization.layerSchemaBinary())
+    Layer.provide(RpcSerialization.layerSchemaBinary({ maxFrameSize: MAX_FRAME_BYTES }))
   )

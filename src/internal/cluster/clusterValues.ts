@@ -17,7 +17,7 @@ import {
   WorkerStartFailed
 } from "../../PoolError.ts"
 import type * as Task from "../../Task.ts"
-import { DeclaredFailure } from "./taskRunnerEntity.ts"
+import { DeclaredFailure, MAX_VALUE_BYTES } from "./taskRunnerEntity.ts"
 
 /** What a runner may answer a call with (`CallFailure` in taskRunnerEntity.ts). */
 export type CallFailure =
@@ -31,10 +31,19 @@ export type CallFailure =
 
 const reason = (error: unknown): string => error instanceof Error ? error.message : String(error)
 
+/** The bytes, or the `SerializationError` of a value larger than a cluster message may be. */
+const bounded = (task: Task.Any, direction: "argument" | "result", bytes: Uint8Array): Uint8Array | SerializationError =>
+  bytes.byteLength <= MAX_VALUE_BYTES ? bytes : new SerializationError({
+    task: task.id,
+    direction,
+    message: `the ${direction === "argument" ? "arguments" : "result"} of ${task.name} take ${bytes.byteLength} bytes ` +
+      `serialized, more than a cluster message carries (${MAX_VALUE_BYTES}): split the work in smaller calls`
+  })
+
 /** `v8.serialize` of a call's arguments, or the `SerializationError` the call fails with (a function, a symbol…). */
 export const encodeArguments = (task: Task.Any, value: unknown): Uint8Array | SerializationError => {
   try {
-    return V8.serialize(value)
+    return bounded(task, "argument", V8.serialize(value))
   } catch (error) {
     return new SerializationError({
       task: task.id,
@@ -47,7 +56,7 @@ export const encodeArguments = (task: Task.Any, value: unknown): Uint8Array | Se
 /** `v8.serialize` of a result on the runner, or the `SerializationError` the call fails with. */
 export const encodeResult = (task: Task.Any, value: unknown): Uint8Array | SerializationError => {
   try {
-    return V8.serialize(value)
+    return bounded(task, "result", V8.serialize(value))
   } catch (error) {
     return new SerializationError({
       task: task.id,

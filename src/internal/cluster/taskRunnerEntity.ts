@@ -48,6 +48,16 @@ export const CallFailure = Schema.Union([
   DeclaredFailure
 ])
 
+/**
+ * The largest message a cluster socket carries (the engine's default is 16
+ * MiB, and a larger frame breaks the connection for every call on it): a
+ * value's bytes are checked against `MAX_VALUE_BYTES` before they are sent,
+ * and the rest of a frame is the envelope.
+ */
+export const MAX_FRAME_BYTES = 1024 * 1024 * 1024
+/** The largest argument list or result, as `v8.serialize` bytes, that crosses. */
+export const MAX_VALUE_BYTES = MAX_FRAME_BYTES - 1024 * 1024
+
 /** How the items of a chunk are applied: `task(item)` or `task(...item)`. */
 export const Mode = Schema.Literals(["map", "starmap"])
 
