@@ -484,6 +484,22 @@ layer(PoolLive, { excludeTestServices: true, timeout: "60 seconds" })("cluster c
       yield* pool.join
     }))
 
+  it.effect("17. calls interrupted at any point (before, while or after they are sent) never leave join waiting", () =>
+    Effect.gen(function*() {
+      const pool = yield* freshPool
+      const callers = yield* Effect.forEach(
+        Array.from({ length: 60 }, (_, i) => i),
+        (i) => Effect.forkChild(i % 2 === 0 ? pool.apply(tasks.sleepThen, [i]) : pool.map(tasks.sleepThen, [i, i, i])),
+        { concurrency: "unbounded" }
+      )
+      for (const [i, caller] of callers.entries()) {
+        if (i % 3 === 0) yield* Effect.yieldNow
+        yield* Fiber.interrupt(caller)
+      }
+      yield* pool.close
+      yield* pool.join
+    }))
+
   it.effect("20. results completed before terminate can still be read afterwards", () =>
     Effect.gen(function*() {
       const pool = yield* freshPool

@@ -50,14 +50,23 @@ export const make = (sender: Sender, options: Options) =>
     const settle = () => {
       if (outstanding === 0 && state !== "running") Deferred.doneUnsafe(idle, Effect.void)
     }
-    /** Counts the call from now (its submission) until it ends: `join` waits for it. */
-    const submit = <A, E>(call: Effect.Effect<A, E>): Effect.Effect<A, E> => {
-      outstanding++
-      return Effect.ensuring(call, Effect.sync(() => {
-        outstanding--
-        settle()
-      }))
+    const release = () => {
+      outstanding--
+      settle()
     }
+    /**
+     * Runs a call that `prepare` checked and built, counted from then until it
+     * ends (`join` waits for it): the count and its release are installed
+     * together, uninterruptibly, so an interruption can never leave a call
+     * counted for ever. (An async call is counted by its fiber in `asyncResults`.)
+     */
+    const run = <A>(prepare: Effect.Effect<Effect.Effect<A, unknown>, unknown>): Effect.Effect<A, unknown> =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(prepare, (call) => {
+          outstanding++
+          return Effect.ensuring(restore(call), Effect.sync(release))
+        })
+      )
     const idOf = (task: TaskModule.Any) => TaskIdentity.portableId(task, root)
 
     const prepareMap = (
@@ -89,14 +98,14 @@ export const make = (sender: Sender, options: Options) =>
         const chunks: Array<ReadonlyArray<unknown>> = []
         for (let offset = 0; offset < list.length; offset += chunksize) chunks.push(list.slice(offset, offset + chunksize))
         const mode = starmap ? "starmap" : "map"
-        return Effect.succeed(submit(
+        return Effect.succeed(
           Effect.map(
             Effect.forEach(chunks, (chunk) => sender.chunk(task, id, mode, chunk), {
               concurrency: maxChunksInFlight
             }),
             (results) => results.flat()
           )
-        ))
+        )
       })
 
     const prepareApply = (method: string, task: TaskModule.Any, args: ReadonlyArray<unknown>) =>
@@ -106,7 +115,7 @@ export const make = (sender: Sender, options: Options) =>
         if (state !== "running") return notRunning()
         const id = idOf(task)
         if (typeof id !== "string") return Effect.fail(id)
-        return Effect.succeed(submit(sender.call(task, id, args)))
+        return Effect.succeed(sender.call(task, id, args))
       })
 
     const startAsync = (wait: Effect.Effect<unknown, unknown>, asyncOptions: AsyncOptions<any, any> | undefined) =>
@@ -144,10 +153,7 @@ export const make = (sender: Sender, options: Options) =>
           }),
           Stream.mapEffect((exit) => exit),
           Stream.flatMap((results) => Stream.fromArray(results)),
-          Stream.ensuring(Effect.sync(() => {
-            outstanding--
-            settle()
-          }))
+          Stream.ensuring(Effect.sync(release))
         ))
       }))
 
@@ -161,9 +167,9 @@ export const make = (sender: Sender, options: Options) =>
 
     const pool: Pool = {
       size,
-      apply: (task, args) => Effect.flatten(prepareApply("apply", task, args)) as any,
-      map: (task, items, mapOptions) => Effect.flatten(prepareMap("map", false, task, items, mapOptions)) as any,
-      starmap: (task, items, mapOptions) => Effect.flatten(prepareMap("starmap", true, task, items, mapOptions)) as any,
+      apply: (task, args) => run(prepareApply("apply", task, args)) as any,
+      map: (task, items, mapOptions) => run(prepareMap("map", false, task, items, mapOptions)) as any,
+      starmap: (task, items, mapOptions) => run(prepareMap("starmap", true, task, items, mapOptions)) as any,
       imap: imapWith(false) as Pool["imap"],
       imapUnordered: imapWith(true) as Pool["imapUnordered"],
       applyAsync: (task, args, asyncOptions) =>
