@@ -101,7 +101,16 @@ const open = async (make: Effect.Effect<WorkerPool.Pool, unknown, Scope.Scope>) 
 
 const run = async () => {
   log(`\nScenario 7: ${title}`)
+  // the runners live in `outer`, closed (SIGTERM to each) however the scenario ends
   const outer = Effect.runSync(Scope.make())
+  try {
+    return await measure(outer)
+  } finally {
+    await Effect.runPromise(Scope.close(outer, Exit.void))
+  }
+}
+
+const measure = async (outer: Scope.Closeable) => {
   const peersOf = (count: number) => Effect.runPromise(runners(count).pipe(Scope.provide(outer)))
   const two = await peersOf(2)
   const three = await peersOf(3)
@@ -133,7 +142,6 @@ const run = async () => {
   const tput = await interleave("scenario 7 (throughput)", throughput)
   const lat = await interleave("scenario 7 (latency)", latency)
   for (const pool of Object.values(pools)) await pool.close()
-  await Effect.runPromise(Scope.close(outer, Exit.void))
   const notes = [
     `Runners and client on one ${SIZE}-core machine over loopback TCP: the cluster's figures are its overhead ` +
     `(serialization, sockets, the engine's routing), not a speed-up; on separate machines each runner adds its cores.`
