@@ -1,0 +1,266 @@
+/**
+ * The same `Pool` over several machines, on Effect Cluster: `ClusterPool.layer`
+ * provides the `WorkerPool` service backed by runner processes, each of which
+ * runs tasks on its own local `WorkerPool` (`ClusterPool.runner`, or the CLI:
+ * `npx effect-multiprocessing runner --port 4000 --peers …`). A program
+ * written against `WorkerPool` runs unchanged: provide this layer instead of
+ * `WorkerPool.layer`, and `apply` / `map` / `starmap` / `imap` fan out over the
+ * runners.
+ *
+ * - Values cross as `v8.serialize` bytes, with the structured-clone semantics
+ *   of a local pool; errors (declared ones, `TaskError` with the remote stack,
+ *   `SerializationError`, `WorkerCrashed`) arrive as from a local pool.
+ * - A task crosses as its module's path under a declared `root` (the same
+ *   code deployed under it on every runner) and its name.
+ * - Interrupting a call interrupts it on its runner, and the task in its
+ *   worker (an Effect task's fiber, an async task's `Task.signal()`).
+ * - Execution is at-least-once where membership fails over (a task on a runner
+ *   that dies runs again elsewhere): make tasks idempotent. See docs/cluster.md.
+ *
+ * It is the package's `effect-multiprocessing/cluster` export, apart from the
+ * index: a program that uses a local pool never loads it, nor `effect/cluster`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { WorkerPool } from "effect-multiprocessing"
+ * import * as ClusterPool from "effect-multiprocessing/cluster"
+ * import { tasks } from "./tasks.ts"
+ *
+ * const program = WorkerPool.map(tasks.square, [1, 2, 3]).pipe(
+ *   Effect.provide(ClusterPool.layer({
+ *     peers: ["10.0.0.1:4000", "10.0.0.2:4000"],
+ *     root: new URL(".", import.meta.url)
+ *   }))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @module
+ */
+import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import type * as SocketServer from "effect/socket/SocketServer"
+import type { WorkerStartFailed } from "./PoolError.ts"
+import type { Options as PoolOptions } from "./PoolOptions.ts"
+import * as WorkerPool from "./WorkerPool.ts"
+import * as ClusterCalls from "./internal/cluster/clusterCalls.ts"
+import * as ClusterPoolEngine from "./internal/cluster/clusterPool.ts"
+import * as ClusterTransport from "./internal/cluster/clusterTransport.ts"
+import * as RunnerHost from "./internal/cluster/runnerHost.ts"
+import * as StaticMembership from "./internal/cluster/staticMembership.ts"
+import * as TaskIdentity from "./internal/cluster/taskIdentity.ts"
+import * as Unavailable from "./internal/cluster/unavailable.ts"
+import { cpuCount } from "./internal/cpu.ts"
+
+/**
+ * How the processes of a cluster find the runners and keep messages: a layer
+ * providing effect's `RunnerStorage` and `MessageStorage`. Without one, a
+ * static list of `peers` is used (no database, no failover).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Membership<E = never, R = never> = ClusterTransport.Membership<E, R>
+
+/**
+ * Effect Cluster's sharding settings (`ShardingConfig`), but the addresses.
+ * Every process of a cluster must use the same shard settings
+ * (`shardsPerGroup`). The defaults are the engine's with faster failure
+ * detection: shard locks refreshed every 2 s and expiring after 6 s, runners'
+ * health checked every 5 s.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Settings = ClusterTransport.Settings
+
+/**
+ * What both sides of a cluster are given.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CommonOptions<E = never, R = never> {
+  /**
+   * Static membership: every runner's address as `host:port`, the same list on
+   * every process (a runner adds itself). No database, no failover: the calls
+   * for a runner that is down wait until it is back, or fail after
+   * `unavailableTimeout`.
+   */
+  readonly peers?: ReadonlyArray<string> | undefined
+  /** Membership other than a static list (e.g. Postgres): replaces `peers`. */
+  readonly membership?: Membership<E, R> | undefined
+  /**
+   * The directory the task modules are found under, the same code deployed
+   * under it on every machine: a `URL` (`new URL(".", import.meta.url)` in a
+   * module at the top of the code), a URL string or a path. A task crosses as
+   * its module's path under it. Defaults to the working directory.
+   */
+  readonly root?: URL | string | undefined
+  /** Sharding settings (see `Settings`). */
+  readonly settings?: Settings | undefined
+}
+
+/**
+ * How to build a `ClusterPool` (the client side).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options<E = never, R = never> extends CommonOptions<E, R> {
+  /**
+   * How many tasks run at once across the runners (their workers in all): what
+   * the default `chunksize` of `map` is computed from, as on a local pool.
+   * Defaults to the number of peers × this machine's CPU count.
+   */
+  readonly size?: number | undefined
+  /**
+   * How many entity ids the calls are spread over (each costs a runner an
+   * activation on first use). Defaults to 8 per peer (32 without `peers`).
+   */
+  readonly entities?: number | undefined
+  /** How many chunks of one `map` or `imap` may be in flight at once (default 64). */
+  readonly maxChunksInFlight?: number | undefined
+  /**
+   * How long a call may wait for an unreachable runner before it fails with
+   * `WorkerStartFailed` saying so (default 10 seconds). A runner that answers
+   * is never timed out, however long its task runs.
+   */
+  readonly unavailableTimeout?: Duration.Input | undefined
+}
+
+/**
+ * How to start a runner.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunnerOptions<E = never, R = never> extends CommonOptions<E, R> {
+  /** The host the runner listens on, and the others reach it by (default `127.0.0.1`). */
+  readonly host?: string | undefined
+  /** The port it listens on. */
+  readonly port: number
+  /** The runner's local pool: every option of `WorkerPool.make` (size, backend, …). */
+  readonly pool?: PoolOptions | undefined
+}
+
+const illegal = (message: string) => new Cause.IllegalArgumentError(message)
+
+const parsePeers = (peers: ReadonlyArray<string> | undefined) => {
+  const parsed: Array<StaticMembership.Peer> = []
+  for (const text of peers ?? []) {
+    const peer = typeof text === "string" ? StaticMembership.parsePeer(text) : undefined
+    if (peer === undefined) return illegal(`ClusterPool: a peer must be host:port, got ${JSON.stringify(text)}`)
+    parsed.push(peer)
+  }
+  return parsed
+}
+
+const membershipOf = <E, R>(
+  options: CommonOptions<E, R>,
+  self?: StaticMembership.Peer
+): Membership<E, R> | Cause.IllegalArgumentError => {
+  if (options.membership !== undefined) return options.membership
+  const peers = parsePeers(options.peers)
+  if (Cause.isIllegalArgumentError(peers)) return peers
+  if (self !== undefined) peers.push(self)
+  if (peers.length === 0) return illegal("ClusterPool: give the runners' addresses (peers: [\"host:port\", …]) or a membership")
+  return StaticMembership.layer(peers)
+}
+
+const positiveInt = (name: string, value: unknown) =>
+  value === undefined || (typeof value === "number" && Number.isSafeInteger(value) && value >= 1)
+    ? undefined
+    : illegal(`ClusterPool: ${name} must be a positive integer, got ${String(value)}`)
+
+/**
+ * Starts a client of the cluster and returns a `Pool` over it. The pool lives
+ * in the current `Scope`: closing it terminates the pool (its calls in flight
+ * are interrupted, on the runners too).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <E = never, R = never>(
+  options: Options<E, R>
+): Effect.Effect<WorkerPool.Pool, Cause.IllegalArgumentError | E, Scope.Scope | R> =>
+  Effect.gen(function*() {
+    const invalid = positiveInt("size", options.size) ?? positiveInt("entities", options.entities) ??
+      positiveInt("maxChunksInFlight", options.maxChunksInFlight)
+    if (invalid) return yield* invalid
+    const membership = membershipOf(options)
+    if (Cause.isIllegalArgumentError(membership)) return yield* membership
+    const peers = options.membership === undefined ? (options.peers?.length ?? 0) : 0
+    const timeout = Duration.fromInputUnsafe(options.unavailableTimeout ?? Duration.seconds(10))
+    const unavailable = yield* Unavailable.make(timeout)
+    const sharding = yield* Layer.build(ClusterTransport.client({ membership, settings: options.settings, unavailable }))
+    const sender = yield* ClusterCalls.make({ entities: options.entities ?? (peers > 0 ? 8 * peers : 32), unavailable })
+      .pipe(Effect.provideContext(sharding))
+    return yield* ClusterPoolEngine.make(sender, {
+      size: options.size ?? Math.max(1, peers) * (yield* cpuCount),
+      root: TaskIdentity.normalizeRoot(options.root),
+      maxChunksInFlight: options.maxChunksInFlight ?? 64
+    })
+  })
+
+/**
+ * Provides `WorkerPool` from `make`: the layer to provide in place of
+ * `WorkerPool.layer` to run the same program on a cluster.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = <E = never, R = never>(
+  options: Options<E, R>
+): Layer.Layer<WorkerPool.WorkerPool, Cause.IllegalArgumentError | E, R> =>
+  Layer.effect(WorkerPool.WorkerPool, make(options))
+
+/**
+ * A runner: listens on `host:port`, joins the cluster, and runs the calls it
+ * is sent on a local `WorkerPool` built from `pool`. As a layer, it runs as
+ * long as it is built: `Layer.launch(ClusterPool.runner({ ... }))` under
+ * `NodeRuntime.runMain` runs until SIGTERM / SIGINT, then hands its shards off
+ * (with a membership that fails over) and stops its workers.
+ *
+ * @example
+ * ```ts
+ * import { NodeRuntime } from "@effect/platform-node"
+ * import { Layer } from "effect"
+ * import * as ClusterPool from "effect-multiprocessing/cluster"
+ *
+ * Layer.launch(ClusterPool.runner({
+ *   port: 4000,
+ *   peers: ["10.0.0.1:4000", "10.0.0.2:4000"],
+ *   root: new URL(".", import.meta.url),
+ *   pool: { size: 8, backend: "processes" }
+ * })).pipe(NodeRuntime.runMain)
+ * ```
+ *
+ * @since 0.1.0
+ * @category runners
+ */
+export const runner = <E = never, R = never>(
+  options: RunnerOptions<E, R>
+): Layer.Layer<
+  never,
+  Cause.IllegalArgumentError | WorkerStartFailed | SocketServer.SocketServerError | E,
+  R
+> =>
+  Layer.unwrap(Effect.suspend(() => {
+    const self = { host: options.host ?? "127.0.0.1", port: options.port }
+    if (!Number.isSafeInteger(self.port) || self.port < 1 || self.port > 65535) {
+      return Effect.fail(illegal(`ClusterPool.runner: port must be an integer in 1–65535, got ${String(options.port)}`))
+    }
+    const membership = membershipOf(options, self)
+    if (Cause.isIllegalArgumentError(membership)) return Effect.fail(membership)
+    const root = TaskIdentity.normalizeRoot(options.root)
+    // built in this order, torn down in reverse: the pool, then the runner's sharding, then the handlers
+    return Effect.succeed(RunnerHost.layer({ root, runner: StaticMembership.formatPeer(self) }).pipe(
+      Layer.provide(ClusterTransport.runner({ address: self, membership, settings: options.settings })),
+      Layer.provide(WorkerPool.layer(options.pool))
+    ))
+  }))

@@ -1,0 +1,155 @@
+/**
+ * The client side of a `ClusterPool`: a call crosses to a runner as one RPC
+ * of the `TaskRunner` entity (a `map` chunk as `RunChunk`, an `apply` as
+ * `RunCall`), addressed to one of a small, fixed set of entity ids in turn
+ * (each id costs the runner an activation; the engine spreads the ids over
+ * the runners). Its arguments and results cross as `v8.serialize` bytes; its
+ * failure is rebuilt as a local pool's would be (clusterValues.ts). Each send
+ * is raced against the pool's termination and against the bounded wait for
+ * a runner (unavailable.ts); interrupting it interrupts the call on the
+ * runner, and so the task in its worker.
+ *
+ * @internal
+ */
+import * as Cause from "effect/Cause"
+import type { Sharding } from "effect/cluster/Sharding"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Scope from "effect/Scope"
+import { PoolTerminated, TaskError, WorkerCrashed, WorkerStartFailed } from "../../PoolError.ts"
+import type * as Task from "../../Task.ts"
+import * as Values from "./clusterValues.ts"
+import type { Unavailable } from "./unavailable.ts"
+import { TaskRunner } from "./taskRunnerEntity.ts"
+
+/** What the calls of a pool share: where to send, and how the pool stands. */
+export interface Sender {
+  /** Runs a chunk of `task` on a runner: the results in order. */
+  readonly chunk: (
+    task: Task.Any,
+    id: string,
+    mode: "map" | "starmap",
+    items: ReadonlyArray<unknown>
+  ) => Effect.Effect<Array<unknown>, unknown>
+  /** Runs one call of `task` on a runner. */
+  readonly call: (task: Task.Any, id: string, args: ReadonlyArray<unknown>) => Effect.Effect<unknown, unknown>
+  /** Fails every call in flight, and every later send, with `PoolTerminated`. */
+  readonly terminate: Effect.Effect<void>
+  /** Sends in flight, and their outcomes so far. */
+  readonly counts: { inFlight: number; succeeded: number; failed: number; roundTrips: number; totalMillis: number; maxMillis: number }
+}
+
+/** The entity ids the calls go to, in turn. */
+export const entityIds = (count: number): ReadonlyArray<string> => Array.from({ length: count }, (_, i) => `w${i}`)
+
+export const make = (options: {
+  readonly entities: number
+  readonly unavailable: Unavailable
+}): Effect.Effect<Sender, never, Sharding | Scope.Scope> =>
+  Effect.gen(function*() {
+    const clientFor = yield* TaskRunner.client
+    const ids = entityIds(options.entities)
+    const clients = ids.map(clientFor)
+    let next = 0
+    const terminated = yield* Deferred.make<never, PoolTerminated>()
+    const counts = { inFlight: 0, succeeded: 0, failed: 0, roundTrips: 0, totalMillis: 0, maxMillis: 0 }
+
+    const send = <A>(
+      task: Task.Any,
+      run: (client: typeof clients[number]) => Effect.Effect<A, unknown>,
+      read: (value: A) => Effect.Effect<unknown, unknown>
+    ): Effect.Effect<unknown, unknown> =>
+      Effect.suspend(() => {
+        const index = next
+        next = (next + 1) % clients.length
+        const entityId = ids[index]
+        const noRunner = Effect.flatMap(options.unavailable.gone(entityId), (why) =>
+          Effect.fail(new WorkerStartFailed({ attempts: 0, message: `ClusterPool: ${why}` })))
+        const started = performance.now()
+        counts.inFlight++
+        return Effect.raceAllFirst([run(clients[index]), noRunner, Deferred.await(terminated)]).pipe(
+          Effect.catchCause((cause) => Effect.failCause(clusterCause(task, cause))),
+          Effect.flatMap(read),
+          Effect.onExit((exit) =>
+            Effect.sync(() => {
+              counts.inFlight--
+              if (Exit.isSuccess(exit)) counts.succeeded++
+              else if (!Cause.hasInterruptsOnly(exit.cause)) counts.failed++
+              const millis = performance.now() - started
+              counts.roundTrips++
+              counts.totalMillis += millis
+              counts.maxMillis = Math.max(counts.maxMillis, millis)
+            })
+          )
+        )
+      })
+
+    const readResult = (task: Task.Any) => (bytes: Uint8Array) => {
+      const decoded = Values.decode(task, "result", bytes)
+      return "value" in decoded ? Effect.succeed(decoded.value) : Effect.fail(decoded)
+    }
+
+    return {
+      counts,
+      terminate: Deferred.fail(terminated, new PoolTerminated({ message: "the pool was terminated before the task finished" }))
+        .pipe(Effect.asVoid),
+      chunk: (task, id, mode, items) => {
+        const argsList = Values.encodeArguments(task, items)
+        if (!(argsList instanceof Uint8Array)) return Effect.fail(argsList)
+        return send(task, (client) => client.RunChunk({ task: id, mode, argsList }), readResult(task)).pipe(
+          Effect.flatMap((values) =>
+            Array.isArray(values) && values.length === items.length
+              ? Effect.succeed(values)
+              : Effect.fail(Values.taskError(task, new TypeError("a runner answered a chunk with the wrong number of results")))
+          )
+        )
+      },
+      call: (task, id, args) => {
+        const bytes = Values.encodeArguments(task, args)
+        if (!(bytes instanceof Uint8Array)) return Effect.fail(bytes)
+        return send(task, (client) => client.RunCall({ task: id, args: bytes }), readResult(task))
+      }
+    }
+  })
+
+/**
+ * A send's failure as the caller sees it: a runner's answer rebuilt (a
+ * declared error decoded); the engine's own errors as a `TaskError` naming
+ * them; a defect (the volatile call's runner was lost, its connection broke)
+ * as `WorkerCrashed`, the error a local pool gives when the worker holding a
+ * task dies. An interruption stays one.
+ */
+const clusterCause = (task: Task.Any, cause: Cause.Cause<unknown>): Cause.Cause<unknown> => {
+  if (Cause.hasInterruptsOnly(cause)) return cause
+  const error = Cause.findErrorOption(cause)
+  if (error._tag === "Some") {
+    const failure = error.value as { readonly _tag?: string }
+    switch (failure._tag) {
+      case "MailboxFull":
+      case "AlreadyProcessingMessage":
+      case "PersistenceError":
+      case "EntityNotAssignedToRunner":
+        return Cause.fail(
+          new TaskError({
+            task: task.id,
+            remoteName: failure._tag,
+            message: `the cluster did not deliver the call: ${String((failure as { message?: string }).message ?? failure._tag)}`
+          })
+        )
+      default:
+        return Cause.fail(Values.decodeFailure(task, failure as Values.CallFailure))
+    }
+  }
+  const defect = Cause.squash(cause)
+  return Cause.fail(
+    new WorkerCrashed({
+      workerId: -1,
+      exitCode: null,
+      signal: null,
+      message: `the runner of a call of ${task.name} was lost before it answered: ${
+        defect instanceof Error ? defect.message : String(defect)
+      }`
+    })
+  )
+}
