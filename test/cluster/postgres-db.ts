@@ -1,7 +1,7 @@
 /**
  * Test helpers for the Postgres cluster tests: a fresh database per test (so test files running in
- * parallel never share cluster tables), runner processes started and killed by pid, and the side
- * effects tasks leave.
+ * parallel never share cluster tables), runner processes started and signalled by pid (the real node
+ * process), and the side effects tasks leave.
  */
 import * as PgClient from "@effect/sql-pg/PgClient"
 import { Effect, Layer, Redacted, type Scope } from "effect"
@@ -11,6 +11,7 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
+import { fileURLToPath } from "node:url"
 import { inject } from "vitest"
 
 /** The server's URL ("" when there is none: the tests skip, see postgres-setup.ts), and why not. */
@@ -66,53 +67,88 @@ export const tempDir: Effect.Effect<string, never, Scope.Scope> = Effect.acquire
   (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
 )
 
-/** A runner process: the real node process (no npx or shell in between), so `kill` reaches it. */
+const runnerMain = fileURLToPath(new URL("../fixtures/cluster-pg-runner.ts", import.meta.url))
+
+/** A runner process: the real node process (no npx or shell in between), so a signal reaches it. */
 export interface RunnerProcess {
   readonly pid: number
   readonly port: number
   readonly child: ChildProcess
-  /** Resolves with the exit code / signal when the process has exited. */
+  /** Resolves with the exit code and signal once the process has exited. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
-  /** Everything it wrote to stderr so far. */
-  readonly stderr: () => string
+  /** Everything it wrote so far. */
+  readonly output: () => string
 }
 
-/**
- * Starts `node <script> ...args` and waits until it prints `READY`; killed (SIGKILL) when the scope
- * closes if still alive.
- */
-export const startRunner = (script: string, args: ReadonlyArray<string>, port: number) =>
-  Effect.acquireRelease(
-    Effect.callback<RunnerProcess, Error>((resume) => {
-      const child = spawn(process.execPath, [script, ...args], { stdio: ["ignore", "pipe", "pipe"] })
-      let err = ""
-      let out = ""
-      child.stderr!.on("data", (chunk) => (err += chunk))
-      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-        child.once("exit", (code, signal) => resolve({ code, signal }))
-      )
-      const onData = (chunk: Buffer) => {
-        out += chunk
-        if (out.includes("READY")) {
-          child.stdout!.off("data", onData)
-          resume(Effect.succeed({ pid: child.pid!, port, child, exited, stderr: () => err }))
-        }
-      }
-      child.stdout!.on("data", onData)
-      exited.then(({ code, signal }) => resume(Effect.fail(new Error(`runner exited (${code ?? signal}): ${err}`))))
-    }),
-    (runner) =>
-      Effect.promise(async () => {
-        if (runner.child.exitCode === null && runner.child.signalCode === null) runner.child.kill("SIGKILL")
-        await runner.exited
-      })
-  )
+const accepts = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const socket = net.connect({ host: "127.0.0.1", port })
+    socket.once("connect", () => {
+      socket.destroy()
+      resolve(true)
+    })
+    socket.once("error", () => resolve(false))
+  })
 
-/** The side effects tasks left in `dir`: one line `<id> <pid>` per run, from every `runs-*.log`. */
-export const readRuns = (dir: string): Array<{ id: number; pid: number }> =>
+/**
+ * Starts a runner of the Postgres cluster at `url` (test/fixtures/cluster-pg-runner.ts) on a free
+ * port and waits until it listens; killed (SIGKILL) when the scope closes if still alive.
+ */
+export const startRunner = (url: string, size = 4): Effect.Effect<RunnerProcess, Error, Scope.Scope> =>
+  Effect.flatMap(freePort, (port) =>
+    Effect.acquireRelease(
+      Effect.tryPromise({
+        try: async () => {
+          const child = spawn(process.execPath, [runnerMain, String(port), url, String(size)], {
+            stdio: ["ignore", "pipe", "pipe"]
+          })
+          const chunks: Array<string> = []
+          child.stdout!.on("data", (chunk: Buffer) => chunks.push(chunk.toString("utf8")))
+          child.stderr!.on("data", (chunk: Buffer) => chunks.push(chunk.toString("utf8")))
+          const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+            child.once("exit", (code, signal) => resolve({ code, signal }))
+          )
+          const runner: RunnerProcess = { pid: child.pid!, port, child, exited, output: () => chunks.join("") }
+          for (let attempt = 0; attempt < 3000; attempt++) {
+            if (child.exitCode !== null) break
+            if (await accepts(port)) return runner
+            await new Promise((resolve) => setTimeout(resolve, 10))
+          }
+          child.kill("SIGKILL")
+          throw new Error(`runner on ${port} did not start:\n${runner.output()}`)
+        },
+        catch: (error) => error as Error
+      }),
+      (runner) =>
+        Effect.promise(async () => {
+          if (runner.child.exitCode === null && runner.child.signalCode === null) runner.child.kill("SIGKILL")
+          await runner.exited
+        })
+    ))
+
+/** One line a task left (test/fixtures/cluster-pg-tasks.ts). */
+export interface Run {
+  readonly event: "start" | "end"
+  readonly id: number
+  readonly pid: number
+}
+
+/** The side effects tasks left in `dir`, from every `runs-*.log`. */
+export const readRuns = (dir: string): Array<Run> =>
   fs.readdirSync(dir).filter((file) => file.startsWith("runs-")).flatMap((file) =>
     fs.readFileSync(path.join(dir, file), "utf8").split("\n").filter((line) => line.length > 0).map((line) => {
-      const [id, pid] = line.split(" ")
-      return { id: Number(id), pid: Number(pid) }
+      const [event, id, pid] = line.split(" ")
+      return { event: event as Run["event"], id: Number(id), pid: Number(pid) }
     })
   )
+
+/** Per task id: the pids it started on, and the pids it finished on. */
+export const tally = (dir: string): Map<number, { starts: Array<number>; ends: Array<number> }> => {
+  const byId = new Map<number, { starts: Array<number>; ends: Array<number> }>()
+  for (const run of readRuns(dir)) {
+    const entry = byId.get(run.id) ?? { starts: [], ends: [] }
+    ;(run.event === "start" ? entry.starts : entry.ends).push(run.pid)
+    byId.set(run.id, entry)
+  }
+  return byId
+}

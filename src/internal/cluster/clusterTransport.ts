@@ -48,11 +48,15 @@ export const defaultSettings: Settings = {
   runnerHealthCheckInterval: Duration.seconds(5)
 }
 
-/** What a cluster process needs for membership: where the runners are, and where messages are kept (or not). */
+/**
+ * What a cluster process needs for membership: where the runners are, and where messages are kept (or not).
+ * It may read the process's `ShardingConfig` (SQL storage does: the lock expiry, the shard count), which
+ * the transport provides.
+ */
 export type Membership<E = never, R = never> = Layer.Layer<
   RunnerStorage.RunnerStorage | MessageStorage.MessageStorage,
   E,
-  R
+  R | ShardingConfig.ShardingConfig
 >
 
 const config = (settings: Settings | undefined, address: Option.Option<RunnerAddress>) =>
