@@ -39,6 +39,9 @@
  * @module
  */
 import * as Cause from "effect/Cause"
+import type * as MessageStorage from "effect/cluster/MessageStorage"
+import type * as RunnerStorage from "effect/cluster/RunnerStorage"
+import type * as ShardingConfig from "effect/cluster/ShardingConfig"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -62,12 +65,18 @@ import { cpuCount } from "./internal/cpu.ts"
 /**
  * How the processes of a cluster find the runners and keep messages: a layer
  * providing effect's `RunnerStorage` and `MessageStorage`. Without one, a
- * static list of `peers` is used (no database, no failover).
+ * static list of `peers` is used (no database, no failover). It may read the
+ * process's `ShardingConfig` (SQL storage does: the lock expiry, the shard
+ * count), which the cluster provides.
  *
  * @since 0.1.0
  * @category models
  */
-export type Membership<E = never, R = never> = ClusterTransport.Membership<E, R>
+export type Membership<E = never, R = never> = Layer.Layer<
+  RunnerStorage.RunnerStorage | MessageStorage.MessageStorage,
+  E,
+  R | ShardingConfig.ShardingConfig
+>
 
 /**
  * The long form of the `postgres` option: the database's URL and how the cluster uses it.
@@ -87,7 +96,7 @@ export type PostgresOptions = Postgres.PostgresOptions
  * @since 0.1.0
  * @category models
  */
-export type Settings = ClusterTransport.Settings
+export type Settings = Partial<Omit<ShardingConfig.ShardingConfig["Service"], "runnerAddress" | "runnerListenAddress">>
 
 /**
  * What both sides of a cluster are given.

@@ -14,6 +14,28 @@ import { fileURLToPath } from "node:url"
 export const root = new URL("../", import.meta.url)
 
 const runnerMain = fileURLToPath(new URL("./fixtures/runner.ts", import.meta.url))
+const cliMain = fileURLToPath(new URL("../../src/bin/effect-multiprocessing.ts", import.meta.url))
+
+/** How a runner is started: the test fixture (`ClusterPool.runner` in a program), or the package's CLI. */
+export type How = "program" | "cli"
+
+const argvOf = (how: How, port: number, peers: ReadonlyArray<string>, backend: string, size: number) =>
+  how === "program"
+    ? [runnerMain, String(port), peers.join(","), backend, String(size)]
+    : [
+      cliMain,
+      "runner",
+      "--port",
+      String(port),
+      "--peers",
+      peers.join(","),
+      "--backend",
+      backend,
+      "--size",
+      String(size),
+      "--root",
+      fileURLToPath(root)
+    ]
 
 /** Free loopback ports (each was free a moment ago: the OS hands out ephemeral ports in turn). */
 export const freePorts = (count: number): Promise<Array<number>> =>
@@ -76,15 +98,17 @@ const stop = (runner: Runner) =>
  */
 export const start = (
   backends: ReadonlyArray<"threads" | "processes">,
-  size = 2
+  size = 2,
+  how: How = "program"
 ): Effect.Effect<Runners, never, Scope.Scope> =>
-  Effect.flatMap(Effect.promise(() => freePorts(backends.length)), (ports) => startOn(ports, backends, size))
+  Effect.flatMap(Effect.promise(() => freePorts(backends.length)), (ports) => startOn(ports, backends, size, how))
 
 /** `start` on the given ports, one runner per port. */
 export const startOn = (
   ports: ReadonlyArray<number>,
   backends: ReadonlyArray<"threads" | "processes">,
-  size = 2
+  size = 2,
+  how: How = "program"
 ): Effect.Effect<Runners, never, Scope.Scope> =>
   Effect.gen(function*() {
     const peers = ports.map((port) => `127.0.0.1:${port}`)
@@ -92,7 +116,7 @@ export const startOn = (
       Effect.acquireRelease(
         Effect.sync((): Runner => {
           const chunks: Array<string> = []
-          const child = spawn(process.execPath, [runnerMain, String(ports[i]), peers.join(","), backend, String(size)], {
+          const child = spawn(process.execPath, argvOf(how, ports[i], peers, backend, size), {
             stdio: ["ignore", "pipe", "pipe"]
           })
           child.stdout!.on("data", (chunk: Buffer) => chunks.push(chunk.toString("utf8")))
@@ -111,6 +135,14 @@ export const startOn = (
         throw new Error(`runner ${runner.address} did not start:\n${runner.output()}`)
       }), { concurrency: "unbounded" })
     return { peers, runners }
+  })
+
+/** Stops a runner with SIGTERM and waits until it has exited: its exit code, or the signal that ended it. */
+export const terminate = (runner: Runner): Effect.Effect<number | string> =>
+  Effect.promise(async () => {
+    runner.process.kill("SIGTERM")
+    await exited(runner.process)
+    return runner.process.exitCode ?? runner.process.signalCode!
   })
 
 /** `start` as a layer. */

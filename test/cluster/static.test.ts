@@ -1,8 +1,9 @@
 /**
  * Static membership (a fixed list of peers, no database): a call whose
- * runner cannot be reached fails after `unavailableTimeout` with a clear
- * error, never hanging; a runner that comes up within that time serves the
- * calls that waited for it; options are checked. And the package's index
+ * runner cannot be reached (not started, or killed while it held the call)
+ * fails after `unavailableTimeout` with a clear error, never hanging; a
+ * runner that comes up within that time serves the calls that waited for it;
+ * options are checked. And the package's index
  * (a local pool) never loads the cluster code.
  */
 import { assert, describe, it } from "@effect/vitest"
@@ -12,6 +13,7 @@ import { fileURLToPath } from "node:url"
 import * as ClusterPool from "../../src/ClusterPool.ts"
 import { WorkerStartFailed } from "../../src/index.ts"
 import { tasks } from "../fixtures/tasks.ts"
+import { makeFlags, waitFor } from "../utils.ts"
 import * as Runners from "./runners.ts"
 
 describe("static membership", () => {
@@ -72,4 +74,22 @@ describe("static membership", () => {
     assert.deepStrictEqual(result.cluster, [])
     assert.strictEqual(result.pool, "function")
   })
+})
+
+describe("static membership: a runner that dies", () => {
+  it.live("a call in flight on a runner killed with SIGKILL fails after unavailableTimeout; once it is back, calls run", () =>
+    Effect.gen(function*() {
+      const { peers, runners } = yield* Runners.start(["threads"], 1)
+      const pool = yield* ClusterPool.make({ peers, root: Runners.root, unavailableTimeout: "2 seconds" })
+      const flags = yield* makeFlags("processes")
+      const call = yield* Effect.forkChild(pool.apply(tasks.interruptible, [flags]))
+      yield* waitFor(flags, 0)
+      runners[0].process.kill("SIGKILL")
+      const error = yield* Effect.flip(Fiber.join(call))
+      assert.instanceOf(error, WorkerStartFailed)
+      assert.include(error.message, "no runner answered for 2s")
+      // the same address comes back (a restarted runner): the calls find it
+      yield* Runners.startOn([runners[0].port], ["threads"], 1)
+      assert.strictEqual(yield* pool.apply(tasks.square, [7]), 49)
+    }), { timeout: 60_000 })
 })

@@ -15,11 +15,9 @@
  */
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
-import type * as MessageStorage from "effect/cluster/MessageStorage"
 import { RunnerAddress } from "effect/cluster/RunnerAddress"
 import * as RunnerHealth from "effect/cluster/RunnerHealth"
 import * as Runners from "effect/cluster/Runners"
-import type * as RunnerStorage from "effect/cluster/RunnerStorage"
 import * as Sharding from "effect/cluster/Sharding"
 import * as ShardingConfig from "effect/cluster/ShardingConfig"
 import * as Snowflake from "effect/cluster/Snowflake"
@@ -32,11 +30,10 @@ import * as RpcClient from "effect/rpc/RpcClient"
 import * as RpcSerialization from "effect/rpc/RpcSerialization"
 import { Socket } from "effect/socket/Socket"
 import type * as SocketServer from "effect/socket/SocketServer"
+import type { Membership, Settings } from "../../ClusterPool.ts"
 import type { Peer } from "./staticMembership.ts"
 import type { Unavailable } from "./unavailable.ts"
 
-/** The cluster's settings: every process of a cluster must use the same shard settings. */
-export type Settings = Partial<Omit<ShardingConfig.ShardingConfig["Service"], "runnerAddress" | "runnerListenAddress">>
 
 /**
  * The defaults: the engine's, with faster failure detection (its defaults
@@ -48,16 +45,6 @@ export const defaultSettings: Settings = {
   runnerHealthCheckInterval: Duration.seconds(5)
 }
 
-/**
- * What a cluster process needs for membership: where the runners are, and where messages are kept (or not).
- * It may read the process's `ShardingConfig` (SQL storage does: the lock expiry, the shard count), which
- * the transport provides.
- */
-export type Membership<E = never, R = never> = Layer.Layer<
-  RunnerStorage.RunnerStorage | MessageStorage.MessageStorage,
-  E,
-  R | ShardingConfig.ShardingConfig
->
 
 const config = (settings: Settings | undefined, address: Option.Option<RunnerAddress>) =>
   ShardingConfig.layer({ ...defaultSettings, ...settings, runnerAddress: address, runnerListenAddress: Option.none() })
@@ -86,7 +73,10 @@ const clientProtocol: Layer.Layer<Runners.RpcClientProtocol, never, RpcSerializa
     })
   )
 
-/** The engine's RPC-backed `Runners`, whose sends report to `unavailable` whether they reached a runner. */
+/**
+ * The engine's RPC-backed `Runners`, whose sends report to `unavailable`
+ * whether they reached a runner, and drop a connection that failed.
+ */
 const watchedRunners = (unavailable: Unavailable) =>
   Layer.effect(
     Runners.Runners,
@@ -96,7 +86,12 @@ const watchedRunners = (unavailable: Unavailable) =>
         runners.send(options).pipe(
           Effect.tapError((error) =>
             error._tag === "RunnerUnavailable"
-              ? unavailable.failed(options.message.envelope.address.entityId)
+              // drop the broken connection, so that the retry connects again (the engine drops it only when the
+              // runner leaves its storage, which a static list never does: a restarted runner was never found)
+              ? Effect.andThen(
+                runners.onRunnerUnavailable(options.address),
+                unavailable.failed(options.message.envelope.address.entityId)
+              )
               : Effect.void
           ),
           Effect.tap(() => unavailable.reached(options.message.envelope.address.entityId))
