@@ -156,8 +156,10 @@ export interface Options<E = never, R = never> extends CommonOptions<E, R> {
   readonly maxChunksInFlight?: number | undefined
   /**
    * How long a call may wait for an unreachable runner before it fails with
-   * `WorkerStartFailed` saying so (default 10 seconds). A runner that answers
-   * is never timed out, however long its task runs.
+   * `WorkerStartFailed` saying so (default 10 seconds; 30 seconds with
+   * `postgres`, which must outlast a failover: a dead runner's calls wait
+   * for its shards to move, ~5–10 s). A runner that answers is never timed
+   * out, however long its task runs.
    */
   readonly unavailableTimeout?: Duration.Input | undefined
   /**
@@ -245,7 +247,9 @@ export const make = <E = never, R = never>(
     const membership = membershipOf(options)
     if (Cause.isIllegalArgumentError(membership)) return yield* membership
     const peers = options.membership === undefined ? (options.peers?.length ?? 0) : 0
-    const timeout = Duration.fromInputUnsafe(options.unavailableTimeout ?? Duration.seconds(10))
+    const timeout = Duration.fromInputUnsafe(
+      options.unavailableTimeout ?? (options.postgres !== undefined ? Duration.seconds(30) : Duration.seconds(10))
+    )
     const unavailable = yield* Unavailable.make(timeout)
     const sharding = yield* Layer.build(ClusterTransport.client({ membership, settings: options.settings, unavailable }))
     const sender = yield* ClusterCalls.make({

@@ -6,7 +6,7 @@
  * 1. a runner `kill -9`ed in the middle of a map of 1,000 tasks loses none of them: each ran once,
  *    or ran again elsewhere because its runner died (at-least-once); its shards are served again
  *    within a (generous) bound, the figure printed;
- * 2. a runner started late takes shards (tasks run on it);
+ * 2. a runner started late (with the CLI's `--postgres`) takes shards (tasks run on it);
  * 3. a runner stopped with SIGTERM in the middle of a map hands its shards off: it exits, every
  *    task is answered, and none ran twice.
  * Runs are counted through the side effects tasks leave (test/fixtures/cluster-pg-tasks.ts), not
@@ -46,6 +46,25 @@ const busiest = (dir: string, runners: ReadonlyArray<RunnerProcess>): RunnerProc
   return runners.reduce((a, b) => (counts.get(a.pid) ?? 0) >= (counts.get(b.pid) ?? 0) ? a : b)
 }
 
+/** Fails, saying which tasks never finished and what the runners printed, if `effect` takes longer than `millis`. */
+const diagnoseAfter = (millis: number, dir: string, runners: () => ReadonlyArray<RunnerProcess> = () => all) =>
+<A, E>(effect: Effect.Effect<A, E>) =>
+  effect.pipe(
+    Effect.timeoutOrElse({
+      duration: millis,
+      orElse: () =>
+        Effect.die(
+          new Error(
+            `the map did not finish in ${millis} ms; started, not finished: ${
+              JSON.stringify([...tally(dir)].filter(([, runs]) => runs.ends.length === 0))
+            }\n${runners().map((runner) => `runner ${runner.pid}:\n${runner.output().slice(-4000)}`).join("\n")}`
+          )
+        )
+    })
+  )
+/** Every runner started by this file (for diagnostics). */
+const all: Array<RunnerProcess> = []
+
 /** 1,000 tasks of 20 ms each, in chunks of 4, leaving their traces in `dir`. */
 const bigMap = (pool: Pool, dir: string) =>
   pool.starmap(pgTasks.record, ids.map((i) => [i, dir, 20] as const), { chunksize: 4 })
@@ -61,7 +80,8 @@ describe.skipIf(!postgresUrl)(`Postgres membership: failover${skipReason ? ` (sk
     inCluster(Effect.gen(function*() {
       state.url = yield* freshDatabase
       state.runners = yield* Effect.forEach([1, 2, 3], () => startRunner(state.url), { concurrency: "unbounded" })
-      state.pool = yield* ClusterPool.make({ postgres: state.url, root, unavailableTimeout: "60 seconds" })
+      all.push(...state.runners)
+      state.pool = yield* ClusterPool.make({ postgres: state.url, root }) // the default unavailableTimeout (30 s)
       const dir = yield* tempDir
       assert.deepStrictEqual(yield* state.pool.starmap(pgTasks.record, [[1, dir, 0], [2, dir, 0]]), [1, 2])
     })), 120_000)
@@ -74,7 +94,7 @@ describe.skipIf(!postgresUrl)(`Postgres membership: failover${skipReason ? ` (sk
       const victim = busiest(dir, state.runners)
       const killedAt = yield* Clock.currentTimeMillis
       process.kill(victim.pid, "SIGKILL")
-      const results = yield* Fiber.join(running)
+      const results = yield* Fiber.join(running).pipe(diagnoseAfter(90_000, dir))
       const recovery = (yield* Clock.currentTimeMillis) - killedAt
       state.runners = state.runners.filter((runner) => runner !== victim)
       assert.deepStrictEqual(results, ids, "every task answered, in order")
@@ -91,10 +111,11 @@ describe.skipIf(!postgresUrl)(`Postgres membership: failover${skipReason ? ` (sk
       assert.isBelow(recovery, 60_000, "the dead runner's shards were served again")
     }).pipe(Effect.scoped), 120_000)
 
-  it.live("2. a runner started late takes shards", () =>
+  it.live("2. a runner started late (by the CLI: runner --postgres URL) takes shards", () =>
     inCluster(Effect.gen(function*() {
-      const late = yield* startRunner(state.url)
+      const late = yield* startRunner(state.url, { how: "cli" })
       state.runners = [...state.runners, late]
+      all.push(late)
       const startedAt = yield* Clock.currentTimeMillis
       const dir = yield* tempDir
       // maps until a task runs on the late runner
@@ -113,7 +134,7 @@ describe.skipIf(!postgresUrl)(`Postgres membership: failover${skipReason ? ` (sk
       yield* startedAtLeast(dir, 300)
       const leaving = busiest(dir, state.runners)
       process.kill(leaving.pid, "SIGTERM")
-      const results = yield* Fiber.join(running)
+      const results = yield* Fiber.join(running).pipe(diagnoseAfter(90_000, dir))
       const exit = yield* Effect.promise(() => leaving.exited)
       assert.deepStrictEqual(results, ids, "every task answered, in order")
       const byId = tally(dir)

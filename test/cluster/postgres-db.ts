@@ -68,6 +68,14 @@ export const tempDir: Effect.Effect<string, never, Scope.Scope> = Effect.acquire
 )
 
 const runnerMain = fileURLToPath(new URL("../fixtures/cluster-pg-runner.ts", import.meta.url))
+const cliMain = fileURLToPath(new URL("../../src/bin/effect-multiprocessing.ts", import.meta.url))
+const testRoot = fileURLToPath(new URL("../", import.meta.url))
+
+/** The runner's command line: the fixture program, or the package's CLI with `--postgres`. */
+const argvOf = (how: "program" | "cli", port: number, url: string, size: number) =>
+  how === "program"
+    ? [runnerMain, String(port), url, String(size)]
+    : [cliMain, "runner", "--port", String(port), "--postgres", url, "--size", String(size), "--root", testRoot]
 
 /** A runner process: the real node process (no npx or shell in between), so a signal reaches it. */
 export interface RunnerProcess {
@@ -91,15 +99,19 @@ const accepts = (port: number): Promise<boolean> =>
   })
 
 /**
- * Starts a runner of the Postgres cluster at `url` (test/fixtures/cluster-pg-runner.ts) on a free
- * port and waits until it listens; killed (SIGKILL) when the scope closes if still alive.
+ * Starts a runner of the Postgres cluster at `url` (test/fixtures/cluster-pg-runner.ts, or the CLI)
+ * on a free port, with worker threads, and waits until it listens; killed (SIGKILL) when the scope
+ * closes if still alive.
  */
-export const startRunner = (url: string, size = 4): Effect.Effect<RunnerProcess, Error, Scope.Scope> =>
+export const startRunner = (
+  url: string,
+  options: { readonly size?: number; readonly how?: "program" | "cli" } = {}
+): Effect.Effect<RunnerProcess, Error, Scope.Scope> =>
   Effect.flatMap(freePort, (port) =>
     Effect.acquireRelease(
       Effect.tryPromise({
         try: async () => {
-          const child = spawn(process.execPath, [runnerMain, String(port), url, String(size)], {
+          const child = spawn(process.execPath, argvOf(options.how ?? "program", port, url, options.size ?? 4), {
             stdio: ["ignore", "pipe", "pipe"]
           })
           const chunks: Array<string> = []
