@@ -55,7 +55,6 @@ import * as ClusterCalls from "./internal/cluster/clusterCalls.ts"
 import * as ClusterPoolEngine from "./internal/cluster/clusterPool.ts"
 import * as ClusterTransport from "./internal/cluster/clusterTransport.ts"
 import * as Durable from "./internal/cluster/durable.ts"
-import type * as Postgres from "./internal/cluster/postgres.ts"
 import * as RunnerHost from "./internal/cluster/runnerHost.ts"
 import * as StaticMembership from "./internal/cluster/staticMembership.ts"
 import * as TaskIdentity from "./internal/cluster/taskIdentity.ts"
@@ -79,12 +78,48 @@ export type Membership<E = never, R = never> = Layer.Layer<
 >
 
 /**
- * The long form of the `postgres` option: the database's URL and how the cluster uses it.
+ * The long form of the `postgres` option: Postgres membership (with failover) and the storage
+ * durable calls need; the database's URL and how the cluster uses it.
  *
  * @since 0.1.0
  * @category models
  */
-export type PostgresOptions = Postgres.PostgresOptions
+export interface PostgresOptions {
+  /**
+   * The database's URL, e.g. `postgres://user:password@db.internal:5432/cluster`. Every runner and
+   * client of one cluster uses the same database (and the same `tablePrefix`).
+   *
+   * @since 0.1.0
+   */
+  readonly url: string | Redacted.Redacted<string>
+  /**
+   * The prefix of the cluster's tables (`<prefix>_runners`, `<prefix>_messages`, …). Default
+   * `"cluster"`. Two clusters can share a database under two prefixes.
+   *
+   * @since 0.1.0
+   */
+  readonly tablePrefix?: string | undefined
+  /**
+   * The most database connections this process opens. Default 10.
+   *
+   * @since 0.1.0
+   */
+  readonly maxConnections?: number | undefined
+  /**
+   * How long a processed durable call stays in storage, its result served to a resubmission.
+   * Runners delete older ones every `retentionSweepInterval`. Default 24 hours.
+   *
+   * @since 0.1.0
+   */
+  readonly retention?: Duration.Input | undefined
+  /**
+   * How often each runner deletes the processed durable calls older than `retention`. Default
+   * 1 minute.
+   *
+   * @since 0.1.0
+   */
+  readonly retentionSweepInterval?: Duration.Input | undefined
+}
 
 /**
  * Effect Cluster's sharding settings (`ShardingConfig`), but the addresses.

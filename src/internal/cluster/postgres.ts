@@ -23,54 +23,11 @@ import type * as RunnerStorage from "effect/cluster/RunnerStorage"
 import type * as ShardingConfig from "effect/cluster/ShardingConfig"
 import * as SqlMessageStorage from "effect/cluster/SqlMessageStorage"
 import * as SqlRunnerStorage from "effect/cluster/SqlRunnerStorage"
-import type * as Duration from "effect/Duration"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import type * as SqlError from "effect/sql/SqlError"
+import type { PostgresOptions } from "../../ClusterPool.ts"
 import * as DurableRetention from "./durableRetention.ts"
-
-/**
- * Membership through a PostgreSQL database, with failover, and the storage durable calls need.
- *
- * @since 0.1.0
- * @category models
- */
-export interface PostgresOptions {
-  /**
-   * The database's URL, e.g. `postgres://user:password@db.internal:5432/cluster`. Every runner and
-   * client of one cluster uses the same database (and the same `tablePrefix`).
-   *
-   * @since 0.1.0
-   */
-  readonly url: string | Redacted.Redacted<string>
-  /**
-   * The prefix of the cluster's tables (`<prefix>_runners`, `<prefix>_messages`, …). Default
-   * `"cluster"`. Two clusters can share a database under two prefixes.
-   *
-   * @since 0.1.0
-   */
-  readonly tablePrefix?: string | undefined
-  /**
-   * The most database connections this process opens. Default 10.
-   *
-   * @since 0.1.0
-   */
-  readonly maxConnections?: number | undefined
-  /**
-   * How long a processed durable call stays in storage, its result served to a resubmission.
-   * Runners delete older ones every `retentionSweepInterval`. Default 24 hours.
-   *
-   * @since 0.1.0
-   */
-  readonly retention?: Duration.Input | undefined
-  /**
-   * How often each runner deletes the processed durable calls older than `retention`. Default
-   * 1 minute.
-   *
-   * @since 0.1.0
-   */
-  readonly retentionSweepInterval?: Duration.Input | undefined
-}
 
 /** The `postgres` option in its long form. */
 export const normalize = (option: string | Redacted.Redacted<string> | PostgresOptions): PostgresOptions =>
