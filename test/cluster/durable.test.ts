@@ -3,18 +3,29 @@
  * file), this test as the client. A job's chunks are persisted with a primary key; the same job
  * resubmitted (by a new client, as after a restart) is answered from storage without running again;
  * the same job id with other items runs them; a durable pool dedupes identical calls; the retention
- * sweep deletes processed calls (never pending ones), after which a resubmission runs again.
+ * sweep deletes processed calls (never pending ones), after which a resubmission runs again; a
+ * durable job whose runner is killed mid-job finishes on the other.
  * Runs are counted through the side effects tasks leave.
  */
 import * as PgClient from "@effect/sql-pg/PgClient"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Clock, Effect, Exit, Redacted, Scope } from "effect"
+import { Cause, Clock, Effect, Exit, Fiber, Redacted, Scope } from "effect"
 import { afterAll } from "vitest"
 import * as ClusterPool from "../../src/ClusterPool.ts"
 import * as DurableRetention from "../../src/internal/cluster/durableRetention.ts"
 import type { Pool } from "../../src/WorkerPool.ts"
 import { pgTasks } from "../fixtures/cluster-pg-tasks.ts"
-import { freshDatabase, postgresUrl, query, readRuns, skipReason, startRunner, tempDir } from "./postgres-db.ts"
+import {
+  freshDatabase,
+  postgresUrl,
+  query,
+  readRuns,
+  type RunnerProcess,
+  skipReason,
+  startRunner,
+  tally,
+  tempDir
+} from "./postgres-db.ts"
 
 const root = new URL("../", import.meta.url)
 const items = (dir: string, from: number, count: number) =>
@@ -23,7 +34,7 @@ const starts = (dir: string) => readRuns(dir).filter((run) => run.event === "sta
 
 describe.skipIf(!postgresUrl)(`durable mode${skipReason ? ` (skipped: ${skipReason})` : ""}`, () => {
   const scope = Effect.runSync(Scope.make())
-  const state = { url: "", dir: "" }
+  const state = { url: "", dir: "", runners: [] as ReadonlyArray<RunnerProcess> }
   const inCluster = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>) => Effect.provideService(effect, Scope.Scope, scope)
   afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)), 60_000)
   /** A new client of the cluster, as a restarted program would make. */
@@ -34,7 +45,7 @@ describe.skipIf(!postgresUrl)(`durable mode${skipReason ? ` (skipped: ${skipReas
     inCluster(Effect.gen(function*() {
       state.url = yield* freshDatabase
       state.dir = yield* tempDir
-      yield* Effect.forEach([1, 2], () => startRunner(state.url), { concurrency: "unbounded" })
+      state.runners = yield* Effect.forEach([1, 2], () => startRunner(state.url), { concurrency: "unbounded" })
     })), 120_000)
 
   it.live("a resubmitted job is answered from storage; the same job id with other items runs them", () =>
@@ -102,6 +113,28 @@ describe.skipIf(!postgresUrl)(`durable mode${skipReason ? ` (skipped: ${skipReas
       const pool = yield* client()
       yield* pool.starmap(pgTasks.record, items(dir, 0, 40), { chunksize: 4 }).pipe(ClusterPool.withJob("job-1"))
       assert.strictEqual(starts(dir), before + 40)
+    }).pipe(Effect.scoped), 120_000)
+
+  it.live("a durable job whose runner is kill -9ed mid-job: every task finishes, re-runs only of the dead runner's", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const pool = yield* client()
+      const job = Array.from({ length: 40 }, (_, i) => [1000 + i, dir, 200] as const)
+      const running = yield* Effect.forkChild(
+        pool.starmap(pgTasks.record, job, { chunksize: 2 }).pipe(ClusterPool.withJob("job-killed"))
+      )
+      while (starts(dir) < 8) yield* Effect.sleep(20)
+      const counts = new Map<number, number>()
+      for (const run of readRuns(dir)) counts.set(run.pid, (counts.get(run.pid) ?? 0) + 1)
+      const victim = state.runners.reduce((a, b) => (counts.get(a.pid) ?? 0) >= (counts.get(b.pid) ?? 0) ? a : b)
+      process.kill(victim.pid, "SIGKILL")
+      assert.deepStrictEqual(yield* Fiber.join(running), job.map(([i]) => i))
+      const byId = tally(dir)
+      for (const [i] of job) {
+        const runs = byId.get(i)
+        assert.isAbove(runs?.ends.length ?? 0, 0, `task ${i} finished`)
+        if (runs!.starts.length > 1) assert.include(runs!.starts, victim.pid, `task ${i} ran twice, once on the dead runner`)
+      }
     }).pipe(Effect.scoped), 120_000)
 
   it.effect("durable mode needs Postgres; a job id is 1–64 characters without /", () =>
