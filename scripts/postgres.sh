@@ -10,7 +10,8 @@
 # port with its socket inside that directory, and creates the database. Nothing else on the machine
 # changes: no service, no port other than the one printed. Progress and timings go to stderr; stdout
 # carries only the `export` lines. As root, the server runs as the `postgres` user (initdb refuses root).
-# Set PG_BIN to use the binaries of a particular installation, EFFECT_MP_PG_NO_INSTALL to never install.
+# Set PG_BIN to use the binaries of a particular installation, EFFECT_MP_PG_NO_INSTALL to never install,
+# EFFECT_MP_PG_WATCH_PID to stop and delete the server once that process has exited, however it ended.
 set -euo pipefail
 
 log() { echo "postgres.sh: $*" >&2; }
@@ -97,6 +98,12 @@ start() {
   as_owner "$bin/createdb" -h 127.0.0.1 -p "$port" -U postgres effect_mp_test
   local t4; t4=$(now_ms)
   log "ready on 127.0.0.1:$port in $(( t4 - t0 )) ms (initdb $(( t2 - t1 )) ms, start $(( t3 - t2 )) ms, createdb $(( t4 - t3 )) ms)"
+  if [[ -n "${EFFECT_MP_PG_WATCH_PID:-}" ]]; then
+    # a watchdog: once that process is gone (even killed with SIGKILL, its own teardown never run),
+    # stop and delete this server
+    setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; "$2" stop "$3"' _ \
+      "$EFFECT_MP_PG_WATCH_PID" "$(realpath "$0")" "$dir" </dev/null >/dev/null 2>&1 &
+  fi
   echo "export EFFECT_MP_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:$port/effect_mp_test"
   echo "export EFFECT_MP_TEST_POSTGRES_DIR=$dir"
 }

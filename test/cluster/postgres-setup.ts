@@ -47,7 +47,12 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   }
   try {
     // EFFECT_MP_PG_NO_INSTALL: a developer's test run never installs system packages.
-    const { stdout } = await run(["start"], { ...process.env, EFFECT_MP_PG_NO_INSTALL: "1" })
+    // EFFECT_MP_PG_WATCH_PID: the server goes with this process even if it is killed before its teardown.
+    const { stdout } = await run(["start"], {
+      ...process.env,
+      EFFECT_MP_PG_NO_INSTALL: "1",
+      EFFECT_MP_PG_WATCH_PID: String(process.pid)
+    })
     const vars = parseExports(stdout)
     const url = vars.EFFECT_MP_TEST_POSTGRES_URL
     const dir = vars.EFFECT_MP_TEST_POSTGRES_DIR
