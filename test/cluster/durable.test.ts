@@ -4,7 +4,7 @@
  * resubmitted (by a new client, as after a restart) is answered from storage without running again;
  * the same job id with other items runs them; a durable pool dedupes identical calls; the retention
  * sweep deletes processed calls (never pending ones), after which a resubmission runs again; a
- * durable job whose runner is killed mid-job finishes on the other.
+ * durable job whose runner is killed mid-job finishes on the other; a runner sweeps periodically.
  * Runs are counted through the side effects tasks leave.
  */
 import * as PgClient from "@effect/sql-pg/PgClient"
@@ -136,6 +136,18 @@ describe.skipIf(!postgresUrl)(`durable mode${skipReason ? ` (skipped: ${skipReas
         if (runs!.starts.length > 1) assert.include(runs!.starts, victim.pid, `task ${i} ran twice, once on the dead runner`)
       }
     }).pipe(Effect.scoped), 120_000)
+
+  it.live("a runner sweeps processed durable calls past the retention, periodically", () =>
+    inCluster(Effect.gen(function*() {
+      const { dir, url } = state
+      const pool = yield* client()
+      yield* pool.starmap(pgTasks.record, items(dir, 2000, 8), { chunksize: 4 }).pipe(ClusterPool.withJob("job-swept"))
+      const processed = "SELECT count(*)::int AS n FROM cluster_messages WHERE processed"
+      assert.isAbove((yield* query<{ n: number }>(url, processed))[0].n, 0)
+      // a runner that keeps processed calls 1 ms and sweeps every 200 ms
+      yield* startRunner(url, { env: { EFFECT_MP_TEST_RETENTION_MS: "1", EFFECT_MP_TEST_SWEEP_MS: "200" } })
+      while ((yield* query<{ n: number }>(url, processed))[0].n > 0) yield* Effect.sleep(100)
+    })), 60_000)
 
   it.effect("durable mode needs Postgres; a job id is 1–64 characters without /", () =>
     Effect.gen(function*() {

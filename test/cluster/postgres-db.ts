@@ -105,14 +105,19 @@ const accepts = (port: number): Promise<boolean> =>
  */
 export const startRunner = (
   url: string,
-  options: { readonly size?: number; readonly how?: "program" | "cli" } = {}
+  options: {
+    readonly size?: number
+    readonly how?: "program" | "cli"
+    readonly env?: Record<string, string>
+  } = {}
 ): Effect.Effect<RunnerProcess, Error, Scope.Scope> =>
   Effect.flatMap(freePort, (port) =>
     Effect.acquireRelease(
       Effect.tryPromise({
         try: async () => {
           const child = spawn(process.execPath, argvOf(options.how ?? "program", port, url, options.size ?? 4), {
-            stdio: ["ignore", "pipe", "pipe"]
+            stdio: ["ignore", "pipe", "pipe"],
+            env: { ...process.env, ...options.env }
           })
           const chunks: Array<string> = []
           child.stdout!.on("data", (chunk: Buffer) => chunks.push(chunk.toString("utf8")))
