@@ -26,7 +26,17 @@ import { howManyWithinRange, mulberry32, tasks } from "./seed-tasks.ts"
 /** The directory the task modules are found under, here and on every runner: this one. */
 const root = new URL(".", import.meta.url)
 const cli = fileURLToPath(new URL("../src/bin/effect-multiprocessing.ts", import.meta.url))
-const ports = [47401, 47402, 47403]
+/** Three ports free on this machine (a deployment names fixed ones: `--port 4000`). */
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = Net.createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as Net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+const ports = await Promise.all([freePort(), freePort(), freePort()])
 const peers = ports.map((port) => `127.0.0.1:${port}`)
 
 const random = mulberry32(100)

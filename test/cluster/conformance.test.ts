@@ -25,6 +25,7 @@ import {
   WorkerPool
 } from "../../src/index.ts"
 import { Odd, tasks } from "../fixtures/tasks.ts"
+import { clusterTasks } from "./fixtures/cluster-tasks.ts"
 import { load, makeFlags, open, waitFor } from "../utils.ts"
 import * as Runners from "./runners.ts"
 
@@ -121,8 +122,8 @@ layer(PoolLive, { excludeTestServices: true, timeout: "60 seconds" })("cluster c
   it.effect("5. a chunksize larger than the input gives one chunk; chunked and unchunked results are equal", () =>
     Effect.gen(function*() {
       const items = Array.from({ length: 10 }, (_, i) => i)
-      const oneChunk = yield* WorkerPool.map(tasks.tagWithWorker, items, { chunksize: 100 })
-      assert.strictEqual(new Set(oneChunk.map(([, worker]) => worker.split(":")[0])).size, 1, "one runner")
+      const oneChunk = yield* WorkerPool.map(clusterTasks.tagWithRunner, items, { chunksize: 100 })
+      assert.strictEqual(new Set(oneChunk.map(([, runner]) => runner)).size, 1, "one runner")
       assert.deepStrictEqual(oneChunk.map(([x]) => x), items)
       const squares = items.map((x) => x * x)
       for (const chunksize of [1, 3, 10, 11, 1000]) {
@@ -176,9 +177,14 @@ layer(PoolLive, { excludeTestServices: true, timeout: "60 seconds" })("cluster c
       )
       assert.deepStrictEqual(results, Array.from({ length: n }, (_, i) => i + 1))
       const { runners } = yield* Runners.ClusterRunners
-      const tagged = yield* WorkerPool.map(tasks.tagWithWorker, Array.from({ length: 400 }, (_, i) => i), { chunksize: 1 })
-      const pids = new Set(tagged.map(([, worker]) => worker.split(":")[0]))
-      assert.isAtLeast(pids.size, runners.length, "every runner's workers ran some")
+      const tagged = yield* WorkerPool.map(clusterTasks.tagWithRunner, Array.from({ length: 400 }, (_, i) => i), {
+        chunksize: 1
+      })
+      assert.deepStrictEqual(
+        new Set(tagged.map(([, runner]) => runner)),
+        new Set(runners.map((runner) => runner.process.pid)),
+        "every runner ran some"
+      )
     }))
 
   // -- errors ---------------------------------------------------------------------------------------------------
@@ -554,6 +560,21 @@ layer(PoolLive, { excludeTestServices: true, timeout: "60 seconds" })("cluster c
       assert.strictEqual(error.remoteName, "TaskNotFound")
       assert.include(error.message, `cannot load the task module ${Path.basename(dir)}/client-only-tasks.ts`)
       assert.strictEqual(yield* WorkerPool.apply(tasks.square, [3]), 9, "the cluster keeps serving")
+    }))
+
+  it.effect("stats counts this client's calls; broadcast is refused with an IllegalArgumentError that says why", () =>
+    Effect.gen(function*() {
+      const pool = yield* freshPool
+      yield* pool.map(tasks.square, [1, 2, 3, 4], { chunksize: 2 })
+      yield* Effect.flip(pool.apply(tasks.boom, ["x"]))
+      const stats = yield* pool.stats
+      assert.strictEqual(stats.succeeded, 2)
+      assert.strictEqual(stats.failed, 1)
+      assert.strictEqual(stats.running, 0)
+      assert.strictEqual(stats.run.count, 3)
+      const error = yield* Effect.flip(pool.broadcast(tasks.square, [2]))
+      assert.isTrue(Cause.isIllegalArgumentError(error))
+      assert.include((error as Cause.IllegalArgumentError).message, "cannot reach every worker")
     }))
 
   it.effect("a task outside the declared root is refused with an IllegalArgumentError", () =>

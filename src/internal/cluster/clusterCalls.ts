@@ -13,10 +13,10 @@
  */
 import * as Cause from "effect/Cause"
 import type { Sharding } from "effect/cluster/Sharding"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
+import * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
 import { PoolTerminated, TaskError, WorkerCrashed, WorkerStartFailed } from "../../PoolError.ts"
 import type * as Task from "../../Task.ts"
@@ -56,7 +56,6 @@ export const make = (options: {
     const ids = entityIds(options.entities)
     const clients = ids.map(clientFor)
     let next = 0
-    const terminated = yield* Deferred.make<never, PoolTerminated>()
     const counts = { inFlight: 0, succeeded: 0, failed: 0, roundTrips: 0, totalMillis: 0, maxMillis: 0 }
 
     const send = <A>(
@@ -68,12 +67,9 @@ export const make = (options: {
       Effect.suspend(() => {
         const index = to ?? next
         if (to === undefined) next = (next + 1) % clients.length
-        const entityId = ids[index]
-        const noRunner = Effect.flatMap(options.unavailable.gone(entityId), (why) =>
-          Effect.fail(new WorkerStartFailed({ attempts: 0, message: `ClusterPool: ${why}` })))
         const started = performance.now()
         counts.inFlight++
-        return Effect.raceAllFirst([run(clients[index]), noRunner, Deferred.await(terminated)]).pipe(
+        return guarded(ids[index], run(clients[index])).pipe(
           Effect.catchCause((cause) => Effect.failCause(clusterCause(task, cause))),
           Effect.flatMap(read),
           Effect.onExit((exit) =>
@@ -90,13 +86,38 @@ export const make = (options: {
         )
       })
 
+    /**
+     * Runs a send in a fiber of its own, and ends the call early, interrupting
+     * the send, when its runner is unreachable or the pool is terminated.
+     */
+    const guarded = <A>(entityId: string, rpc: Effect.Effect<A, unknown>): Effect.Effect<A, unknown> =>
+      Effect.flatMap(Effect.forkChild(rpc), (fiber) =>
+        Effect.callback<A, unknown>((resume) => {
+          const stop = options.unavailable.listen(entityId, (reason) => {
+            fiber.interruptUnsafe()
+            resume(Effect.fail(
+              reason._tag === "Terminated"
+                ? new PoolTerminated({ message: "the pool was terminated before the task finished" })
+                : new WorkerStartFailed({ attempts: 0, message: `ClusterPool: ${reason.message}` })
+            ))
+          })
+          fiber.addObserver((exit) => {
+            stop()
+            resume(exit)
+          })
+          return Effect.suspend(() => {
+            stop()
+            return Fiber.interrupt(fiber)
+          })
+        }))
+
     // durable mode (durable.ts): the job of this call, if it is durable
     const durableJob: Effect.Effect<string | undefined> = Effect.map(
       Effect.service(Durable.CurrentJob),
       (job) => Option.isSome(job) ? job.value : options.durable ? Durable.AUTO_JOB : undefined
     )
     // one volatile round trip before the first durable call (a fresh client's first persisted message
-    // would otherwise wait in storage for a runner's poll); raced like any send, and retried if it failed
+    // would otherwise wait in storage for a runner's poll); guarded like any send, and retried if it failed
     let warm: Effect.Effect<unknown, unknown> | undefined
     const warmUp = (task: Task.Any) =>
       Effect.suspend(() => {
@@ -113,7 +134,12 @@ export const make = (options: {
       const key = Durable.chunkKey({ job, task: id, mode, argsList })
       return Effect.andThen(
         warmUp(task),
-        send(task, (client) => client.RunChunkDurable({ key, task: id, mode, argsList }), readResult(task), Durable.entityIndexFor(key, ids.length))
+        send(
+          task,
+          (client) => client.RunChunkDurable({ key, task: id, mode, argsList }),
+          readResult(task),
+          Durable.entityIndexFor(key, ids.length)
+        )
       )
     }
 
@@ -124,8 +150,7 @@ export const make = (options: {
 
     return {
       counts,
-      terminate: Deferred.fail(terminated, new PoolTerminated({ message: "the pool was terminated before the task finished" }))
-        .pipe(Effect.asVoid),
+      terminate: Effect.sync(options.unavailable.terminate),
       chunk: (task, id, mode, items) => {
         const argsList = Values.encodeArguments(task, items)
         if (!(argsList instanceof Uint8Array)) return Effect.fail(argsList)
@@ -157,11 +182,23 @@ export const make = (options: {
  * A send's failure as the caller sees it: a runner's answer rebuilt (a
  * declared error decoded); the engine's own errors as a `TaskError` naming
  * them; a defect (the volatile call's runner was lost, its connection broke)
- * as `WorkerCrashed`, the error a local pool gives when the worker holding a
- * task dies. An interruption stays one.
+ * or the runner's interruption of the call (it was shut down) as
+ * `WorkerCrashed`, the error a local pool gives when the worker holding a
+ * task dies.
  */
 const clusterCause = (task: Task.Any, cause: Cause.Cause<unknown>): Cause.Cause<unknown> => {
-  if (Cause.hasInterruptsOnly(cause)) return cause
+  // the caller's own interruption never reaches here (an interrupted fiber runs no error handler): this one is
+  // the runner's, which stopped the call as it shut down
+  if (Cause.hasInterruptsOnly(cause)) {
+    return Cause.fail(
+      new WorkerCrashed({
+        workerId: -1,
+        exitCode: null,
+        signal: null,
+        message: `the runner of a call of ${task.name} stopped it before it finished (the runner was shut down)`
+      })
+    )
+  }
   const error = Cause.findErrorOption(cause)
   if (error._tag === "Some") {
     const failure = error.value as { readonly _tag?: string }

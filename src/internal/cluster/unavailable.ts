@@ -1,63 +1,77 @@
 /**
- * The bounded wait for a runner. The engine retries a send whose runner
- * cannot be reached every `sendRetryInterval`, for ever; a `ClusterPool` call
- * must not hang silently. The client's sends report here, per entity id,
- * whether they reached a runner (clusterTransport.ts); a call waits on its
- * entity id's `gone` signal, which a watcher fires once the entity's runner
- * has been unreachable for `timeout`: the call then fails with a clear error
- * (and its send is interrupted, so the engine stops retrying it).
+ * The bounded wait for a runner, and the end of the calls in flight when the
+ * pool is terminated. The engine retries a send whose runner cannot be
+ * reached every `sendRetryInterval`, for ever; a `ClusterPool` call must not
+ * hang silently. The client's sends report here, per entity id, whether they
+ * reached a runner (clusterTransport.ts); a call in flight listens on its
+ * entity id, and a watcher fails it once the entity's runner has been
+ * unreachable for `timeout` (its send is then interrupted, so the engine stops
+ * retrying it). Listeners are plain callbacks, so a call costs no fiber here.
  *
  * @internal
  */
 import * as Clock from "effect/Clock"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 
-/** The sends' reports, and the calls' waits. */
+/** Why the calls of an entity id end before their runner answers. */
+export type Reason =
+  | { readonly _tag: "Unreachable"; readonly message: string }
+  | { readonly _tag: "Terminated" }
+
+/** The sends' reports, and the calls' listeners. */
 export interface Unavailable {
   /** A send to the runner of `entityId` found no runner there. */
   readonly failed: (entityId: string) => Effect.Effect<void>
   /** A send to the runner of `entityId` reached it. */
   readonly reached: (entityId: string) => Effect.Effect<void>
   /**
-   * Completes (with the reason) once the runner of `entityId` has been
-   * unreachable for the timeout; never while it answers.
+   * Calls `listener` (once) when the calls of `entityId` must end: its runner
+   * has been unreachable for the timeout, or the pool was terminated. Returns
+   * the function that removes the listener.
    */
-  readonly gone: (entityId: string) => Effect.Effect<string>
+  readonly listen: (entityId: string, listener: (reason: Reason) => void) => () => void
+  /** Ends every call in flight, and every later one, with `Terminated`. */
+  readonly terminate: () => void
 }
 
 interface Watch {
   since: number | undefined
-  signal: Deferred.Deferred<string>
+  readonly listeners: Set<(reason: Reason) => void>
 }
 
 /** Starts the watcher (in the current scope): it looks every `timeout / 10` (at most every second). */
 export const make = (timeout: Duration.Duration): Effect.Effect<Unavailable, never, Scope.Scope> =>
   Effect.gen(function*() {
     const watches = new Map<string, Watch>()
+    let terminated = false
     const watchOf = (entityId: string): Watch => {
       let watch = watches.get(entityId)
       if (watch === undefined) {
-        watch = { since: undefined, signal: Deferred.makeUnsafe<string>() }
+        watch = { since: undefined, listeners: new Set() }
         watches.set(entityId, watch)
       }
       return watch
     }
+    const end = (watch: Watch, reason: Reason) => {
+      const listeners = [...watch.listeners]
+      watch.listeners.clear()
+      for (const listener of listeners) listener(reason)
+    }
     const limit = Duration.toMillis(timeout)
-    const check = Effect.gen(function*() {
-      const now = yield* Clock.currentTimeMillis
-      for (const [entityId, watch] of watches) {
+    const unreachable: Reason = {
+      _tag: "Unreachable",
+      message: `no runner answered for ${Duration.format(timeout)}: the runner that serves these calls cannot be ` +
+        `reached (is it started, and listening at the address the others know it by?)`
+    }
+    const check = Effect.map(Clock.currentTimeMillis, (now) => {
+      for (const watch of watches.values()) {
+        // the calls waiting now fail; later ones wait their own timeout, counted from their own failed send
         if (watch.since !== undefined && now - watch.since >= limit) {
-          // the calls waiting now fail; later ones wait on a fresh signal, and fail in their turn if it is still down
-          watches.delete(entityId)
-          yield* Deferred.succeed(
-            watch.signal,
-            `no runner answered for ${Duration.format(timeout)}: the runner that serves these calls cannot be ` +
-              `reached (is it started, and listening at the address the others know it by?)`
-          )
+          watch.since = undefined
+          end(watch, unreachable)
         }
       }
     })
@@ -65,16 +79,29 @@ export const make = (timeout: Duration.Duration): Effect.Effect<Unavailable, nev
     yield* Effect.forkScoped(Effect.repeat(check, Schedule.spaced(every)))
     return {
       failed: (entityId) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          Effect.sync(() => {
-            const watch = watchOf(entityId)
-            watch.since ??= now
-          })),
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          const watch = watchOf(entityId)
+          if (watch.listeners.size > 0) watch.since ??= now
+        }),
       reached: (entityId) =>
         Effect.sync(() => {
           const watch = watches.get(entityId)
           if (watch !== undefined) watch.since = undefined
         }),
-      gone: (entityId) => Effect.suspend(() => Deferred.await(watchOf(entityId).signal))
+      listen: (entityId, listener) => {
+        if (terminated) {
+          listener({ _tag: "Terminated" })
+          return () => {}
+        }
+        const watch = watchOf(entityId)
+        watch.listeners.add(listener)
+        return () => {
+          watch.listeners.delete(listener)
+        }
+      },
+      terminate: () => {
+        terminated = true
+        for (const watch of watches.values()) end(watch, { _tag: "Terminated" })
+      }
     }
   })
