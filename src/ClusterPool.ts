@@ -45,6 +45,7 @@ import type * as ShardingConfig from "effect/cluster/ShardingConfig"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import type * as SocketServer from "effect/socket/SocketServer"
 import type { WorkerStartFailed } from "./PoolError.ts"
@@ -53,6 +54,7 @@ import * as WorkerPool from "./WorkerPool.ts"
 import * as ClusterCalls from "./internal/cluster/clusterCalls.ts"
 import * as ClusterPoolEngine from "./internal/cluster/clusterPool.ts"
 import * as ClusterTransport from "./internal/cluster/clusterTransport.ts"
+import * as Durable from "./internal/cluster/durable.ts"
 import * as RunnerHost from "./internal/cluster/runnerHost.ts"
 import * as StaticMembership from "./internal/cluster/staticMembership.ts"
 import * as TaskIdentity from "./internal/cluster/taskIdentity.ts"
@@ -62,7 +64,9 @@ import { cpuCount } from "./internal/cpu.ts"
 /**
  * How the processes of a cluster find the runners and keep messages: a layer
  * providing effect's `RunnerStorage` and `MessageStorage`. Without one, a
- * static list of `peers` is used (no database, no failover).
+ * static list of `peers` is used (no database, no failover). It may read the
+ * process's `ShardingConfig` (SQL storage does: the lock expiry, the shard
+ * count), which the cluster provides.
  *
  * @since 0.1.0
  * @category models
@@ -70,8 +74,52 @@ import { cpuCount } from "./internal/cpu.ts"
 export type Membership<E = never, R = never> = Layer.Layer<
   RunnerStorage.RunnerStorage | MessageStorage.MessageStorage,
   E,
-  R
+  R | ShardingConfig.ShardingConfig
 >
+
+/**
+ * The long form of the `postgres` option: Postgres membership (with failover) and the storage
+ * durable calls need; the database's URL and how the cluster uses it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PostgresOptions {
+  /**
+   * The database's URL, e.g. `postgres://user:password@db.internal:5432/cluster`. Every runner and
+   * client of one cluster uses the same database (and the same `tablePrefix`).
+   *
+   * @since 0.1.0
+   */
+  readonly url: string | Redacted.Redacted<string>
+  /**
+   * The prefix of the cluster's tables (`<prefix>_runners`, `<prefix>_messages`, …). Default
+   * `"cluster"`. Two clusters can share a database under two prefixes.
+   *
+   * @since 0.1.0
+   */
+  readonly tablePrefix?: string | undefined
+  /**
+   * The most database connections this process opens. Default 10.
+   *
+   * @since 0.1.0
+   */
+  readonly maxConnections?: number | undefined
+  /**
+   * How long a processed durable call stays in storage, its result served to a resubmission.
+   * Runners delete older ones every `retentionSweepInterval`. Default 24 hours.
+   *
+   * @since 0.1.0
+   */
+  readonly retention?: Duration.Input | undefined
+  /**
+   * How often each runner deletes the processed durable calls older than `retention`. Default
+   * 1 minute.
+   *
+   * @since 0.1.0
+   */
+  readonly retentionSweepInterval?: Duration.Input | undefined
+}
 
 /**
  * Effect Cluster's sharding settings (`ShardingConfig`), but the addresses.
@@ -99,7 +147,16 @@ export interface CommonOptions<E = never, R = never> {
    * `unavailableTimeout`.
    */
   readonly peers?: ReadonlyArray<string> | undefined
-  /** Membership other than a static list (e.g. Postgres): replaces `peers`. */
+  /**
+   * Membership through a PostgreSQL database (the production setup): its URL, or `PostgresOptions`
+   * (table prefix, connections, durable mode's retention). Runners register there and take shards
+   * with locks held in the database; a runner that dies loses them and the others take over its
+   * shards (a few seconds with the default `settings`), and the calls it held run again elsewhere
+   * (at-least-once). It also stores durable calls (`durable`, `withJob`). Replaces `peers`. Needs
+   * the `@effect/sql-pg` package.
+   */
+  readonly postgres?: string | Redacted.Redacted<string> | PostgresOptions | undefined
+  /** Membership other than a static list or Postgres: replaces `peers`. */
   readonly membership?: Membership<E, R> | undefined
   /**
    * The directory the task modules are found under, the same code deployed
@@ -134,10 +191,21 @@ export interface Options<E = never, R = never> extends CommonOptions<E, R> {
   readonly maxChunksInFlight?: number | undefined
   /**
    * How long a call may wait for an unreachable runner before it fails with
-   * `WorkerStartFailed` saying so (default 10 seconds). A runner that answers
-   * is never timed out, however long its task runs.
+   * `WorkerStartFailed` saying so (default 10 seconds; 30 seconds with
+   * `postgres`, which must outlast a failover: a dead runner's calls wait
+   * for its shards to move, ~5–10 s). A runner that answers is never timed
+   * out, however long its task runs.
    */
   readonly unavailableTimeout?: Duration.Input | undefined
+  /**
+   * Durable mode for every call of this pool (needs `postgres`): each chunk is persisted before it
+   * runs, with a primary key from its task and items, so a runner that dies with it hands it on
+   * through storage, and the same call made again (a restarted client resubmitting its job) is
+   * answered from storage for as long as `PostgresOptions.retention` keeps it. Identical calls are
+   * one job then: to scope them, name jobs with `withJob` (which makes calls durable on any
+   * Postgres pool). Default false.
+   */
+  readonly durable?: boolean | undefined
 }
 
 /**
@@ -172,6 +240,15 @@ const membershipOf = <E, R>(
   self?: StaticMembership.Peer
 ): Membership<E, R> | Cause.IllegalArgumentError => {
   if (options.membership !== undefined) return options.membership
+  if (options.postgres !== undefined) {
+    const postgres = options.postgres
+    // loaded only when used: a static-peer cluster needs no @effect/sql-pg
+    return Layer.unwrap(Effect.map(
+      Effect.promise(() => import("./internal/cluster/postgres.ts")),
+      // a runner (self) sweeps durable calls past their retention
+      (Postgres) => Postgres.layer(Postgres.normalize(postgres), { sweep: self !== undefined })
+    )) as Membership<any, never>
+  }
   const peers = parsePeers(options.peers)
   if (Cause.isIllegalArgumentError(peers)) return peers
   if (self !== undefined) peers.push(self)
@@ -199,13 +276,22 @@ export const make = <E = never, R = never>(
     const invalid = positiveInt("size", options.size) ?? positiveInt("entities", options.entities) ??
       positiveInt("maxChunksInFlight", options.maxChunksInFlight)
     if (invalid) return yield* invalid
+    if (options.durable && options.postgres === undefined && options.membership === undefined) {
+      return yield* illegal("ClusterPool: durable mode needs message storage: give postgres (static peers keep no messages)")
+    }
     const membership = membershipOf(options)
     if (Cause.isIllegalArgumentError(membership)) return yield* membership
     const peers = options.membership === undefined ? (options.peers?.length ?? 0) : 0
-    const timeout = Duration.fromInputUnsafe(options.unavailableTimeout ?? Duration.seconds(10))
+    const timeout = Duration.fromInputUnsafe(
+      options.unavailableTimeout ?? (options.postgres !== undefined ? Duration.seconds(30) : Duration.seconds(10))
+    )
     const unavailable = yield* Unavailable.make(timeout)
     const sharding = yield* Layer.build(ClusterTransport.client({ membership, settings: options.settings, unavailable }))
-    const sender = yield* ClusterCalls.make({ entities: options.entities ?? (peers > 0 ? 8 * peers : 32), unavailable })
+    const sender = yield* ClusterCalls.make({
+      entities: options.entities ?? (peers > 0 ? 8 * peers : 32),
+      unavailable,
+      durable: options.durable
+    })
       .pipe(Effect.provideContext(sharding))
     return yield* ClusterPoolEngine.make(sender, {
       size: options.size ?? Math.max(1, peers) * (yield* cpuCount),
@@ -271,3 +357,34 @@ export const runner = <E = never, R = never>(
       Layer.provide(WorkerPool.layer(options.pool))
     ))
   }))
+
+/**
+ * Makes the cluster-pool calls of `effect` durable under the job id `job` (a pool with `postgres`):
+ * each chunk is persisted with the key `<job>/<digest of its task and items>`, runs at least once
+ * even if its runner dies, and a call already answered within the retention is answered from
+ * storage instead of running again, so a client that restarts and resubmits its job gets the
+ * results of the chunks that had finished. A job id is 1–64 characters, without "/".
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { WorkerPool } from "effect-multiprocessing"
+ * import * as ClusterPool from "effect-multiprocessing/cluster"
+ * import { tasks } from "./tasks.ts"
+ *
+ * const nightly = WorkerPool.map(tasks.resize, images).pipe(ClusterPool.withJob("resize-2026-12-01"))
+ * ```
+ *
+ * @since 0.1.0
+ * @category durable mode
+ */
+export const withJob: {
+  (job: string): <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | Cause.IllegalArgumentError, R>
+  <A, E, R>(effect: Effect.Effect<A, E, R>, job: string): Effect.Effect<A, E | Cause.IllegalArgumentError, R>
+} = ((...args: Array<any>) => {
+  const wrap = <A, E, R>(effect: Effect.Effect<A, E, R>, job: string) =>
+    Durable.isValidJobId(job)
+      ? Durable.withJob(effect, job)
+      : Effect.fail(illegal(`ClusterPool.withJob: a job id is 1–${Durable.MAX_JOB_ID_LENGTH} characters without "/", got ${JSON.stringify(job)}`))
+  return args.length === 1 ? (effect: Effect.Effect<any, any, any>) => wrap(effect, args[0]) : wrap(args[0], args[1])
+}) as any

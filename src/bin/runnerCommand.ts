@@ -7,6 +7,7 @@
  *
  * @internal
  */
+import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -28,6 +29,14 @@ export const flags = {
   ),
   peers: Flag.String("peers").pipe(
     Flag.withDescription("static membership: every runner's host:port, comma-separated (this one may be among them)"),
+    Flag.optional
+  ),
+  postgres: Flag.Redacted("postgres").pipe(
+    Flag.withDescription(
+      "Postgres membership (failover, durable mode): the database URL, the same on every process; or set " +
+        "EFFECT_MP_POSTGRES_URL (a URL with a password is then not visible in the process list)"
+    ),
+    Flag.withFallbackConfig(Config.Redacted("EFFECT_MP_POSTGRES_URL")),
     Flag.optional
   ),
   root: Flag.Directory("root").pipe(
@@ -68,6 +77,7 @@ export const runnerOptions = (parsed: Parsed): ClusterPool.RunnerOptions => {
     port: parsed.port,
     peers: Option.map(parsed.peers, (peers) => peers.split(",").map((peer) => peer.trim()).filter((peer) => peer !== ""))
       .pipe(Option.getOrUndefined),
+    postgres: value(parsed.postgres),
     root: value(parsed.root),
     pool,
     settings: Option.isSome(parsed.shardsPerGroup) ? { shardsPerGroup: parsed.shardsPerGroup.value } : undefined

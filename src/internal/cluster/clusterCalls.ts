@@ -15,11 +15,13 @@ import * as Cause from "effect/Cause"
 import type { Sharding } from "effect/cluster/Sharding"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
 import * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
 import { PoolTerminated, TaskError, WorkerCrashed, WorkerStartFailed } from "../../PoolError.ts"
 import type * as Task from "../../Task.ts"
 import * as Values from "./clusterValues.ts"
+import * as Durable from "./durable.ts"
 import type { Unavailable } from "./unavailable.ts"
 import { TaskRunner } from "./taskRunnerEntity.ts"
 
@@ -46,6 +48,8 @@ export const entityIds = (count: number): ReadonlyArray<string> => Array.from({ 
 export const make = (options: {
   readonly entities: number
   readonly unavailable: Unavailable
+  /** Every chunk durable (durable.ts), not only those under `Durable.withJob`. */
+  readonly durable?: boolean | undefined
 }): Effect.Effect<Sender, never, Sharding | Scope.Scope> =>
   Effect.gen(function*() {
     const clientFor = yield* TaskRunner.client
@@ -57,11 +61,12 @@ export const make = (options: {
     const send = <A>(
       task: Task.Any,
       run: (client: typeof clients[number]) => Effect.Effect<A, unknown>,
-      read: (value: A) => Effect.Effect<unknown, unknown>
+      read: (value: A) => Effect.Effect<unknown, unknown>,
+      to?: number
     ): Effect.Effect<unknown, unknown> =>
       Effect.suspend(() => {
-        const index = next
-        next = (next + 1) % clients.length
+        const index = to ?? next
+        if (to === undefined) next = (next + 1) % clients.length
         const started = performance.now()
         counts.inFlight++
         return guarded(ids[index], run(clients[index])).pipe(
@@ -106,6 +111,38 @@ export const make = (options: {
           })
         }))
 
+    // durable mode (durable.ts): the job of this call, if it is durable
+    const durableJob: Effect.Effect<string | undefined> = Effect.map(
+      Effect.service(Durable.CurrentJob),
+      (job) => Option.isSome(job) ? job.value : options.durable ? Durable.AUTO_JOB : undefined
+    )
+    // one volatile round trip before the first durable call (a fresh client's first persisted message
+    // would otherwise wait in storage for a runner's poll); guarded like any send, and retried if it failed
+    let warm: Effect.Effect<unknown, unknown> | undefined
+    const warmUp = (task: Task.Any) =>
+      Effect.suspend(() => {
+        if (warm === undefined) {
+          warm = Effect.runSync(Effect.cached(
+            send(task, (client) => client.WarmUp(), Effect.succeed, 0).pipe(
+              Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Effect.sync(() => (warm = undefined)))
+            )
+          ))
+        }
+        return warm
+      })
+    const sendDurable = (task: Task.Any, job: string, id: string, mode: "map" | "starmap", argsList: Uint8Array) => {
+      const key = Durable.chunkKey({ job, task: id, mode, argsList })
+      return Effect.andThen(
+        warmUp(task),
+        send(
+          task,
+          (client) => client.RunChunkDurable({ key, task: id, mode, argsList }),
+          readResult(task),
+          Durable.entityIndexFor(key, ids.length)
+        )
+      )
+    }
+
     const readResult = (task: Task.Any) => (bytes: Uint8Array) => {
       const decoded = Values.decode(task, "result", bytes)
       return "value" in decoded ? Effect.succeed(decoded.value) : Effect.fail(decoded)
@@ -117,7 +154,11 @@ export const make = (options: {
       chunk: (task, id, mode, items) => {
         const argsList = Values.encodeArguments(task, items)
         if (!(argsList instanceof Uint8Array)) return Effect.fail(argsList)
-        return send(task, (client) => client.RunChunk({ task: id, mode, argsList }), readResult(task)).pipe(
+        return Effect.flatMap(durableJob, (job) =>
+          job === undefined
+            ? send(task, (client) => client.RunChunk({ task: id, mode, argsList }), readResult(task))
+            : sendDurable(task, job, id, mode, argsList)
+        ).pipe(
           Effect.flatMap((values) =>
             Array.isArray(values) && values.length === items.length
               ? Effect.succeed(values)
@@ -125,11 +166,15 @@ export const make = (options: {
           )
         )
       },
-      call: (task, id, args) => {
-        const bytes = Values.encodeArguments(task, args)
-        if (!(bytes instanceof Uint8Array)) return Effect.fail(bytes)
-        return send(task, (client) => client.RunCall({ task: id, args: bytes }), readResult(task))
-      }
+      call: (task, id, args) =>
+        Effect.flatMap(durableJob, (job) => {
+          // a durable call is a durable chunk of one starmap item
+          const bytes = Values.encodeArguments(task, job === undefined ? args : [args])
+          if (!(bytes instanceof Uint8Array)) return Effect.fail(bytes)
+          return job === undefined
+            ? send(task, (client) => client.RunCall({ task: id, args: bytes }), readResult(task))
+            : Effect.map(sendDurable(task, job, id, "starmap", bytes), (results) => (results as Array<unknown>)[0])
+        })
     }
   })
 

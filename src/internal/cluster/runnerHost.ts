@@ -52,19 +52,23 @@ export const layer = (options: { readonly root: string; readonly runner: string 
     Effect.gen(function*() {
       const pool = yield* WorkerPool
       const { root, runner } = options
+      const runChunk = (payload: { readonly task: string; readonly mode: "map" | "starmap"; readonly argsList: Uint8Array }) =>
+        Effect.gen(function*() {
+          const task = yield* resolveTask(payload.task, root, runner)
+          const items = yield* decodeOrFail(task, payload.argsList)
+          if (!Array.isArray(items)) {
+            return yield* Values.taskError(task, new TypeError("a chunk's items must be an array"))
+          }
+          return yield* answer(
+            task,
+            payload.mode === "starmap" ? pool.starmap(task, items) : pool.map(task, items)
+          )
+        })
       return TaskRunner.of({
-        RunChunk: ({ payload }) =>
-          Effect.gen(function*() {
-            const task = yield* resolveTask(payload.task, root, runner)
-            const items = yield* decodeOrFail(task, payload.argsList)
-            if (!Array.isArray(items)) {
-              return yield* Values.taskError(task, new TypeError("a chunk's items must be an array"))
-            }
-            return yield* answer(
-              task,
-              payload.mode === "starmap" ? pool.starmap(task, items) : pool.map(task, items)
-            )
-          }),
+        RunChunk: ({ payload }) => runChunk(payload),
+        // durable mode (durable.ts): the same chunk, persisted; the engine stores the answer
+        RunChunkDurable: ({ payload }) => runChunk(payload),
+        WarmUp: () => Effect.void,
         RunCall: ({ payload }) =>
           Effect.gen(function*() {
             const task = yield* resolveTask(payload.task, root, runner)

@@ -12,6 +12,7 @@
  *
  * @internal
  */
+import * as ClusterSchema from "effect/cluster/ClusterSchema"
 import * as Entity from "effect/cluster/Entity"
 import * as Rpc from "effect/rpc/Rpc"
 import * as Schema from "effect/Schema"
@@ -86,5 +87,25 @@ export const RunCall = Rpc.make("RunCall", {
   error: CallFailure
 })
 
+/**
+ * Durable mode (durable.ts): a chunk persisted in the cluster's message storage with a primary key
+ * (`key`), answered from storage when sent again. The runner handles it as `RunChunk`.
+ */
+export const RunChunkDurable = Rpc.make("RunChunkDurable", {
+  payload: {
+    /** The chunk's primary key (durable.ts `chunkKey`). */
+    key: Schema.String,
+    task: Schema.String,
+    mode: Mode,
+    argsList: Schema.Uint8Array
+  },
+  success: Schema.Uint8Array,
+  error: CallFailure,
+  primaryKey: (payload) => payload.key
+}).annotate(ClusterSchema.Persisted, true)
+
+/** A volatile no-op a client sends once before its first durable call (durable.ts). */
+export const WarmUp = Rpc.make("WarmUp", {})
+
 /** The entity: every runner registers it; the client addresses it by a small, fixed set of entity ids. */
-export const TaskRunner = Entity.make("effect-multiprocessing/TaskRunner", [RunChunk, RunCall])
+export const TaskRunner = Entity.make("effect-multiprocessing/TaskRunner", [RunChunk, RunCall, RunChunkDurable, WarmUp])
