@@ -44,9 +44,10 @@ import { roundTrip } from "./scenarios/round-trip.ts"
 import { seed } from "./scenarios/seed.ts"
 import { sharedMap } from "./scenarios/shared-map.ts"
 import { startup } from "./scenarios/startup.ts"
+import { cluster } from "./scenarios/cluster.ts"
 
 /** Every scenario, in order. */
-const scenarios: ReadonlyArray<Scenario> = [burst, roundTrip, seed, cpuBound, payloads, startup, sharedMap, firstCall]
+const scenarios: ReadonlyArray<Scenario> = [burst, roundTrip, seed, cpuBound, payloads, startup, sharedMap, firstCall, cluster]
 
 const selected = (scenario: Scenario) =>
   ONLY === undefined || ONLY.includes(String(scenario.number)) || ONLY.includes(scenario.name)

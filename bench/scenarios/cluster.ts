@@ -139,15 +139,15 @@ const measure = async (outer: Scope.Closeable) => {
     check: (sum: number) => assert(sum === sumOfAdds(sequential), `sum ${sum}`),
     metric: (ms) => (ms * 1000) / sequential
   }))
-  const tput = await interleave("scenario 7 (throughput)", throughput)
-  const lat = await interleave("scenario 7 (latency)", latency)
+  const tput = await interleave("scenario 9 (throughput)", throughput)
+  const lat = await interleave("scenario 9 (latency)", latency)
   for (const pool of Object.values(pools)) await pool.close()
   const notes = [
     `Runners and client on one ${SIZE}-core machine over loopback TCP: the cluster's figures are its overhead ` +
     `(serialization, sockets, the engine's routing), not a speed-up; on separate machines each runner adds its cores.`
   ]
   emit({
-    id: "s7-throughput",
+    id: "s9-throughput",
     title: `Scenario 7: ${thousands(items)} tiny tasks in one starmap (default chunksize)`,
     unit: "tasks/s",
     better: "higher",
@@ -156,7 +156,7 @@ const measure = async (outer: Scope.Closeable) => {
     notes
   })
   emit({
-    id: "s7-latency",
+    id: "s9-latency",
     title: `Scenario 7: one tiny task at a time (${thousands(sequential)} per run)`,
     unit: "µs per call",
     better: "lower",
@@ -168,10 +168,10 @@ const measure = async (outer: Scope.Closeable) => {
 }
 
 export const cluster: Scenario = {
-  number: 7,
+  number: 9,
   name: "cluster",
   title,
-  tables: ["s7-throughput", "s7-latency"],
+  tables: ["s9-throughput", "s9-latency"],
   method: () =>
     `A \`ClusterPool\` with 2 and with 3 runner processes (the CLI, one worker thread each) on loopback, this
 process as the client, against the local pool of ${SIZE} threads, interleaved as the other scenarios are: the

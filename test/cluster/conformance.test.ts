@@ -157,6 +157,23 @@ layer(PoolLive, { excludeTestServices: true, timeout: "60 seconds" })("cluster c
       assert.strictEqual(yield* WorkerPool.apply(tasks.add, [2, 3]), 5)
     }))
 
+  it.effect("map and imap report { done, total } up to the total as chunks finish; applyWithProgress ends with Done", () =>
+    Effect.gen(function*() {
+      const seen: Array<{ done: number; total: number | undefined }> = []
+      const items = Array.from({ length: 100 }, (_, i) => i)
+      const squares = yield* WorkerPool.map(tasks.square, items, { chunksize: 7, onProgress: (p) => seen.push(p) })
+      assert.deepStrictEqual(squares, items.map((i) => i * i))
+      assert.deepStrictEqual(seen[0], { done: 0, total: 100 })
+      assert.deepStrictEqual(seen.at(-1), { done: 100, total: 100 })
+      assert.isTrue(seen.every((p, i) => i === 0 || p.done > seen[i - 1].done), "monotonic")
+      const streamed: Array<number | undefined> = []
+      yield* Stream.runDrain(WorkerPool.imap(tasks.square, items, { chunksize: 10, onProgress: (p) => streamed.push(p.done) }))
+      assert.strictEqual(streamed.at(-1), 100)
+      const pool = yield* WorkerPool.WorkerPool
+      const updates = yield* Stream.runCollect(pool.applyWithProgress(tasks.square, [3]))
+      assert.deepStrictEqual(Array.from(updates), [{ _tag: "Done", value: 9 }])
+    }))
+
   it.effect("values survive the trip both ways as through structured clone: undefined, Map, Set, Date, BigInt, typed arrays", () =>
     Effect.gen(function*() {
       const value = [undefined, new Map([[1, new Set([2])]]), new Date(0), 10n, new Float64Array([1.5]), NaN, -0]

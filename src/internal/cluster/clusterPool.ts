@@ -19,6 +19,7 @@ import type * as TaskModule from "../../Task.ts"
 import type { Pool } from "../../WorkerPool.ts"
 import * as CallChecks from "../callChecks.ts"
 import * as Chunking from "../chunking.ts"
+import * as Progress from "../progress.ts"
 import type { Sender } from "./clusterCalls.ts"
 import * as TaskIdentity from "./taskIdentity.ts"
 
@@ -98,14 +99,16 @@ export const make = (sender: Sender, options: Options) =>
         const chunks: Array<ReadonlyArray<unknown>> = []
         for (let offset = 0; offset < list.length; offset += chunksize) chunks.push(list.slice(offset, offset + chunksize))
         const mode = starmap ? "starmap" : "map"
-        return Effect.succeed(
+        return Effect.succeed(Effect.flatMap(Progress.mapCounter(mapOptions, list.length), (counter) =>
           Effect.map(
-            Effect.forEach(chunks, (chunk) => sender.chunk(task, id, mode, chunk), {
+            Effect.forEach(chunks, (chunk) =>
+              counter === undefined
+                ? sender.chunk(task, id, mode, chunk)
+                : Effect.tap(sender.chunk(task, id, mode, chunk), () => Effect.sync(() => counter.add(chunk.length))), {
               concurrency: maxChunksInFlight
             }),
             (results) => results.flat()
-          )
-        )
+          )))
       })
 
     const prepareApply = (method: string, task: TaskModule.Any, args: ReadonlyArray<unknown>) =>
@@ -144,10 +147,14 @@ export const make = (sender: Sender, options: Options) =>
           : Stream.fromIterable(items, { chunkSize: Array.isArray(items) ? undefined : chunksize })
         // while the stream runs the pool is not idle: join waits for it
         outstanding++
-        return Effect.succeed(input.pipe(
+        const total = Array.isArray(items) ? items.length : undefined
+        return Effect.map(Progress.mapCounter(mapOptions, total), (counter) => input.pipe(
           Stream.grouped(chunksize),
           // each chunk's outcome as an Exit: an ordered stream emits every result before a failed chunk
-          Stream.mapEffect((chunk) => Effect.exit(sender.chunk(task, id, "map", chunk)), {
+          Stream.mapEffect((chunk) => {
+            const sent = sender.chunk(task, id, "map", chunk)
+            return Effect.exit(counter === undefined ? sent : Effect.tap(sent, () => Effect.sync(() => counter.add(chunk.length))))
+          }, {
             concurrency: maxChunksInFlight,
             unordered
           }),
@@ -170,6 +177,12 @@ export const make = (sender: Sender, options: Options) =>
       apply: (task, args) => run(prepareApply("apply", task, args)) as any,
       map: (task, items, mapOptions) => run(prepareMap("map", false, task, items, mapOptions)) as any,
       starmap: (task, items, mapOptions) => run(prepareMap("starmap", true, task, items, mapOptions)) as any,
+      // a task's own `Task.progress` updates are not forwarded from the runners: only the result
+      applyWithProgress: (task, args) =>
+        Progress.stream(() => run(prepareApply("applyWithProgress", task, args))) as any,
+      // a client has no workers of its own: its event stream is empty, and ends with the pool's scope
+      events: Stream.empty,
+      subscribeEvents: Effect.succeed(Stream.empty),
       imap: imapWith(false) as Pool["imap"],
       imapUnordered: imapWith(true) as Pool["imapUnordered"],
       applyAsync: (task, args, asyncOptions) =>
