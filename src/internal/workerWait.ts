@@ -19,7 +19,7 @@
  *   check cannot see (an unref'd timer, a signal, the inspector) runs at most
  *   that late;
  * - a worker waits again after a timeout only within `WINDOW_MS` of its last
- *   message; after that it waits in its event loop as usual, until its next
+ *   message or reply; after that it waits in its event loop as usual, until its next
  *   message (which pays the ordinary wake-up) starts the fast path again;
  * - `worker.terminate()` interrupts `Atomics.wait` at once, so a parked
  *   worker is killed as promptly as any other.
@@ -39,14 +39,14 @@ const receiveMessageOnPort = WorkerThreads.receiveMessageOnPort
 
 /** How long one wait lasts at most (ms). */
 export const WAIT_MS = 4
-/** How long after its last message an idle worker keeps waiting in `Atomics.wait` (ms). */
+/** How long after its last message (or reply) an idle worker keeps waiting in `Atomics.wait` (ms). */
 export const WINDOW_MS = 250
 
 /** A worker's waiter. */
 export interface Waiter {
   /** A message came by the event loop: wait for the next one once idle. */
   readonly onMessage: () => void
-  /** The worker may have become idle (it sent its last reply): wait for the next message if so. */
+  /** The worker may have become idle (it sent a reply and holds no job): wait for the next message if so. */
   readonly onIdle: () => void
   /** No more waiting (the worker closes). */
   readonly stop: () => void
@@ -72,7 +72,8 @@ export const make = (options: {
   const { bell, deliver, port } = options
   let scheduled = false
   let stopped = false
-  let lastMessage = now()
+  // when the worker last received a message or sent a reply
+  let lastActive = now()
 
   const take = (): { readonly message: unknown } | undefined => {
     try {
@@ -95,13 +96,13 @@ export const make = (options: {
       taken = take()
     }
     if (taken !== undefined) {
-      lastMessage = now()
+      lastActive = now()
       deliver(taken.message)
       // back to the event loop (what the message started runs), then wait again if still idle
       schedule()
       return
     }
-    if (now() - lastMessage < WINDOW_MS) schedule()
+    if (now() - lastActive < WINDOW_MS) schedule()
   }
 
   const schedule = (): void => {
@@ -112,11 +113,12 @@ export const make = (options: {
 
   return {
     onMessage: () => {
-      lastMessage = now()
+      lastActive = now()
       schedule()
     },
     onIdle: () => {
-      if (!scheduled && !stopped && now() - lastMessage < WINDOW_MS) schedule()
+      lastActive = now()
+      schedule()
     },
     stop: () => {
       stopped = true
