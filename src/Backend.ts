@@ -104,8 +104,8 @@ export interface Options {
    * Threads: whether an idle worker waits for its next task in
    * `Atomics.wait`, woken directly by the pool (a "doorbell" rung after each
    * message), rather than in its event loop. Waking a thread's event loop is
-   * most of the cost of one call at a time; with this on (the default) a
-   * sequential `apply` answers about twice as fast. Messages travel as
+   * most of the cost of one call at a time, so with this on (the default)
+   * an `apply` awaited each time answers sooner. Messages travel as
    * before, in order; every message (a cancel, the liveness check, close)
    * still reaches the worker at once.
    *
