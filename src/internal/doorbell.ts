@@ -11,7 +11,7 @@
  * woken, takes the message from its port (`receiveMessageOnPort`). So nothing
  * about what is sent changes, only how fast an idle worker notices it.
  *
- * Layout (`Int32Array` of `CELLS`):
+ * Layout (`Int32Array` of `CELLS`, the cells named in protocol.ts):
  * - `[RINGS]`: how many times the pool has rung (once per message posted);
  * - `[PARKED]`: 1 while the worker is (about to be) blocked in `Atomics.wait`.
  *
@@ -26,11 +26,12 @@
  *
  * @internal
  */
+import { DOORBELL_PARKED, DOORBELL_RINGS } from "./protocol.ts"
 
 /** The cell the pool increments once per message it posts. */
-export const RINGS = 0
+export const RINGS = DOORBELL_RINGS
 /** The cell the worker sets while it waits. */
-export const PARKED = 1
+export const PARKED = DOORBELL_PARKED
 /** How many `Int32` cells a doorbell has. */
 export const CELLS = 2
 

@@ -27,7 +27,7 @@
  * @internal
  */
 import * as WorkerThreads from "node:worker_threads"
-import * as Doorbell from "./doorbell.ts"
+import { DOORBELL_PARKED, DOORBELL_RINGS } from "./protocol.ts"
 import { now, setImmediateOriginal } from "./workerValues.ts"
 
 // captured before any task module runs (see workerValues.ts)
@@ -59,7 +59,8 @@ const quiet = (): boolean => {
 }
 
 export const make = (options: {
-  readonly bell: Doorbell.Doorbell
+  /** The doorbell (see doorbell.ts; its cells are named in protocol.ts). */
+  readonly bell: Int32Array
   /** The worker's port to the pool (`parentPort`). */
   readonly port: WorkerThreads.MessagePort
   /** Handles one message from the pool, as the port's `message` listener does. */
@@ -87,12 +88,12 @@ export const make = (options: {
   const park = (): void => {
     scheduled = false
     if (stopped || !options.idle() || !quiet()) return
-    const seen = atomicsLoad(bell, Doorbell.RINGS)
+    const seen = atomicsLoad(bell, DOORBELL_RINGS)
     let taken = take()
     if (taken === undefined && !stopped) {
-      atomicsStore(bell, Doorbell.PARKED, 1)
-      atomicsWait(bell, Doorbell.RINGS, seen, WAIT_MS)
-      atomicsStore(bell, Doorbell.PARKED, 0)
+      atomicsStore(bell, DOORBELL_PARKED, 1)
+      atomicsWait(bell, DOORBELL_RINGS, seen, WAIT_MS)
+      atomicsStore(bell, DOORBELL_PARKED, 0)
       taken = take()
     }
     if (taken !== undefined) {
