@@ -100,6 +100,26 @@ export interface Options {
    * ```
    */
   readonly workerEntry?: string | URL | undefined
+  /**
+   * Threads: whether an idle worker waits for its next task in
+   * `Atomics.wait`, woken directly by the pool (a "doorbell" rung after each
+   * message), rather than in its event loop. Waking a thread's event loop is
+   * most of the cost of one call at a time, so with this on (the default)
+   * an `apply` awaited each time answers sooner. Messages travel as
+   * before, in order; every message (a cancel, the liveness check, close)
+   * still reaches the worker at once.
+   *
+   * A worker waits so only when nothing asynchronous is pending in it (no
+   * task held, no timer, immediate, I/O or module load Node reports as live),
+   * so tasks and their timers behave as without it. The trade-off: an idle
+   * worker holds its thread in `Atomics.wait` for up to 4 ms at a time
+   * (within 250 ms of its last message; it uses no CPU meanwhile), so what
+   * Node does not report as live in it — an unref'd timer, a signal handler —
+   * may run up to 4 ms late; `terminate` interrupts the wait at once. Set it
+   * to `false` to have workers wait in their event loop only. Processes keep
+   * their IPC channel and ignore it.
+   */
+  readonly fastWakeup?: boolean | undefined
 }
 
 /**

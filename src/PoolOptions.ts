@@ -72,7 +72,7 @@ export interface Options extends Backend.Options {
    * What a worker is (Python's `context`): `"threads"` or `"processes"` (see
    * `Backend.Kind`). Defaults to the `Backend` layer's, and without one to
    * threads. The options of `Backend.Options` (`resourceLimits`, `execArgv`,
-   * `argv`, `env`, `name`) can be set here too; each one set here wins over
+   * `argv`, `env`, `name`, `fastWakeup`) can be set here too; each one set here wins over
    * the layer's.
    */
   readonly backend?: Backend.Kind | undefined

@@ -11,6 +11,7 @@ import * as Url from "node:url"
 import * as WorkerThreads from "node:worker_threads"
 import type * as Backend from "../Backend.ts"
 import * as Boundary from "./boundary.ts"
+import * as Doorbell from "./doorbell.ts"
 import { COMPILE_CACHE_MARKER } from "./protocol.ts"
 import type { ExitStatus, Spawn } from "./supervisor.ts"
 
@@ -178,6 +179,11 @@ export interface ThreadData {
    * protocol.ts): the worker keeps the batches from there on.
    */
   readonly received: Int32Array
+  /**
+   * The worker's doorbell (see doorbell.ts), rung after every message posted
+   * to it; `undefined` with `Backend.Options.fastWakeup: false`.
+   */
+  readonly doorbell?: Doorbell.Doorbell | undefined
 }
 
 /**
@@ -212,7 +218,8 @@ export const threads = (options: Backend.Options): Spawn => ({ maxInflight: unde
 const spawnThread = (options: Backend.Options): Spawn["spawn"] => (id) => {
   const progress = new Int32Array(new SharedArrayBuffer(12))
   const received = new Int32Array(new SharedArrayBuffer(4))
-  const workerData: ThreadData = { progress, received }
+  const doorbell = options.fastWakeup === false ? undefined : Doorbell.make()
+  const workerData: ThreadData = { progress, received, doorbell }
   const entry = startableEntry(options.workerEntry)
   const start = (execArgv: Array<string> | undefined) =>
     new WorkerThreads.Worker(entry, {
@@ -238,13 +245,22 @@ const spawnThread = (options: Backend.Options): Spawn["spawn"] => (id) => {
     worker.once("exit", (code) => resolve({ code, signal: null }))
   })
   const view = platformView(worker, {
-    postMessage: (message, transfers) => worker.postMessage(message, transfers),
+    // effect's close request: rung too, so that a worker waiting on its doorbell closes at once
+    postMessage: (message, transfers) => {
+      worker.postMessage(message, transfers)
+      if (doorbell !== undefined) Doorbell.ring(doorbell)
+    },
     terminate: () => worker.terminate()
   })
   return {
     worker: view,
     raw: {
-      post: (message, transfers) => worker.postMessage([0, message], transfers as Array<WorkerThreads.Transferable>),
+      post: doorbell === undefined
+        ? (message, transfers) => worker.postMessage([0, message], transfers as Array<WorkerThreads.Transferable>)
+        : (message, transfers) => {
+          worker.postMessage([0, message], transfers as Array<WorkerThreads.Transferable>)
+          Doorbell.ring(doorbell)
+        },
       listen: (listener) => {
         // every message counts (see ThreadData.received): those read, and those lost, until sent again
         let count = 0

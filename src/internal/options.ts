@@ -176,9 +176,14 @@ const backend = (options: Options | undefined, layer: Backend.Backend): Backend.
   if (name !== undefined && (typeof name !== "string" || name.length === 0)) {
     throw new Invalid(`name must be a non-empty string, got ${JSON.stringify(name)}`)
   }
+  const fastWakeup = options?.fastWakeup ?? layer.fastWakeup
+  if (fastWakeup !== undefined && typeof fastWakeup !== "boolean") {
+    throw new Invalid(`fastWakeup must be a boolean, got ${CallChecks.describe(fastWakeup)}`)
+  }
   return {
     kind,
     name,
+    fastWakeup,
     env: environment(options?.env ?? layer.env),
     resourceLimits: resourceLimits(options?.resourceLimits ?? layer.resourceLimits),
     execArgv: strings("execArgv", options?.execArgv ?? layer.execArgv),

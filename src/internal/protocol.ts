@@ -64,6 +64,9 @@
  * `Progress`): `[0]` how many of its jobs it has started, `[1]` the id + 1 of
  * the job it is running synchronously right now (0 when none), `[2]` how many
  * `CANCEL`s it has read. Shared memory is seen at once, at no message cost.
+ * With `fastWakeup`, a thread worker also shares a doorbell (see doorbell.ts):
+ * `[DOORBELL_RINGS]` how many messages the pool has posted to it,
+ * `[DOORBELL_PARKED]` 1 while it waits for the next one in `Atomics.wait`.
  *
  * @internal
  */
@@ -183,6 +186,11 @@ export interface Progress {
  * both. (See `workerEnv` in nodeThreads.ts.)
  */
 export const COMPILE_CACHE_MARKER = "EFFECT_MULTIPROCESSING_COMPILE_CACHE"
+
+/** The doorbell cell the pool increments once per message it posts (see doorbell.ts). */
+export const DOORBELL_RINGS = 0
+/** The doorbell cell a thread worker sets to 1 while it waits in `Atomics.wait` (see workerWait.ts). */
+export const DOORBELL_PARKED = 1
 
 /** Encodes a job id for `Progress.running` in an Int32 slot (0 means none). */
 export const runningSlot = (id: number): number => (id % 0x7ffffffe) + 1

@@ -30,6 +30,7 @@ import type { ThreadData } from "./nodeThreads.ts"
 import * as Protocol from "./protocol.ts"
 import * as WorkerRuntime from "./workerRuntime.ts"
 import * as WorkerUnread from "./workerUnread.ts"
+import * as WorkerWait from "./workerWait.ts"
 import { bundled, describe } from "./workerValues.ts"
 
 // What the worker talks to the pool with, captured before any task module runs: a task that replaces
@@ -134,7 +135,10 @@ const storageGet = storage.getStore.bind(storage)
 // shared with the pool: how many jobs this worker has started, and which one holds the thread now
 const progress = (WorkerThreads.workerData as ThreadData | undefined)?.progress
 const runtime = WorkerRuntime.make({
-  send: (message, transfers) => sendRaw([1, message], transfers),
+  send: (message, transfers) => {
+    sendRaw([1, message], transfers)
+    if (waiter !== undefined && runtime.idle()) waiter.onIdle()
+  },
   publish: progress === undefined
     ? {
       // a child process: no shared memory; the pool sends it one job at a time and learns of CANCELs read by message
@@ -176,11 +180,14 @@ const onMessage = (message: readonly [0, Array<unknown>] | readonly [1]) => {
   if (message[0] === 0) {
     const ops = message[1]
     // the pool posts RESEND on its own (see "Lost messages" in protocol.ts)
-    if (ops[0] === Protocol.OP_RESEND) return resend(ops[1] as number)
-    return runtime.onMessage(ops)
+    if (ops[0] === Protocol.OP_RESEND) resend(ops[1] as number)
+    else runtime.onMessage(ops)
+    waiter?.onMessage()
+    return
   }
   // [1]: close. Stop listening, finalize the task modules' setup layers, exit.
   closing = true
+  waiter?.stop()
   if (parentPort !== null) {
     parentPort.off("message", onMessage)
     parentPort.close()
@@ -198,6 +205,19 @@ const onMessage = (message: readonly [0, Array<unknown>] | readonly [1]) => {
     exit(0)
   })()
 }
+
+/**
+ * A thread worker with a doorbell (`Backend.Options.fastWakeup`): once idle, it waits for the pool's next
+ * message in `Atomics.wait` and takes it from its port as soon as the pool rings (see workerWait.ts).
+ */
+const doorbell = (WorkerThreads.workerData as ThreadData | undefined)?.doorbell
+const waiter = parentPort === null || doorbell === undefined ? undefined : WorkerWait.make({
+  bell: doorbell,
+  port: parentPort,
+  deliver: (message) => onMessage(message as readonly [0, Array<unknown>] | readonly [1]),
+  unreadable: (cause) => fail("could not read a message", cause),
+  idle: () => runtime.idle()
+})
 
 if (parentPort !== null) {
   parentPort.on("message", onMessage)

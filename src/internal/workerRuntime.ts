@@ -215,7 +215,9 @@ export const make = (options: {
     /** Sends what is finished now: called when the worker exits, so a crash loses only unfinished work. */
     flush,
     /** The ids of the jobs received and not answered yet (after a `flush`, not even in a batch waiting to be sent). */
-    held: (): Array<number> => Array.from(running.keys())
+    held: (): Array<number> => Array.from(running.keys()),
+    /** Whether the worker holds no job (none queued, running, or waiting for its module): see workerWait.ts. */
+    idle: (): boolean => running.size === 0
   }
 }
 
