@@ -27,13 +27,25 @@ const retained = () => {
 /** Lets the current job end, so objects a `WeakRef` was made for in it may be collected (WeakRef's KeepDuringJob). */
 const nextTurn = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
 
-/** The `pool` attribute of every `effect_multiprocessing_*` series in the default metric registry. */
+const ours = (snapshots: ReadonlyArray<Metric.Metric.Snapshot>) =>
+  snapshots.filter((snapshot) => snapshot.id.startsWith("effect_multiprocessing_"))
+
+/** The `pool` attribute of every per-pool `effect_multiprocessing_*` series (the gauges) in the default registry. */
 const poolSeries = Effect.map(
   Metric.snapshot,
+  (snapshots) => ours(snapshots).flatMap((snapshot) => snapshot.attributes?.pool === undefined ? [] : [snapshot.attributes.pool])
+)
+
+/**
+ * The process-wide series (per task and outcome: latency histograms, outcome counters), by id and attributes:
+ * they are shared by every pool, and grow with the tasks a program has, never with its pools.
+ */
+const taskSeries = Effect.map(
+  Metric.snapshot,
   (snapshots) =>
-    snapshots.filter((snapshot) => snapshot.id.startsWith("effect_multiprocessing_")).map((snapshot) =>
-      snapshot.attributes?.pool ?? "?"
-    )
+    ours(snapshots).filter((snapshot) => snapshot.attributes?.pool === undefined).map((snapshot) =>
+      `${snapshot.id} ${JSON.stringify(snapshot.attributes ?? {})}`
+    ).sort()
 )
 
 const listeners = () => process.eventNames().map((name) => `${String(name)}:${process.listenerCount(name)}`).join(",")
@@ -55,12 +67,14 @@ describe("no leaks", () => {
         Effect.forEach(Array.from({ length: to - from }, (_, i) => from + i), cycle, { concurrency: 4, discard: true })
       yield* pools(0, 30)
       const afterFirst = retained()
+      const taskSeriesAfterFirst = yield* taskSeries
       yield* pools(30, 300)
       const afterAll = retained()
       assert.strictEqual(poolThreads(), threadsBefore)
       assert.strictEqual(listeners(), listenersBefore)
       const left = (yield* poolSeries).filter((pool) => !before.has(pool))
       assert.deepStrictEqual(left, [], "series of closed pools are still in the metric registry")
+      assert.deepStrictEqual(yield* taskSeries, taskSeriesAfterFirst, "per-task series grew with the pools")
       // about 1 kB a pool is compiled code; a pool's dispatcher, supervisor, fibers or series kept alive is 20 kB and more
       const grownMiB = (afterAll - afterFirst) / 2 ** 20
       assert.isBelow(grownMiB, 4, `the retained heap grew by ${grownMiB.toFixed(2)} MiB over 270 pools`)
