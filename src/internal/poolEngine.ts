@@ -39,6 +39,7 @@ export const make = Effect.fnUntraced(function*(
   const scope = yield* Effect.scope
   const dispatcher = new Dispatcher()
   dispatcher.maxQueue = maxQueue ?? Infinity
+  dispatcher.poolSize = size
   const asyncResults = yield* FiberSet.make<unknown, unknown>()
   const background = yield* FiberSet.make<unknown, unknown>()
   const runBackground = yield* FiberSet.runtime(background)()

@@ -56,6 +56,7 @@ export const make = (options: {
     const fn = definition.fn!
     const single = mode === Protocol.MODE_APPLY
     const items = (single ? [payload] : payload) as ReadonlyArray<unknown>
+    // map calls f(x) on each item as it is; apply and starmap spread the argument tuple they were sent
     const spread = mode !== Protocol.MODE_MAP
     const results: Array<unknown> = single ? [] : new Array(items.length)
 
@@ -111,8 +112,7 @@ export const make = (options: {
         if (task.cancelled) return reply(task, Protocol.STATUS_CANCELLED, undefined, started)
         let result: unknown
         try {
-          const args = spread ? items[i] as ReadonlyArray<unknown> : [items[i]]
-          result = fn(...args)
+          result = spread ? fn(...items[i] as ReadonlyArray<unknown>) : fn(items[i])
         } catch (error) {
           return replyThrown(task, error, started)
         }
