@@ -13,9 +13,14 @@
  * the work queued on it. Each job goes to the least-loaded ready worker, so an
  * idle worker always gets work before a busy one gets more. Several small jobs
  * may be in flight on one worker, sent as one message, until about
- * `TARGET_QUEUED_MICROS` of estimated work is queued there; a job whose cost is
- * unknown or large waits for an idle worker, so long tasks never queue behind
- * each other while another worker idles.
+ * `TARGET_QUEUED_MICROS` of estimated work is queued there; a call whose cost
+ * is unknown or large waits for an idle worker, so long calls never queue
+ * behind each other while another worker idles. Chunks are the exception: a
+ * thread worker holds `CHUNKS_IN_FLIGHT` of them whatever their cost, so that
+ * the next one is copied to it while it computes (each large one in a message
+ * of its own). A job that no worker has room for goes to a worker whose
+ * thread is free (`pickFree`), so that no call waits without bound behind
+ * async tasks that end only after it.
  *
  * A job may also be meant for one worker (`submitTo`: an initializer, a
  * broadcast): it waits in that worker's `direct` queue, goes out before any
