@@ -13,14 +13,14 @@
  * the work queued on it. Each job goes to the least-loaded ready worker, so an
  * idle worker always gets work before a busy one gets more. Several small jobs
  * may be in flight on one worker, sent as one message, until about
- * `TARGET_QUEUED_MICROS` of estimated work is queued there; a call whose cost
- * is unknown or large waits for an idle worker, so long calls never queue
- * behind each other while another worker idles. Chunks are the exception: a
- * thread worker holds `CHUNKS_IN_FLIGHT` of them whatever their cost, so that
- * the next one is copied to it while it computes (each large one in a message
- * of its own). A job that no worker has room for goes to a worker whose
- * thread is free (`pickFree`), so that no call waits without bound behind
- * async tasks that end only after it.
+ * 2 ms of estimated work is queued there; a call whose cost is unknown or
+ * large waits for an idle worker, so long calls never queue behind each other
+ * while another worker idles. Chunks are the exception: a thread worker holds
+ * two of them whatever their cost, so that the next one is copied to it while
+ * it computes (each large one in a message of its own). A job that no worker
+ * has room for goes to a worker whose thread is free, so that no call waits
+ * without bound behind async tasks that end only after it. Those rules are in
+ * pipelining.ts.
  *
  * A job may also be meant for one worker (`submitTo`: an initializer, a
  * broadcast): it waits in that worker's `direct` queue, goes out before any
@@ -43,20 +43,10 @@ import { SerializationError, WorkerCrashed } from "../PoolError.ts"
 import type * as Task from "../Task.ts"
 import * as Boundary from "./boundary.ts"
 import * as Protocol from "./protocol.ts"
+import * as Pipelining from "./pipelining.ts"
 import { Replies } from "./replies.ts"
 import { costOf, type Job, progressOf, type Slot, type TaskKind } from "./slot.ts"
 
-/** Estimated work (µs) a worker may have queued before it counts as full. */
-const TARGET_QUEUED_MICROS = 2000
-/**
- * How many chunks (`map`, `starmap`, `imap`) a worker may hold whatever their
- * estimated cost: the next one waits in the worker while it computes the
- * first, so the caller sends it (and reads the results of the one before)
- * meanwhile, and the worker never waits for the caller.
- */
-const CHUNKS_IN_FLIGHT = 2
-/** A chunk of at least this many items is posted in a message of its own (see `messagesOf`). */
-const LARGE_CHUNK_ITEMS = 256
 /**
  * How many workers may die holding a job they had not started before the job
  * fails with `SerializationError` (its argument kills the workers that receive
@@ -101,14 +91,9 @@ export class Dispatcher {
   }
   /** The most jobs that may wait in the queue (`maxQueue`); submitters wait for room beyond it (`whenRoom`). */
   maxQueue = Infinity
-  /**
-   * How many workers the pool runs once it is complete (its size; for a
-   * dynamic pool, its maximum); 0: as many as it has. A chunk waits in a busy
-   * worker only while every one of them is ready (see `hasRoom`): until then,
-   * the worker to come (a replacement, or one the pool grows by) takes it.
-   */
+  /** How many workers the pool runs once complete (its size, or its maximum); 0: as many as it has. */
   poolSize = 0
-  /** Every worker the pool runs is ready (`poolSize`), as of the dispatch under way. */
+  /** Every worker the pool runs is ready, as of the dispatch under way (`Pipelining.isComplete`). */
   private complete = false
   /** Submitters waiting for room in the queue, first come first served. */
   private roomWaiters: Array<() => void> = []
@@ -259,10 +244,10 @@ export class Dispatcher {
   dispatch(): void {
     let batches: Map<Slot, Array<Job>> | undefined
     let large = false
-    this.complete = this.isComplete()
+    this.complete = Pipelining.isComplete(this.slots, this.poolSize)
     const add = (slot: Slot, job: Job) => {
       this.hold(slot, job)
-      large ||= isLarge(job)
+      large ||= Pipelining.isLarge(job)
       batches ??= new Map()
       const batch = batches.get(slot)
       if (batch === undefined) batches.set(slot, [job])
@@ -287,7 +272,8 @@ export class Dispatcher {
         continue
       }
       job.cost = costOf(job)
-      const slot = this.pick(job) ?? this.pickFree(job)
+      // no worker has room: one whose thread is free (so that no call waits for ever behind async tasks)
+      const slot = this.pick(job) ?? this.slots.find((slot) => Pipelining.threadFree(slot, job))
       if (slot === undefined) break
       this.head++
       add(slot, job)
@@ -308,22 +294,13 @@ export class Dispatcher {
   /**
    * Whether `slot` may take `job` now: an idle worker takes anything; a busy
    * one takes what fits the window, or, once the pool is complete, a chunk
-   * when all it holds is one chunk (`CHUNKS_IN_FLIGHT`).
+   * when all it holds is one chunk (see pipelining.ts).
    */
   private hasRoom(slot: Slot, job: Job): boolean {
     if (job.target === undefined && slot.budget <= 0) return false
     if (slot.inflight.size === 0) return true
     if (slot.isolating || slot.loading.has(job.task.url) || slot.inflight.size >= slot.maxInflight) return false
-    if (job.cost >= 0 && slot.queuedMicros + job.cost <= TARGET_QUEUED_MICROS) return true
-    return this.complete && job.mode !== Protocol.MODE_APPLY && job.deaths === 0 &&
-      slot.inflight.size < CHUNKS_IN_FLIGHT && onlyRunningChunks(slot)
-  }
-
-  /** Every worker the pool runs is ready to take shared jobs (none is starting, being replaced or retiring). */
-  private isComplete(): boolean {
-    let ready = 0
-    for (const slot of this.slots) if (slot.ready && slot.budget > 0) ready++
-    return ready > 0 && ready >= this.poolSize
+    return Pipelining.fitsWindow(slot, job) || (this.complete && Pipelining.chunkMayWait(slot, job))
   }
 
   /** The least-loaded ready worker with room for `job`. */
@@ -337,28 +314,6 @@ export class Dispatcher {
       }
     }
     return best
-  }
-
-  /**
-   * When no worker has room for `job`: a thread worker whose thread is free
-   * now, because it has started every job it holds (single calls, long or not
-   * measured yet, none of them cancelled) and runs none synchronously, so
-   * that what it holds waits on something else (I/O, a timer, a signal). Without it, a job
-   * that waits for an idle worker would wait without bound behind async tasks
-   * that end only once the caller goes on. A job that has seen a worker die
-   * still waits for an idle one. The check runs whenever the dispatcher does:
-   * at the latest on a busy worker's next liveness `PONG`.
-   */
-  private pickFree(job: Job): Slot | undefined {
-    if (job.deaths > 0) return undefined
-    for (const slot of this.slots) {
-      if (!slot.ready || slot.direct.length > 0 || slot.isolating || slot.inflight.size >= slot.maxInflight) continue
-      if ((job.target === undefined && slot.budget <= 0) || slot.loading.has(job.task.url)) continue
-      const progress = slot.progress()
-      if (progress === undefined || progress.running !== undefined || progress.started < slot.sent) continue
-      if (onlyWaitingCalls(slot)) return slot
-    }
-    return undefined
   }
 
   private hold(slot: Slot, job: Job): void {
@@ -386,23 +341,15 @@ export class Dispatcher {
 
   /**
    * Posts each worker its share, in one message; with `large` chunks among
-   * them, in several (`messagesOf`): the first message of every worker first,
-   * then the second of every worker, and so on, so that each worker starts on
-   * its first large chunk while the next ones are still being sent.
+   * them, in several, every worker's first message first (see
+   * `Pipelining.messagesInOrder`).
    */
   private sendAll(batches: Map<Slot, Array<Job>>, large: boolean): void {
     if (!large) {
       for (const [slot, batch] of batches) this.send(slot, batch)
       return
     }
-    const queues = Array.from(batches, ([slot, batch]) => [slot, messagesOf(batch)] as const)
-    for (let round = 0, more = true; more; round++) {
-      more = false
-      for (const [slot, messages] of queues) {
-        if (round < messages.length) this.send(slot, messages[round])
-        more ||= round + 1 < messages.length
-      }
-    }
+    for (const [slot, message] of Pipelining.messagesInOrder(batches)) this.send(slot, message)
   }
 
   /**
@@ -656,51 +603,6 @@ export class Dispatcher {
   private answered(): void {
     if (--this.outstanding === 0) this.onIdle()
   }
-}
-
-/** It holds one job: a chunk, not cancelled (a chunk may wait behind it: `CHUNKS_IN_FLIGHT`). */
-const onlyRunningChunks = (slot: Slot): boolean => {
-  for (const held of slot.inflight.values()) {
-    if (held.mode === Protocol.MODE_APPLY || held.cancelled) return false
-  }
-  return true
-}
-
-/**
- * What it holds are single calls already posted, none of them cancelled, each
- * long or not measured yet (see `pickFree`): a worker that holds short jobs
- * answers them soon, and gets more then.
- */
-const onlyWaitingCalls = (slot: Slot): boolean => {
-  for (const held of slot.inflight.values()) {
-    if (held.mode !== Protocol.MODE_APPLY || held.cancelled || held.seq < 0) return false
-    if (held.cost >= 0 && held.cost < TARGET_QUEUED_MICROS) return false
-  }
-  return true
-}
-
-const isLarge = (job: Job): boolean => job.mode !== Protocol.MODE_APPLY && job.items >= LARGE_CHUNK_ITEMS
-
-/**
- * A worker's share split in messages, in order: each large chunk alone (the
- * worker starts on it without waiting for the rest to be sent, and a message
- * costs nothing next to it), the jobs between them together.
- */
-const messagesOf = (batch: ReadonlyArray<Job>): Array<Array<Job>> => {
-  const messages: Array<Array<Job>> = []
-  let small: Array<Job> | undefined
-  for (const job of batch) {
-    if (isLarge(job)) {
-      small = undefined
-      messages.push([job])
-    } else if (small === undefined) {
-      small = [job]
-      messages.push(small)
-    } else {
-      small.push(job)
-    }
-  }
-  return messages
 }
 
 /**
