@@ -34,6 +34,22 @@ import {
 /** How long the runtime runs queued tasks (or one chunk's items) before yielding to the event loop. */
 export const SLICE_MS = 4
 
+/** A chunk of sync items looks at the clock after this many items, at first. */
+const CHECK_EVERY = 4
+/** The most items between two looks at the clock. */
+const MAX_CHECK_EVERY = 1024
+
+/**
+ * After `done` items of a chunk (counted from `from`, where this run of it
+ * began), `elapsed` ms into the slice: the item count at which to look at the
+ * clock again. Fast items double the stride while the slice is far from over
+ * (well within `SLICE_MS` at the next look, if they keep their pace), so a
+ * chunk of cheap items reads the clock a few times per slice, not every few
+ * items; slow ones are checked every `CHECK_EVERY`.
+ */
+const nextCheck = (from: number, done: number, elapsed: number): number =>
+  done + (elapsed * 4 < SLICE_MS ? Math.min(Math.max(done - from, CHECK_EVERY), MAX_CHECK_EVERY) : CHECK_EVERY)
+
 /** Makes the worker's `runTask`. */
 export const make = (options: {
   readonly shared: Shared
@@ -108,6 +124,8 @@ export const make = (options: {
     }
 
     const stepFrom = (from: number): void => {
+      // when to look at the clock next (the item count): see `nextCheck`
+      let checkAt = from + CHECK_EVERY
       for (let i = from; i < items.length; i++) {
         if (task.cancelled) return reply(task, Protocol.STATUS_CANCELLED, undefined, started)
         let result: unknown
@@ -150,7 +168,9 @@ export const make = (options: {
         }
         if (kind !== VALUE) return awaitItem(result, kind === PROMISE ? promiseThen : thenFound(), i)
         results[i] = result
-        if (!single && (i & 3) === 3 && i + 1 < items.length && now() - shared.sliceStart > SLICE_MS) {
+        if (i + 1 < checkAt || single || i + 1 === items.length) continue
+        const elapsed = now() - shared.sliceStart
+        if (elapsed > SLICE_MS) {
           // a long chunk of sync items: let a CANCEL in, then go on where it stopped
           const next = i + 1
           setImmediateOriginal(() => {
@@ -160,6 +180,7 @@ export const make = (options: {
           })
           return
         }
+        checkAt = nextCheck(from, i + 1, elapsed)
       }
       replyResults(task, single, results, started)
     }
