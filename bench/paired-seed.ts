@@ -12,6 +12,8 @@
  *   (20,000: the seed) and `BENCH_PS_LARGE` rows (2,000,000), default chunksize;
  * - `starmap`: `pool.starmap(howManyWithinRange, [row, 4, 8] tuples)` over the
  *   seed rows (tuples built before the timing);
+ * - `imap`: `pool.imap(howManyWithinRangeRow, rows, { chunksize: 1_000 })`,
+ *   collected, over both;
  * - `raw`: raw pipelined `postMessage` with the same chunks (every chunk sent
  *   at once, round robin, one message per chunk each way: bench/lib/raw.ts),
  *   the raw pool taken from THIS checkout for every side, so that the baseline
@@ -22,7 +24,7 @@
  * the whole process, workers included (less sensitive to the machine's load
  * than the wall time).
  *
- * Prints, per side, the paired ratio `map / raw` and `starmap / raw` of the
+ * Prints, per side, the paired ratio of each (`map / raw`, …) to raw in the
  * same round (median, min, max), and, with two checkouts, the paired ratio
  * B/A of each of them, with the load average over the rounds.
  * `BENCH_PS_ROUNDS` (10), `BENCH_PS_LARGE_ROUNDS` (5), `BENCH_PS_ONLY=seed`
@@ -35,7 +37,7 @@ import * as Url from "node:url"
 import * as V8 from "node:v8"
 import * as Vm from "node:vm"
 
-type Kind = "map" | "starmap" | "raw"
+type Kind = "map" | "starmap" | "imap" | "raw"
 type Size = "seed" | "large"
 type Sample = { wall: number; main: number; cpu: number }
 const median = (xs: ReadonlyArray<number>) => {
@@ -51,7 +53,7 @@ if (process.argv[2] === "--child") {
   const sizes = { seed: Number(process.argv[4]), large: Number(process.argv[5]) }
   V8.setFlagsFromString("--expose-gc")
   const gc = Vm.runInNewContext("gc") as () => void
-  const { Effect, Exit, Scope } = await import(Url.pathToFileURL(Path.join(dir, "node_modules/effect/dist/index.js")).href)
+  const { Effect, Exit, Scope, Stream } = await import(Url.pathToFileURL(Path.join(dir, "node_modules/effect/dist/index.js")).href)
   const { WorkerPool } = await import(Url.pathToFileURL(Path.join(dir, "src/index.ts")).href)
   const { tasks } = await import(Url.pathToFileURL(Path.join(dir, "bench/tasks.ts")).href)
   // the same raw baseline and data for every side: this checkout's
@@ -74,6 +76,10 @@ if (process.argv[2] === "--child") {
         return Effect.runPromise(pool.map(tasks.howManyWithinRangeRow, rows[size]))
       case "starmap":
         return Effect.runPromise(pool.starmap(tasks.howManyWithinRange, tuples))
+      case "imap":
+        return Effect.runPromise(
+          Effect.map(Stream.runCollect(pool.imap(tasks.howManyWithinRangeRow, rows[size], { chunksize: 1_000 })), Array.from)
+        )
       case "raw":
         return raw.rows(rows[size], Data.defaultChunksize(rows[size].length, 2))
     }
@@ -124,7 +130,7 @@ if (process.argv[2] === "--child") {
     children[i].send({ kind, size })
     return answer
   }
-  const kindsOf = (size: Size): Array<Kind> => size === "seed" ? ["map", "raw", "starmap"] : ["map", "raw"]
+  const kindsOf = (size: Size): Array<Kind> => size === "seed" ? ["map", "raw", "starmap", "imap"] : ["map", "raw", "imap"]
   const samples = new Map<string, Array<Sample>>()
   const key = (i: number, size: Size, kind: Kind) => `${i} ${size} ${kind}`
   const loads: Array<number> = []
