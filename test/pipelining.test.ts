@@ -67,6 +67,7 @@ for (const backend of backends) {
           assert.strictEqual(yield* pool.apply(tasks.add, [1, 2]), 3)
         }
         yield* Effect.forEach(waiting, Fiber.interrupt)
+        yield* Effect.forEach(flags, (shared) => waitFor(shared, 1)) // each saw its signal fire
       }))
   })
 }
@@ -81,5 +82,6 @@ describe("pipelining (test layer)", () => {
       yield* Effect.forEach(flags, (shared) => waitFor(shared, 0))
       assert.strictEqual(yield* pool.apply(tasks.add, [1, 2]), 3)
       yield* Effect.forEach(waiting, Fiber.interrupt)
+      yield* Effect.forEach(flags, (shared) => waitFor(shared, 1))
     }))
 })
