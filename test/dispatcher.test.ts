@@ -7,9 +7,9 @@ import { assert, describe, it } from "@effect/vitest"
 import { Exit } from "effect"
 import { Task, WorkerCrashed } from "../src/index.ts"
 import { Dispatcher } from "../src/internal/dispatcher.ts"
-import type { Job } from "../src/internal/slot.ts"
+import { type Job, makeSlot } from "../src/internal/slot.ts"
 import * as Protocol from "../src/internal/protocol.ts"
-import { fakeWorker, reply, settle } from "./fakeWorker.ts"
+import { fakeWorker, reply, runIdsOf, settle } from "./fakeWorker.ts"
 
 const tasks = Task.module("file:///virtual/dispatcher-tasks.ts", {
   add: (a: number, b: number) => a + b,
@@ -151,6 +151,153 @@ describe("dispatcher", () => {
     dispatcher.onReplies(a.slot, [running.id, Protocol.STATUS_CANCELLED, undefined, 5])
     assert.deepStrictEqual(a.runIds(), [running.id, next.id])
     assert.notInclude(a.runIds(), queued.id)
+  })
+
+  it("keeps two chunks in flight on each worker, even when their learned cost is far above the window", async () => {
+    const dispatcher = new Dispatcher()
+    const a = fakeWorker(dispatcher, 1)
+    const b = fakeWorker(dispatcher, 2)
+    const warm = [a, b].map((worker) => dispatcher.submitTo(worker.slot, tasks.slow, Protocol.MODE_MAP, [0], 1))
+    await settle()
+    // 50 ms an item: each chunk below is 0.5 s, far above the 2 ms window
+    reply(dispatcher, a.slot, warm[0], [0], 50_000)
+    reply(dispatcher, b.slot, warm[1], [0], 50_000)
+    const chunks = Array.from({ length: 6 }, (_, i) => dispatcher.submit(tasks.slow, Protocol.MODE_STARMAP, [[i]], 10))
+    await settle()
+    assert.deepStrictEqual(
+      [a.runIds().slice(1), b.runIds().slice(1)],
+      [[chunks[0].id, chunks[2].id], [chunks[1].id, chunks[3].id]],
+      "the next chunk waits in the worker while it computes the first"
+    )
+    a.state.started = 2
+    reply(dispatcher, a.slot, chunks[0], [0], 500_000)
+    assert.deepStrictEqual(a.runIds().slice(1), [chunks[0].id, chunks[2].id, chunks[4].id], "refilled to two")
+    // a long apply still goes one per worker, and no chunk waits behind one
+    const applies = Array.from({ length: 3 }, (_, i) => dispatcher.submit(tasks.slow, Protocol.MODE_APPLY, [i], 1))
+    await settle()
+    assert.notInclude([...a.runIds(), ...b.runIds()], applies[0].id, "both workers hold a chunk already")
+  })
+
+  it("while a worker of the pool is still to come (a replacement, or a dynamic pool growing), a chunk waits for it", async () => {
+    const dispatcher = new Dispatcher()
+    dispatcher.poolSize = 2
+    const a = fakeWorker(dispatcher, 1)
+    const warm = dispatcher.submitTo(a.slot, tasks.slow, Protocol.MODE_MAP, [0], 1)
+    await settle()
+    reply(dispatcher, a.slot, warm, [0], 50_000)
+    // chunks of tasks that wait for each other (a barrier): queued behind the first, the second would never run
+    const chunks = [0, 1].map((i) => dispatcher.submit(tasks.slow, Protocol.MODE_MAP, [i], 1))
+    await settle()
+    assert.deepStrictEqual(a.runIds(), [warm.id, chunks[0].id])
+    const b = fakeWorker(dispatcher, 2)
+    assert.deepStrictEqual(b.runIds(), [chunks[1].id], "the worker to come takes it")
+    reply(dispatcher, b.slot, chunks[1], [1], 50_000)
+    const more = [2, 3, 4].map((i) => dispatcher.submit(tasks.slow, Protocol.MODE_MAP, [i], 1))
+    await settle()
+    assert.deepStrictEqual(
+      [a.runIds().slice(1), b.runIds()],
+      [[chunks[0].id, more[1].id], [chunks[1].id, more[0].id, more[2].id]],
+      "complete: two each"
+    )
+  })
+
+  it("sends no chunk behind an apply or a cancelled job; a process worker holds one job at a time", async () => {
+    const dispatcher = new Dispatcher()
+    const a = fakeWorker(dispatcher, 1)
+    const warm = dispatcher.submit(tasks.slow, Protocol.MODE_APPLY, [0], 1)
+    await settle()
+    reply(dispatcher, a.slot, warm, 0, 50_000)
+    const long = dispatcher.submit(tasks.slow, Protocol.MODE_APPLY, [1], 1)
+    const chunk = dispatcher.submit(tasks.slow, Protocol.MODE_MAP, [1, 2], 2)
+    await settle()
+    assert.deepStrictEqual(a.runIds(), [warm.id, long.id], "not behind a long apply")
+    reply(dispatcher, a.slot, long, 0, 50_000)
+    assert.deepStrictEqual(a.runIds().at(-1), chunk.id)
+    dispatcher.cancel(chunk) // cancelled while it runs: the worker is busy until it answers
+    const next = dispatcher.submit(tasks.slow, Protocol.MODE_MAP, [3], 1)
+    await settle()
+    assert.notInclude(a.runIds(), next.id, "not behind a cancelled chunk")
+    dispatcher.onReplies(a.slot, [chunk.id, Protocol.STATUS_CANCELLED, undefined, 5])
+    assert.deepStrictEqual(a.runIds().at(-1), next.id)
+    const process = makeSlot(3, () => {}, () => undefined, 1)
+    dispatcher.removeSlot(a.slot, 0, null, "test")
+    dispatcher.addSlot(process)
+    dispatcher.markReady(process)
+    const more = [4, 5].map((i) => dispatcher.submit(tasks.slow, Protocol.MODE_MAP, [i], 1))
+    await settle()
+    assert.deepStrictEqual(Array.from(process.inflight.keys()), [next.id], "a process worker holds one job at a time")
+    assert.isTrue(more.every((job) => job.slot === undefined))
+  })
+
+  it("posts each large chunk in a message of its own, every worker's first chunk first", async () => {
+    const dispatcher = new Dispatcher()
+    const log: Array<readonly [number, Array<number>]> = []
+    const slots = [1, 2].map((workerId) => {
+      const slot = makeSlot(workerId, (message) => {
+        log.push([workerId, runIdsOf(message)])
+      }, () => ({ started: 0, running: undefined, cancelsRead: 0 }))
+      dispatcher.addSlot(slot)
+      dispatcher.markReady(slot)
+      return slot
+    })
+    const warm = slots.map((slot) => dispatcher.submitTo(slot, tasks.slow, Protocol.MODE_MAP, [0], 1))
+    await settle()
+    warm.forEach((job, i) => reply(dispatcher, slots[i], job, [0], 0)) // measured as free: everything fits the window
+    log.length = 0
+    const rows = Array.from({ length: 1000 }, (_, i) => i)
+    const chunks = [0, 1, 2, 3].map(() => dispatcher.submit(tasks.slow, Protocol.MODE_MAP, rows, rows.length))
+    const small = [0, 1, 2, 3].map((i) => dispatcher.submit(tasks.slow, Protocol.MODE_MAP, [i], 1))
+    await settle()
+    assert.deepStrictEqual(log, [
+      [1, [chunks[0].id]],
+      [2, [chunks[1].id]],
+      [1, [chunks[2].id]],
+      [2, [chunks[3].id]],
+      [1, [small[0].id, small[2].id]], // small jobs still travel together
+      [2, [small[1].id, small[3].id]]
+    ])
+  })
+
+  it("a job no worker has room for goes to one whose jobs have all started and none holds the thread", async () => {
+    const dispatcher = new Dispatcher()
+    const a = fakeWorker(dispatcher, 1)
+    const b = fakeWorker(dispatcher, 2)
+    const warm = [a, b].map((worker) => dispatcher.submitTo(worker.slot, tasks.slow, Protocol.MODE_APPLY, [0], 1))
+    await settle()
+    reply(dispatcher, a.slot, warm[0], 0, 50_000)
+    reply(dispatcher, b.slot, warm[1], 0, 50_000)
+    // each worker holds a long async task that ends only when the caller says so (after its next call, say)
+    const waiting = [0, 1].map((i) => dispatcher.submit(tasks.slow, Protocol.MODE_APPLY, [i], 1))
+    await settle()
+    assert.deepStrictEqual([a.runIds(), b.runIds()], [[warm[0].id, waiting[0].id], [warm[1].id, waiting[1].id]])
+    a.state.started = 2
+    b.state.started = 2
+    b.state.running = Protocol.runningSlot(waiting[1].id) // worker 2 is still in its synchronous part
+    // a task never measured: it would wait for an idle worker, for ever
+    const call = dispatcher.submit(tasks.add, Protocol.MODE_APPLY, [1, 2], 1)
+    await settle()
+    assert.deepStrictEqual(a.runIds(), [warm[0].id, waiting[0].id, call.id], "worker 1's thread is free")
+    const second = dispatcher.submit(tasks.add, Protocol.MODE_APPLY, [3, 4], 1)
+    await settle()
+    assert.isUndefined(second.slot, "worker 1 has not started the call; worker 2 holds its thread")
+    b.state.running = undefined
+    // the next dispatch (a liveness PONG, at the latest) sends it
+    dispatcher.onReplies(b.slot, [-1, Protocol.STATUS_PONG, 1, 0])
+    assert.deepStrictEqual(b.runIds(), [warm[1].id, waiting[1].id, second.id])
+  })
+
+  it("…but not to one that holds short calls (it answers them soon) or has not started all it holds", async () => {
+    const dispatcher = new Dispatcher()
+    const a = fakeWorker(dispatcher, 1)
+    const warm = dispatcher.submitTo(a.slot, tasks.add, Protocol.MODE_APPLY, [0, 0], 1)
+    await settle()
+    reply(dispatcher, a.slot, warm, 0, 1_500) // 1.5 ms: one fits the window, two do not
+    const calls = [0, 1].map((i) => dispatcher.submit(tasks.add, Protocol.MODE_APPLY, [i, i], 1))
+    await settle()
+    a.state.started = 2
+    assert.deepStrictEqual(a.runIds(), [warm.id, calls[0].id], "the second waits for the first's answer")
+    dispatcher.onReplies(a.slot, [-1, Protocol.STATUS_PONG, 1, 0])
+    assert.isUndefined(calls[1].slot)
   })
 
   it("once the pool has stopped, new jobs are settled at once with the pool's error", () => {

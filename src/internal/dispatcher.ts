@@ -13,9 +13,14 @@
  * the work queued on it. Each job goes to the least-loaded ready worker, so an
  * idle worker always gets work before a busy one gets more. Several small jobs
  * may be in flight on one worker, sent as one message, until about
- * `TARGET_QUEUED_MICROS` of estimated work is queued there; a job whose cost is
- * unknown or large waits for an idle worker, so long tasks never queue behind
- * each other while another worker idles.
+ * 2 ms of estimated work is queued there; a call whose cost is unknown or
+ * large waits for an idle worker, so long calls never queue behind each other
+ * while another worker idles. Chunks are the exception: a thread worker holds
+ * two of them whatever their cost, so that the next one is copied to it while
+ * it computes (each large one in a message of its own). A job that no worker
+ * has room for goes to a worker whose thread is free, so that no call waits
+ * without bound behind async tasks that end only after it. Those rules are in
+ * pipelining.ts.
  *
  * A job may also be meant for one worker (`submitTo`: an initializer, a
  * broadcast): it waits in that worker's `direct` queue, goes out before any
@@ -41,11 +46,10 @@ import * as Events from "./events.ts"
 import * as Metrics from "./metrics.ts"
 import * as Progress from "./progress.ts"
 import * as Protocol from "./protocol.ts"
+import * as Pipelining from "./pipelining.ts"
 import { Replies } from "./replies.ts"
 import { costOf, type Job, progressOf, type Slot, type TaskKind } from "./slot.ts"
 
-/** Estimated work (µs) a worker may have queued before it counts as full. */
-const TARGET_QUEUED_MICROS = 2000
 /**
  * How many workers may die holding a job they had not started before the job
  * fails with `SerializationError` (its argument kills the workers that receive
@@ -90,6 +94,10 @@ export class Dispatcher {
   }
   /** The most jobs that may wait in the queue (`maxQueue`); submitters wait for room beyond it (`whenRoom`). */
   maxQueue = Infinity
+  /** How many workers the pool runs once complete (its size, or its maximum); 0: as many as it has. */
+  poolSize = 0
+  /** Every worker the pool runs is ready, as of the dispatch under way (`Pipelining.isComplete`). */
+  private complete = false
   /** Submitters waiting for room in the queue, first come first served. */
   private roomWaiters: Array<() => void> = []
   /** The reply side: settling jobs from replies, and recovering the messages the pool could not read. */
@@ -246,8 +254,11 @@ export class Dispatcher {
    */
   dispatch(): void {
     let batches: Map<Slot, Array<Job>> | undefined
+    let large = false
+    this.complete = Pipelining.isComplete(this.slots, this.poolSize)
     const add = (slot: Slot, job: Job) => {
       this.hold(slot, job)
+      large ||= Pipelining.isLarge(job)
       batches ??= new Map()
       const batch = batches.get(slot)
       if (batch === undefined) batches.set(slot, [job])
@@ -272,7 +283,8 @@ export class Dispatcher {
         continue
       }
       job.cost = costOf(job)
-      const slot = this.pick(job)
+      // no worker has room: one whose thread is free (so that no call waits for ever behind async tasks)
+      const slot = this.pick(job) ?? this.slots.find((slot) => Pipelining.threadFree(slot, job))
       if (slot === undefined) break
       this.head++
       add(slot, job)
@@ -285,18 +297,21 @@ export class Dispatcher {
       this.queue = this.queue.slice(this.head)
       this.head = 0
     }
-    if (batches !== undefined) {
-      for (const [slot, batch] of batches) this.send(slot, batch)
-    }
+    if (batches !== undefined) this.sendAll(batches, large)
     if (this.roomWaiters.length > 0) this.admit()
     if (this.head < this.queue.length) this.onBacklog()
   }
 
+  /**
+   * Whether `slot` may take `job` now: an idle worker takes anything; a busy
+   * one takes what fits the window, or, once the pool is complete, a chunk
+   * when all it holds is one chunk (see pipelining.ts).
+   */
   private hasRoom(slot: Slot, job: Job): boolean {
     if (job.target === undefined && slot.budget <= 0) return false
     if (slot.inflight.size === 0) return true
-    return !slot.isolating && !slot.loading.has(job.task.url) && job.cost >= 0 && slot.inflight.size < slot.maxInflight &&
-      slot.queuedMicros + job.cost <= TARGET_QUEUED_MICROS
+    if (slot.isolating || slot.loading.has(job.task.url) || slot.inflight.size >= slot.maxInflight) return false
+    return Pipelining.fitsWindow(slot, job) || (this.complete && Pipelining.chunkMayWait(slot, job))
   }
 
   /** The least-loaded ready worker with room for `job`. */
@@ -334,6 +349,19 @@ export class Dispatcher {
     if (job.deaths > 0) slot.isolating = false
     if (!slot.answered.has(job.task.url)) slot.loading.delete(job.task.url)
     job.slot = undefined
+  }
+
+  /**
+   * Posts each worker its share, in one message; with `large` chunks among
+   * them, in several, every worker's first message first (see
+   * `Pipelining.messagesInOrder`).
+   */
+  private sendAll(batches: Map<Slot, Array<Job>>, large: boolean): void {
+    if (!large) {
+      for (const [slot, batch] of batches) this.send(slot, batch)
+      return
+    }
+    for (const [slot, message] of Pipelining.messagesInOrder(batches)) this.send(slot, message)
   }
 
   /**

@@ -41,6 +41,7 @@ export const make = Effect.fnUntraced(function*(
   const scope = yield* Effect.scope
   const dispatcher = new Dispatcher()
   dispatcher.maxQueue = maxQueue ?? Infinity
+  dispatcher.poolSize = size
   // before the pool's other finalizers, so it closes after them: subscribers see the workers exit
   dispatcher.events = yield* Events.make
   const asyncResults = yield* FiberSet.make<unknown, unknown>()

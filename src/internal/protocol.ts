@@ -83,11 +83,19 @@ export const OP_RESEND = 6
 /** `WATCH_PROGRESS id interval`: report the progress of job `id` (its `RUN` follows), at most once per `interval` ms. */
 export const OP_WATCH_PROGRESS = 9
 
-/** `payload` is the argument tuple of one call. */
+/** `payload` is the argument tuple of one call: `f(...args)`. */
 export const MODE_APPLY = 0
-/** `payload` is a chunk of single arguments: `map`'s `f(x)` for each. */
+/**
+ * `payload` is a chunk of single arguments, as the caller gave them: `map`'s
+ * (and `imap`'s) `f(x)` for each, called directly (no argument array is made
+ * per item). The reply's payload is the array of results, in order.
+ */
 export const MODE_MAP = 1
-/** `payload` is a chunk of argument tuples: `starmap`'s `f(...args)` for each. */
+/**
+ * `payload` is a chunk of argument tuples, the caller's own tuples (not
+ * wrapped, not copied before the message's clone): `starmap`'s `f(...args)`
+ * for each. The reply's payload is the array of results, in order.
+ */
 export const MODE_STARMAP = 2
 
 /**

@@ -34,6 +34,22 @@ import {
 /** How long the runtime runs queued tasks (or one chunk's items) before yielding to the event loop. */
 export const SLICE_MS = 4
 
+/** A chunk of sync items looks at the clock after this many items, at first. */
+const CHECK_EVERY = 4
+/** The most items between two looks at the clock. */
+const MAX_CHECK_EVERY = 1024
+
+/**
+ * After `done` items of a chunk (counted from `from`, where this run of it
+ * began), `elapsed` ms into the slice: the item count at which to look at the
+ * clock again. Fast items double the stride while the slice is far from over
+ * (well within `SLICE_MS` at the next look, if they keep their pace), so a
+ * chunk of cheap items reads the clock a few times per slice, not every few
+ * items; slow ones are checked every `CHECK_EVERY`.
+ */
+const nextCheck = (from: number, done: number, elapsed: number): number =>
+  done + (elapsed * 4 < SLICE_MS ? Math.min(Math.max(done - from, CHECK_EVERY), MAX_CHECK_EVERY) : CHECK_EVERY)
+
 /** Makes the worker's `runTask`. */
 export const make = (options: {
   readonly shared: Shared
@@ -56,6 +72,7 @@ export const make = (options: {
     const fn = definition.fn!
     const single = mode === Protocol.MODE_APPLY
     const items = (single ? [payload] : payload) as ReadonlyArray<unknown>
+    // map calls f(x) on each item as it is; apply and starmap spread the argument tuple they were sent
     const spread = mode !== Protocol.MODE_MAP
     const results: Array<unknown> = single ? [] : new Array(items.length)
 
@@ -106,13 +123,43 @@ export const make = (options: {
       }
     }
 
+    /**
+     * Runs item `i`'s Effect in a fiber: says whether it succeeded at once
+     * (the loop goes on); otherwise its failure is answered, or its fiber
+     * goes on from item `i + 1` when it ends. (Kept out of the loop, whose
+     * body then captures nothing: no closure context per item.)
+     */
+    const runEffect = (effect: Effect.Effect<unknown, unknown>, i: number): boolean => {
+      const { Effect } = fx()
+      let fiber: Fiber.Fiber<unknown, unknown>
+      try {
+        fiber = definition.context === undefined
+          ? Effect.runFork(effect)
+          : Effect.runForkWith(definition.context)(effect)
+      } catch (error) {
+        replyThrown(task, error, started)
+        return false
+      }
+      const done = fiber.pollUnsafe()
+      if (done !== undefined) return onEffectExit(done, i)
+      task.fiber = fiber
+      if (task.cancelled) fiber.interruptUnsafe()
+      fiber.addObserver((exit) => {
+        task.fiber = undefined
+        if (onEffectExit(exit, i)) step(i + 1)
+        scheduleFlush()
+      })
+      return false
+    }
+
     const stepFrom = (from: number): void => {
+      // when to look at the clock next (the item count): see `nextCheck`
+      let checkAt = from + CHECK_EVERY
       for (let i = from; i < items.length; i++) {
         if (task.cancelled) return reply(task, Protocol.STATUS_CANCELLED, undefined, started)
         let result: unknown
         try {
-          const args = spread ? items[i] as ReadonlyArray<unknown> : [items[i]]
-          result = fn(...args)
+          result = spread ? fn(...items[i] as ReadonlyArray<unknown>) : fn(items[i])
         } catch (error) {
           return replyThrown(task, error, started)
         }
@@ -123,34 +170,15 @@ export const make = (options: {
           return replyThrown(task, error, started, "the task's result could not be inspected: ")
         }
         if (kind === EFFECT) {
-          const { Effect } = fx()
-          let fiber: Fiber.Fiber<unknown, unknown>
-          try {
-            const effect = result as Effect.Effect<unknown, unknown>
-            fiber = definition.context === undefined
-              ? Effect.runFork(effect)
-              : Effect.runForkWith(definition.context)(effect)
-          } catch (error) {
-            return replyThrown(task, error, started)
-          }
-          const done = fiber.pollUnsafe()
-          if (done !== undefined) {
-            // completed synchronously: go on in this loop, so a long chunk does not grow the stack
-            if (onEffectExit(done, i)) continue
-            return
-          }
-          task.fiber = fiber
-          if (task.cancelled) fiber.interruptUnsafe()
-          fiber.addObserver((exit) => {
-            task.fiber = undefined
-            if (onEffectExit(exit, i)) step(i + 1)
-            scheduleFlush()
-          })
+          // completed synchronously: go on in this loop, so a long chunk does not grow the stack
+          if (runEffect(result as Effect.Effect<unknown, unknown>, i)) continue
           return
         }
         if (kind !== VALUE) return awaitItem(result, kind === PROMISE ? promiseThen : thenFound(), i)
         results[i] = result
-        if (!single && (i & 3) === 3 && i + 1 < items.length && now() - shared.sliceStart > SLICE_MS) {
+        if (i + 1 < checkAt || single || i + 1 === items.length) continue
+        const elapsed = now() - shared.sliceStart
+        if (elapsed > SLICE_MS) {
           // a long chunk of sync items: let a CANCEL in, then go on where it stopped
           const next = i + 1
           setImmediateOriginal(() => {
@@ -160,6 +188,7 @@ export const make = (options: {
           })
           return
         }
+        checkAt = nextCheck(from, i + 1, elapsed)
       }
       replyResults(task, single, results, started)
     }
