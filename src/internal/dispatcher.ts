@@ -39,9 +39,9 @@
  * @internal
  */
 import * as Exit from "effect/Exit"
-import { SerializationError, WorkerCrashed } from "../PoolError.ts"
 import type * as Task from "../Task.ts"
 import * as Boundary from "./boundary.ts"
+import * as Deaths from "./deaths.ts"
 import * as Events from "./events.ts"
 import * as Metrics from "./metrics.ts"
 import * as Progress from "./progress.ts"
@@ -50,13 +50,7 @@ import * as Pipelining from "./pipelining.ts"
 import { Replies } from "./replies.ts"
 import { costOf, type Job, progressOf, type Slot, type TaskKind } from "./slot.ts"
 
-/**
- * How many workers may die holding a job they had not started before the job
- * fails with `SerializationError` (its argument kills the workers that receive
- * it, e.g. one that exceeds their `resourceLimits`), instead of being requeued
- * for ever.
- */
-export const MAX_UNSTARTED_DEATHS = 2
+export const MAX_UNSTARTED_DEATHS = Deaths.MAX_UNSTARTED_DEATHS
 
 export class Dispatcher {
   readonly slots: Array<Slot> = []
@@ -537,44 +531,8 @@ export class Dispatcher {
     slot.inflight.clear()
     slot.queuedMicros = 0
     slot.isolating = false
-    const requeued: Array<Job> = []
-    const how = signal !== null ? `was killed by signal ${signal}` : `exited with code ${exitCode}`
     jobs.push(...slot.direct.splice(0))
-    // the death counts against the jobs it had not started only if nothing else explains it: the pool did not kill
-    // it, it did not exit cleanly (a task's process.exit(0) after it returned: a worker that cannot receive a
-    // message exits with 1, or crashes), and it had started none of the jobs it held (it died receiving them)
-    const unexplained = !slot.killed && exitCode !== 0 && !jobs.some((job) => job.seq >= 0 && job.seq < started)
-    for (const job of jobs) {
-      job.slot = undefined
-      if (job.cancelled) continue
-      if (job.seq >= started && job.target === undefined) {
-        job.seq = -1
-        if (!unexplained || ++job.deaths < MAX_UNSTARTED_DEATHS) {
-          requeued.push(job)
-          continue
-        }
-        this.settle(
-          job,
-          argumentError(
-            job,
-            `cannot be received by a worker: ${job.deaths} workers died receiving it, before it started; the last ` +
-              `one, worker ${slot.workerId}, ${how} (${detail})`
-          )
-        )
-        continue
-      }
-      this.settle(
-        job,
-        Exit.fail(
-          new WorkerCrashed({
-            workerId: slot.workerId,
-            exitCode,
-            signal,
-            message: `worker ${slot.workerId} ${how} while running ${job.task.name} (${detail})`
-          })
-        )
-      )
-    }
+    const requeued = Deaths.verdicts(slot, jobs, started, exitCode, signal, detail, (job, exit) => this.settle(job, exit))
     if (requeued.length > 0) {
       requeued.sort((a, b) => a.id - b.id)
       this.queue.splice(this.head, 0, ...requeued)
@@ -629,8 +587,4 @@ export class Dispatcher {
  */
 const DELIVERED: Exit.Exit<never, never> = Exit.die(new Error("effect-multiprocessing: this outcome was handed over"))
 
-/** A call whose arguments cannot reach a worker: the message says why, after "the arguments of <task>". */
-const argumentError = (job: Job, why: string): Exit.Exit<never, SerializationError> =>
-  Exit.fail(
-    new SerializationError({ task: job.task.id, direction: "argument", message: `the arguments of ${job.task.name} ${why}` })
-  )
+const argumentError = Deaths.argumentError

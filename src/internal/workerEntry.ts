@@ -215,7 +215,7 @@ const waiter = parentPort === null || doorbell === undefined ? undefined : Worke
   bell: doorbell,
   port: parentPort,
   deliver: (message) => onMessage(message as readonly [0, Array<unknown>] | readonly [1]),
-  unreadable: (cause) => fail("could not read a message", cause),
+  unreadable: (cause) => fail("could not read a message: a messageerror, on the fast wake-up path", cause),
   idle: () => runtime.idle()
 })
 

@@ -150,7 +150,7 @@ describe("arguments a worker cannot receive (threads)", () => {
       assert.include(error.message, "2 workers died receiving it")
       assert.deepStrictEqual(yield* pool.map(tasks.square, [1, 2, 3, 4, 5, 6], { chunksize: 1 }), [1, 4, 9, 16, 25, 36])
       assert.strictEqual(yield* pool.apply(tasks.square, [7]), 49, "the pool keeps serving")
-      assert.isTrue(stderr.some((line) => line.includes("messageerror")), "each worker said why it died")
+      assert.isTrue(stderr.some((line) => line.includes("messageerror")), `each worker said why it died: ${JSON.stringify(stderr)}`)
     }))
 })
 
