@@ -8,6 +8,7 @@
  * @internal
  */
 import * as Cause from "effect/Cause"
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as FiberSet from "effect/FiberSet"
 import * as Stream from "effect/Stream"
@@ -21,6 +22,7 @@ import * as Chunking from "./chunking.ts"
 import type { Dispatcher } from "./dispatcher.ts"
 import type { Lifecycle } from "./lifecycle.ts"
 import * as Protocol from "./protocol.ts"
+import * as Tracing from "./tracing.ts"
 import { admitted, awaitChunks, awaitJob, type Chunked, handOver, submitChunks } from "./submission.ts"
 
 /** How many chunks of an `imap` may be in flight per worker. */
@@ -43,58 +45,69 @@ export type Calls = Pick<
   "apply" | "map" | "starmap" | "imap" | "imapUnordered" | "applyAsync" | "mapAsync" | "starmapAsync" | "broadcast"
 >
 
+/** Pools made in this process, for the `effect-multiprocessing.pool` attribute of a call's span. */
+let pools = 0
+
 export const make = (engine: Engine): Calls => {
   const { dispatcher, lifecycle, maxQueue } = engine
+  const pool = ++pools
+  const withPool = { ...engine, pool }
   return {
     apply: (task, args, options) =>
-      Effect.suspend(() => {
+      Tracing.call("apply", pool, task, (context, traced) => {
         const invalid = CallChecks.applyCall("apply", task, args)
         if (invalid) return Effect.fail(invalid)
         if (lifecycle.state() !== "running") return lifecycle.notRunning()
-        const submit = () => dispatcher.submit(task, Protocol.MODE_APPLY, args, 1, options?.transfer)
+        const submit = () =>
+          Tracing.mark(dispatcher.submit(task, Protocol.MODE_APPLY, args, 1, options?.transfer), context, traced)
         return maxQueue === undefined
           ? awaitJob(dispatcher, submit())
           : Effect.flatMap(admitted(dispatcher, submit), (job) => awaitJob(dispatcher, job))
       }),
     map: (task, items, options) =>
-      Effect.flatMap(
-        mapWith(engine, "map", Protocol.MODE_MAP, task, items, options),
-        (group) => awaitChunks(dispatcher, group)
-      ),
+      Tracing.call("map", pool, task, (context, traced) =>
+        Effect.flatMap(
+          mapWith(engine, "map", Protocol.MODE_MAP, task, items, options, context, traced),
+          (group) => awaitChunks(dispatcher, group)
+        )),
     starmap: (task, items, options) =>
-      Effect.flatMap(
-        mapWith(engine, "starmap", Protocol.MODE_STARMAP, task, items, options),
-        (group) => awaitChunks(dispatcher, group)
-      ),
-    imap: imapWith(engine, false) as Pool["imap"],
-    imapUnordered: imapWith(engine, true) as Pool["imapUnordered"],
+      Tracing.call("starmap", pool, task, (context, traced) =>
+        Effect.flatMap(
+          mapWith(engine, "starmap", Protocol.MODE_STARMAP, task, items, options, context, traced),
+          (group) => awaitChunks(dispatcher, group)
+        )),
+    imap: imapWith(withPool, false) as Pool["imap"],
+    imapUnordered: imapWith(withPool, true) as Pool["imapUnordered"],
     applyAsync: (task, args, options) =>
-      Effect.suspend(() => {
+      Tracing.call("applyAsync", pool, task, (context, traced, span) => {
         const invalid = CallChecks.applyCall("applyAsync", task, args)
         if (invalid) return Effect.fail<Cause.IllegalArgumentError | PoolNotRunning>(invalid)
         if (lifecycle.state() !== "running") return lifecycle.notRunning()
         return Effect.flatMap(
-          admitted(dispatcher, () => dispatcher.submit(task, Protocol.MODE_APPLY, args, 1, options?.transfer)),
-          (job) => startAsync(engine, awaitJob(dispatcher, job), options)
+          admitted(dispatcher, () =>
+            Tracing.mark(dispatcher.submit(task, Protocol.MODE_APPLY, args, 1, options?.transfer), context, traced)),
+          (job) => startAsync(engine, Tracing.endWith(awaitJob(dispatcher, job), span, traced), options)
         )
-      }),
+      }, false),
     mapAsync: (task, items, options) =>
-      Effect.flatMap(
-        mapWith(engine, "mapAsync", Protocol.MODE_MAP, task, items, options),
-        (group) => startAsync(engine, awaitChunks(dispatcher, group), options)
-      ),
+      Tracing.call("mapAsync", pool, task, (context, traced, span) =>
+        Effect.flatMap(
+          mapWith(engine, "mapAsync", Protocol.MODE_MAP, task, items, options, context, traced),
+          (group) => startAsync(engine, Tracing.endWith(awaitChunks(dispatcher, group), span, traced), options)
+        ), false),
     starmapAsync: (task, items, options) =>
-      Effect.flatMap(
-        mapWith(engine, "starmapAsync", Protocol.MODE_STARMAP, task, items, options),
-        (group) => startAsync(engine, awaitChunks(dispatcher, group), options)
-      ),
+      Tracing.call("starmapAsync", pool, task, (context, traced, span) =>
+        Effect.flatMap(
+          mapWith(engine, "starmapAsync", Protocol.MODE_STARMAP, task, items, options, context, traced),
+          (group) => startAsync(engine, Tracing.endWith(awaitChunks(dispatcher, group), span, traced), options)
+        ), false),
     broadcast: (task, args) =>
-      Effect.suspend(() => {
+      Tracing.call("broadcast", pool, task, (context, traced) => {
         const invalid = CallChecks.applyCall("broadcast", task, args)
         if (invalid) return Effect.fail(invalid)
         if (lifecycle.state() !== "running") return lifecycle.notRunning()
         const jobs = dispatcher.members().map((slot) =>
-          dispatcher.submitTo(slot, task, Protocol.MODE_APPLY, args, 1)
+          Tracing.mark(dispatcher.submitTo(slot, task, Protocol.MODE_APPLY, args, 1), context, traced)
         )
         return Effect.forEach(jobs, (job) => awaitJob(dispatcher, job), { concurrency: "unbounded" })
       })
@@ -123,7 +136,9 @@ const mapWith = (
   mode: typeof Protocol.MODE_MAP | typeof Protocol.MODE_STARMAP,
   task: TaskModule.Any,
   items: Iterable<unknown>,
-  options: MapOptions | undefined
+  options: MapOptions | undefined,
+  context: Context.Context<never>,
+  traced: Tracing.Traced | undefined
 ) =>
   Effect.suspend((): Effect.Effect<Chunked, PoolNotRunning | Cause.IllegalArgumentError> => {
     const invalid = CallChecks.mapCall(method, task, items)
@@ -132,18 +147,23 @@ const mapWith = (
       prepareMap(engine.size, items, options),
       ({ chunksize, list }) => {
         const notTuples = mode === Protocol.MODE_STARMAP ? CallChecks.tuples(method, list) : undefined
-        return notTuples ? Effect.fail(notTuples) : submitChunks(engine.dispatcher, task, mode, list, chunksize)
+        if (notTuples) return Effect.fail(notTuples)
+        if (traced !== undefined) {
+          traced.span.attribute(Tracing.ATTR.items, list.length)
+          traced.span.attribute(Tracing.ATTR.chunksize, chunksize)
+        }
+        return submitChunks(engine.dispatcher, task, mode, list, chunksize, context, traced)
       }
     )
   })
 
-const imapWith = (engine: Engine, unordered: boolean) =>
+const imapWith = (engine: Engine & { readonly pool: number }, unordered: boolean) =>
 (
   task: TaskModule.Any,
   items: Iterable<unknown> | Stream.Stream<unknown, unknown, unknown>,
   options: MapOptions | undefined
 ): Stream.Stream<unknown, unknown, unknown> =>
-  Stream.unwrap(Effect.suspend((): Effect.Effect<
+  Stream.unwrap(Tracing.call(unordered ? "imapUnordered" : "imap", engine.pool, task, (context, traced, span): Effect.Effect<
     Stream.Stream<unknown, unknown, unknown>,
     PoolNotRunning | Cause.IllegalArgumentError
   > => {
@@ -160,14 +180,18 @@ const imapWith = (engine: Engine, unordered: boolean) =>
       : Stream.fromIterable(items, { chunkSize: Array.isArray(items) ? undefined : chunksize })
     // while the stream runs, the pool is not idle: a close waits for the rest of its input
     const release = dispatcher.busy()
-    return Effect.succeed(input.pipe(
+    if (traced !== undefined) traced.span.attribute(Tracing.ATTR.chunksize, chunksize)
+    const stream = input.pipe(
       Stream.grouped(chunksize),
       // each chunk's outcome as an Exit, so that an ordered stream emits every result
       // before a failed chunk, and fails (cancelling the chunks in flight) when it reaches it
       Stream.mapEffect(
         (chunk) =>
           Effect.exit(Effect.flatMap(
-            admitted(dispatcher, () => dispatcher.submit(task, Protocol.MODE_MAP, chunk, chunk.length)),
+            admitted(
+              dispatcher,
+              () => Tracing.mark(dispatcher.submit(task, Protocol.MODE_MAP, chunk, chunk.length), context, traced)
+            ),
             (job) => awaitJob<ReadonlyArray<unknown>, unknown>(dispatcher, job)
           )),
         { concurrency: Math.min(size * IMAP_CHUNKS_PER_WORKER, maxQueue ?? Infinity), unordered }
@@ -180,8 +204,10 @@ const imapWith = (engine: Engine, unordered: boolean) =>
           : Stream.fromIterable(handOver(results), { chunkSize: 1 })
       ),
       Stream.ensuring(Effect.sync(release))
-    ))
-  }))
+    )
+    // the call's span lasts as long as the stream
+    return Effect.succeed(span === undefined ? stream : Stream.onExit(stream, (exit) => Tracing.end(span, traced, exit)))
+  }, false))
 
 /** Runs the wait in a fiber of the pool's scope, with Python's callbacks. */
 const startAsync = <A, E>(engine: Engine, wait: Effect.Effect<A, E>, options: AsyncOptions<A, E> | undefined) =>

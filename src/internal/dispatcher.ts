@@ -39,6 +39,7 @@ import type * as Task from "../Task.ts"
 import * as Boundary from "./boundary.ts"
 import * as Protocol from "./protocol.ts"
 import { Replies } from "./replies.ts"
+import * as Tracing from "./tracing.ts"
 import { costOf, type Job, progressOf, type Slot, type TaskKind } from "./slot.ts"
 
 /** Estimated work (µs) a worker may have queued before it counts as full. */
@@ -145,7 +146,9 @@ export class Dispatcher {
       waiter: undefined,
       cancelled: false,
       cancelOrdinal: 0,
-      deaths: 0
+      deaths: 0,
+      context: undefined,
+      traced: undefined
     }
     if (this.rejectWith !== undefined) {
       job.exit = this.rejectWith
@@ -345,6 +348,7 @@ export class Dispatcher {
         slot.defined.add(job.kind.key)
         defines.push(Protocol.OP_DEFINE, job.kind.key, job.task.url, job.task.name)
       }
+      if (job.context !== undefined) Tracing.beforeRun(job, runs)
       runs.push(Protocol.OP_RUN, job.id, job.kind.key, job.mode, job.payload)
       if (job.transfer !== undefined) (transfers ??= []).push(...job.transfer)
     }
@@ -365,7 +369,10 @@ export class Dispatcher {
       // settling a culprit may fail its map, which cancels the batch-mates not sent yet
       if (this.unsent(slot, job)) continue
       try {
-        slot.post([Protocol.OP_RUN, job.id, job.kind.key, job.mode, job.payload], job.transfer ?? [])
+        const run: Array<unknown> = []
+        if (job.context !== undefined) Tracing.beforeRun(job, run)
+        run.push(Protocol.OP_RUN, job.id, job.kind.key, job.mode, job.payload)
+        slot.post(run, job.transfer ?? [])
         job.seq = slot.sent++
       } catch (error) {
         this.unsent(slot, job, true)

@@ -11,9 +11,11 @@
  *
  * @internal
  */
+import type * as Context from "effect/Context"
 import type * as Exit from "effect/Exit"
 import type * as Task from "../Task.ts"
 import type * as Protocol from "./protocol.ts"
+import type { Traced } from "./tracing.ts"
 
 /** Most jobs in flight on one worker. */
 const MAX_INFLIGHT = 512
@@ -47,6 +49,10 @@ export interface Job {
   cancelOrdinal: number
   /** How many workers died holding it before it started (see `MAX_UNSTARTED_DEATHS` in dispatcher.ts). */
   deaths: number
+  /** Its caller's context, where what its task logs is logged again (see callerLogs.ts). */
+  context: Context.Context<never> | undefined
+  /** The traced call it belongs to, if its caller's tracer records (see tracing.ts). */
+  traced: Traced | undefined
 }
 
 /** What the dispatcher knows about a task function, by task id. */

@@ -23,6 +23,7 @@ import * as Protocol from "./protocol.ts"
 import * as WorkerModules from "./workerModules.ts"
 import * as WorkerReplies from "./workerReplies.ts"
 import * as WorkerTasks from "./workerTasks.ts"
+import * as WorkerTracing from "./workerTracing.ts"
 import { now, queueMicrotaskOriginal, setImmediateOriginal } from "./workerValues.ts"
 
 /** Keeps the running task's record across `await`s (AsyncLocalStorage on Node). */
@@ -37,6 +38,8 @@ export interface Running {
   cancelled: boolean
   controller: AbortController | undefined
   fiber: Fiber.Fiber<unknown, unknown> | undefined
+  /** How it is traced and logs, if its `RUN` followed `OP_TRACE` or `OP_LOG_LEVEL` (see workerTracing.ts). */
+  readonly observe: WorkerTracing.Observe | undefined
 }
 
 /** What the runtime's pieces (the queue, workerTasks.ts, workerReplies.ts) share: one object per worker. */
@@ -50,6 +53,10 @@ export interface Shared {
   lastFlush: number
   /** `LIMIT_HEAP`: past it, after a task, the worker asks to be replaced (once). */
   heapLimit: number
+  /** Finished spans of answered traced jobs, sent with the next message (`STATUS_SPANS`). */
+  readonly spans: Array<Protocol.WireSpan>
+  /** What Effect tasks logged, sent with the next message (`STATUS_LOGS`). */
+  readonly logs: Array<Protocol.WireLog>
 }
 
 type Definition = WorkerModules.Definition
@@ -79,13 +86,17 @@ export const make = (options: {
     running: new Map(),
     sliceStart: now(),
     lastFlush: now(),
-    heapLimit: Infinity
+    heapLimit: Infinity,
+    spans: [],
+    logs: []
   }
   const { running } = shared
   const replies = WorkerReplies.make(shared, options.heapUsed)
   const { flush, reply, scheduleFlush } = replies
   const definitions = new Map<number, Definition>()
   let cancelsRead = 0
+  /** What `OP_TRACE` / `OP_LOG_LEVEL` said about the next `RUN`. */
+  let observeNext: WorkerTracing.Observe | undefined
   /** `LOAD_TIMEOUT`: how long a task module (and its setup layer) may take to load. */
   let loadTimeoutMillis = 30_000
   const modules = WorkerModules.make({
@@ -155,7 +166,12 @@ export const make = (options: {
         }
         case Protocol.OP_RUN: {
           const id = ops[i + 1] as number
-          running.set(id, { id, cancelled: false, controller: undefined, fiber: undefined })
+          const observe = observeNext
+          if (observe !== undefined) {
+            observeNext = undefined
+            observe.name = definitions.get(ops[i + 2] as number)?.name ?? ""
+          }
+          running.set(id, { id, cancelled: false, controller: undefined, fiber: undefined, observe })
           enqueue(id, ops[i + 2], ops[i + 3], ops[i + 4])
           i += 5
           break
@@ -173,6 +189,19 @@ export const make = (options: {
         case Protocol.OP_PING: {
           // the liveness check: answered at once, ahead of any work, by a worker that still listens
           send([-1, Protocol.STATUS_PONG, ops[i + 1], 0], [])
+          i += 2
+          break
+        }
+        case Protocol.OP_TRACE: {
+          observeNext ??= WorkerTracing.observe()
+          observeNext.traceId = String(ops[i + 1])
+          observeNext.parentId = String(ops[i + 2])
+          i += 4
+          break
+        }
+        case Protocol.OP_LOG_LEVEL: {
+          observeNext ??= WorkerTracing.observe()
+          observeNext.level = String(ops[i + 1])
           i += 2
           break
         }

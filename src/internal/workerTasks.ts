@@ -14,6 +14,7 @@ import type * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as Protocol from "./protocol.ts"
+import * as WorkerLogs from "./workerLogs.ts"
 import type { Definition } from "./workerModules.ts"
 import type { Replies } from "./workerReplies.ts"
 import type { Running, Shared, TaskContextStore } from "./workerRuntime.ts"
@@ -44,6 +45,8 @@ export const make = (options: {
 }) => {
   const { publish, shared, store } = options
   const { flush, reply, replyCause, replyResults, replyThrown, scheduleFlush } = options.replies
+  /** The contexts its Effect tasks run with, made with the first. */
+  let contexts: WorkerLogs.TaskContexts | undefined
 
   /**
    * Runs one RUN operation. A chunk (`map` / `starmap`) calls the function for
@@ -127,9 +130,9 @@ export const make = (options: {
           let fiber: Fiber.Fiber<unknown, unknown>
           try {
             const effect = result as Effect.Effect<unknown, unknown>
-            fiber = definition.context === undefined
-              ? Effect.runFork(effect)
-              : Effect.runForkWith(definition.context)(effect)
+            // its logs and spans reach its caller (workerLogs.ts)
+            contexts ??= WorkerLogs.make(shared, scheduleFlush)
+            fiber = Effect.runForkWith(contexts(definition, task))(effect)
           } catch (error) {
             return replyThrown(task, error, started)
           }
