@@ -181,10 +181,20 @@ export const mark = (job: Job, context: Context.Context<never>, traced: Traced |
 export const beforeRun = (job: Job, ops: Array<unknown>): void => {
   const traced = job.traced
   if (traced !== undefined) ops.push(Protocol.OP_TRACE, traced.span.traceId, traced.span.spanId, 1)
-  if (job.context !== undefined) {
-    const level = Context.get(job.context, References.MinimumLogLevel)
-    if (level !== "Info") ops.push(Protocol.OP_LOG_LEVEL, level)
+  const level = logLevel(job.context!)
+  if (level !== "Info") ops.push(Protocol.OP_LOG_LEVEL, level)
+}
+
+// the jobs of a burst share their caller's context: its level is looked up once
+let lastContext: Context.Context<never> | undefined
+let lastLevel = "Info"
+
+const logLevel = (context: Context.Context<never>): string => {
+  if (context !== lastContext) {
+    lastLevel = Context.get(context, References.MinimumLogLevel)
+    lastContext = context
   }
+  return lastLevel
 }
 
 /** A traced job is answered: what it tells of its call (`micros`: how long it ran in `workerId`). */
