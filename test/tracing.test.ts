@@ -6,8 +6,10 @@
  * times that nest; a failure marks the spans. Without a recording tracer,
  * nothing of this happens. With worker threads and child processes.
  */
+import * as OtelTracer from "@effect/opentelemetry/OtelTracer"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Stream } from "effect"
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
+import { Effect, Exit, Layer, Stream } from "effect"
 import { WorkerPool } from "../src/index.ts"
 import { tasks } from "./fixtures/tracing-tasks.ts"
 import { memoryTracer, parentId, times, within } from "./fixtures/tracing-memory.ts"
@@ -155,3 +157,57 @@ describe("tracing across the boundary: times", () => {
     }))
   })
 })
+
+/** `@effect/opentelemetry` over an OpenTelemetry SDK provider that exports to memory. */
+const otel = () => {
+  const exporter = new InMemorySpanExporter()
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] })
+  const layer = OtelTracer.layer.pipe(Layer.provide(Layer.succeed(OtelTracer.OtelTracerProvider, provider)))
+  return { exporter, layer }
+}
+
+for (const backend of backends) {
+  describe(`tracing across the boundary with @effect/opentelemetry (${backend})`, () => {
+    it.live("the exporter gets one trace: caller, pool call, worker job, the task's own spans, an error marked", () => {
+      const { exporter, layer } = otel()
+      return Effect.gen(function*() {
+        const pool = yield* WorkerPool.make({ size: 1, backend })
+        yield* pool.apply(tasks.nested, [5]).pipe(Effect.withSpan("caller"))
+        yield* Effect.exit(pool.apply(tasks.failing, ["bad"]).pipe(Effect.withSpan("caller-of-failing")))
+        const spans = exporter.getFinishedSpans()
+        const one = (name: string) => {
+          const found = spans.filter((span) => span.name === name)
+          assert.strictEqual(found.length, 1, `${name} among ${spans.map((span) => span.name).join(", ")}`)
+          return found[0]
+        }
+        const caller = one("caller")
+        const childOf = (parent: typeof caller, name: string) => {
+          const found = spans.filter((span) => span.name === name && span.parentSpanContext?.spanId === parent.spanContext().spanId)
+          assert.strictEqual(found.length, 1, name)
+          return found[0]
+        }
+        const call = childOf(caller, "effect-multiprocessing.apply")
+        const job = one(`${TASK} nested`)
+        const outer = one("outer")
+        const inner = one("inner")
+        const chain = [caller, call, job, outer, inner]
+        for (const span of chain) assert.strictEqual(span.spanContext().traceId, caller.spanContext().traceId, span.name)
+        for (let i = 1; i < chain.length; i++) {
+          assert.strictEqual(chain[i].parentSpanContext?.spanId, chain[i - 1].spanContext().spanId, chain[i].name)
+          // a child lies within its parent ([seconds, nanoseconds] times)
+          const toNanos = ([seconds, nanos]: readonly [number, number]) => BigInt(seconds) * 1_000_000_000n + BigInt(nanos)
+          assert.isTrue(toNanos(chain[i].startTime) >= toNanos(chain[i - 1].startTime), `${chain[i].name} starts inside`)
+          assert.isTrue(toNanos(chain[i].endTime) <= toNanos(chain[i - 1].endTime), `${chain[i].name} ends inside`)
+        }
+        assert.strictEqual(call.attributes["effect-multiprocessing.task.id"], tasks.nested.id)
+        assert.strictEqual(outer.attributes["outer.n"], 5)
+        // an error marks the spans (OpenTelemetry's status code 2: ERROR)
+        const failedCall = childOf(one("caller-of-failing"), "effect-multiprocessing.apply")
+        const failedJob = childOf(failedCall, `${TASK} failing`)
+        const doomed = childOf(failedJob, "doomed")
+        for (const span of [failedCall, failedJob, doomed]) assert.strictEqual(span.status.code, 2, span.name)
+        assert.strictEqual(call.status.code === 2, false)
+      }).pipe(Effect.provide(layer))
+    })
+  })
+}
