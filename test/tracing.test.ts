@@ -211,3 +211,19 @@ for (const backend of backends) {
     })
   })
 }
+
+describe("tracing across the boundary: the test layer", () => {
+  it.live("in-process workers trace the same: job span under the call's span, the task's spans under it", () => {
+    const memory = memoryTracer()
+    return memory.provide(Effect.gen(function*() {
+      const pool = yield* WorkerPool.makeTest({ size: 2, seed: 1 })
+      assert.deepStrictEqual(yield* pool.map(tasks.nested, [1, 2], { chunksize: 1 }), [2, 4])
+      const call = memory.one("effect-multiprocessing.map")
+      const jobs = memory.named(`${TASK} nested`)
+      assert.strictEqual(jobs.length, 2)
+      for (const job of jobs) assert.strictEqual(parentId(job), call.spanId)
+      const jobIds = new Set(jobs.map((job) => job.spanId))
+      for (const outer of memory.named("outer")) assert.isTrue(jobIds.has(parentId(outer)!))
+    }))
+  })
+})

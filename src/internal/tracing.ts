@@ -107,7 +107,8 @@ export const call = <A, E, R>(
         const traced = span.sampled ? make(span, fiber.cache.tracer!, fiber.getRef(Clock.Clock)) : undefined
         const context = Context.add(fiber.context, Tracer.ParentSpan, span)
         return Effect.onExit(
-          restore(Effect.withParentSpan(body(context, traced, span), span)),
+          // a stack trace of the pool's own code helps nobody, and is a good part of a traced call's cost
+          restore(Effect.withParentSpan(body(context, traced, span), span, { captureStackTrace: false })),
           (exit) => ends || exit._tag === "Failure" ? end(span, traced, exit) : Effect.void
         )
       })
@@ -240,6 +241,24 @@ export const deliver = (
 const rebuild = (traced: Traced, workerId: number, sentAt: number, spans: ReadonlyArray<Protocol.WireSpan>): void => {
   const receivedAt = traced.clock.currentTimeNanosUnsafe()
   const at = (time: number): bigint => receivedAt - BigInt(Math.round((sentAt - time) * 1e6))
+  if (spans.length === 1 && spans[0].parent === traced.span.spanId) {
+    // the common case, a plain task: its job's span alone
+    const wire = spans[0]
+    const span = traced.tracer.span({
+      name: wire.name,
+      parent: Option.some(traced.span),
+      annotations: Context.empty(),
+      links: [],
+      startTime: at(wire.start),
+      kind: wire.kind,
+      root: false,
+      sampled: true
+    })
+    for (const [key, value] of wire.attributes) span.attribute(key, value)
+    span.attribute(ATTR.worker, workerId)
+    span.end(at(Math.max(wire.end, wire.start)), exitOf(wire))
+    return
+  }
   const byId = new Map<string, Protocol.WireSpan>()
   for (const span of spans) byId.set(span.id, span)
   const made = new Map<string, Tracer.Span>()
