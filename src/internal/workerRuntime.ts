@@ -270,9 +270,13 @@ const makeQueue = (options: {
   const drain = (): void => {
     drainScheduled = false
     shared.sliceStart = now()
+    let ran = false
     while (resumedHead < resumed.length || head < queue.length) {
-      // only with work left: a worker whose queue is empty reads its next message at once (a CANCEL among them)
-      if (now() - shared.sliceStart > WorkerTasks.SLICE_MS) {
+      // only with work left: a worker whose queue is empty reads its next message at once (a CANCEL among them);
+      // and not before the first job: a drain that was itself held up (a GC pause, a busy machine) still makes
+      // progress where it was called (a job whose task exits its worker right after must not wait for a later turn
+      // of the event loop, in which the worker would read, and start, more work)
+      if (ran && now() - shared.sliceStart > WorkerTasks.SLICE_MS) {
         drainScheduled = true
         setImmediateOriginal(drain)
         break
@@ -284,6 +288,7 @@ const makeQueue = (options: {
           resumed = []
           resumedHead = 0
         }
+        ran = true
         begin(job.task, job.definition, job.mode, job.payload)
       } else {
         // counted before its module loads: loading is part of running it
@@ -294,6 +299,7 @@ const makeQueue = (options: {
         const payload = queue[head + 3]
         queue[head + 3] = undefined
         head += 4
+        ran = true
         begin(task, definition, mode, payload)
       }
       if (now() - shared.lastFlush > FLUSH_MS) flush()
