@@ -15,7 +15,7 @@ import { backends } from "../utils.ts"
 for (const backend of backends) {
   describe(`a worker whose spans or logs are malformed (${backend})`, () => {
     for (const kind of Object.keys(malformed) as Array<keyof typeof malformed>) {
-      it.effect(`28. it sends ${kind}: it is replaced, its task fails with WorkerCrashed saying so`, () =>
+      it.live(`28. it sends ${kind}: it is replaced, its task fails with WorkerCrashed saying so`, () =>
         Effect.gen(function*() {
           const pool = yield* WorkerPool.make({ size: 1, backend })
           assert.strictEqual(yield* pool.apply(tasks.add, [1, 2]), 3)
@@ -28,7 +28,7 @@ for (const backend of backends) {
         }))
     }
 
-    it.effect("28. well-formed spans and logs of a job it does not hold are dropped; it serves on", () =>
+    it.live("28. well-formed spans and logs of a job it does not hold are dropped; it serves on", () =>
       Effect.gen(function*() {
         const pool = yield* WorkerPool.make({ size: 1, backend })
         const before = yield* pool.apply(tasks.whoAmI, [])
