@@ -105,10 +105,11 @@ export const call = <A, E, R>(
     return Effect.uninterruptibleMask((restore) =>
       Effect.flatMap(Effect.makeSpan(`effect-multiprocessing.${method}`, { attributes, kind: "client" }), (span) => {
         const traced = span.sampled ? make(span, fiber.cache.tracer!, fiber.getRef(Clock.Clock)) : undefined
-        const context = Context.add(fiber.context, Tracer.ParentSpan, span)
+        // the body is given the context inside the call's span: its jobs' logs belong to that span
+        const inSpan = Effect.withFiber((inner) => body(inner.context, traced, span))
         return Effect.onExit(
           // a stack trace of the pool's own code helps nobody, and is a good part of a traced call's cost
-          restore(Effect.withParentSpan(body(context, traced, span), span, { captureStackTrace: false })),
+          restore(Effect.withParentSpan(inSpan, span, { captureStackTrace: false })),
           (exit) => ends || exit._tag === "Failure" ? end(span, traced, exit) : Effect.void
         )
       })
