@@ -94,6 +94,18 @@ for (const backend of backends) {
       }))
     })
 
+    it.effect("a task that logs 70,000 times without yielding: every log arrives, in order, and its worker serves on", () => {
+      const test = testLogger()
+      return Effect.gen(function*() {
+        const pool = yield* WorkerPool.make({ size: 1, backend })
+        assert.strictEqual(yield* test.provide(pool.apply(tasks.manyLogs, [70_000])), 70_000)
+        const messages = fromWorker(test.logged).map((log) => log.message[0])
+        assert.strictEqual(messages.length, 70_000)
+        assert.isTrue(messages.every((message, i) => message === i))
+        assert.strictEqual(yield* pool.apply(tasks.add, [1, 1]), 2)
+      })
+    })
+
     it.effect("a map's logs arrive from each chunk, each with its worker", () => {
       const test = testLogger()
       return Effect.gen(function*() {

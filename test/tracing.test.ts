@@ -130,6 +130,17 @@ for (const backend of backends) {
       }))
     })
 
+    it.live("a job that makes more spans than the pool carries: the first 4,096 arrive, its span counts the rest", () => {
+      const memory = memoryTracer()
+      return memory.provide(Effect.gen(function*() {
+        const pool = yield* WorkerPool.make({ size: 1, backend })
+        assert.strictEqual(yield* pool.apply(tasks.manySpans, [5_000]), 5_000)
+        assert.strictEqual(memory.named("many").length, 4_096)
+        assert.strictEqual(memory.one(`${TASK} manySpans`).attributes.get("effect-multiprocessing.spans.dropped"), 904)
+        assert.strictEqual(yield* pool.apply(tasks.add, [1, 1]), 2)
+      }))
+    })
+
     it.live("with tracing disabled, or effect's default tracer, the pool makes no span", () => {
       const memory = memoryTracer()
       return Effect.gen(function*() {

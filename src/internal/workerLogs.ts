@@ -27,7 +27,7 @@ import { inspect } from "node:util"
 import type * as Protocol from "./protocol.ts"
 import type { Definition } from "./workerModules.ts"
 import type { Running } from "./workerRuntime.ts"
-import { attributeValue, type Observe } from "./workerTracing.ts"
+import { attributeValue, keep, MAX_SPANS_PER_JOB, MAX_WAITING, type Observe } from "./workerTracing.ts"
 import { bundled, now } from "./workerValues.ts"
 
 interface Modules {
@@ -76,8 +76,8 @@ export interface Outbox {
 /** The context an Effect task of one worker runs with. */
 export type TaskContexts = ReturnType<typeof make>
 
-/** Makes, for one worker, the contexts its Effect tasks run with (`scheduleFlush`: send soon). */
-export const make = (outbox: Outbox, scheduleFlush: () => void) => {
+/** Makes, for one worker, the contexts its Effect tasks run with (`scheduleFlush`: send soon; `flush`: now). */
+export const make = (outbox: Outbox, scheduleFlush: () => void, flush: () => void) => {
   const { Context, Logger, References, Tracer } = load()
   /** The job a fiber works for: the task's fiber and every fiber it forks. */
   const CurrentJob = Context.Reference<Running | undefined>("effect-multiprocessing/worker/CurrentJob", {
@@ -95,7 +95,8 @@ export const make = (outbox: Outbox, scheduleFlush: () => void) => {
       annotations: Object.entries(annotations).map(([key, value]) => [key, cloneable(value)] as const),
       cause: options.cause.reasons.length === 0 ? undefined : rendering(options.cause)
     })
-    scheduleFlush()
+    if (outbox.logs.length + outbox.spans.length >= MAX_WAITING) flush()
+    else scheduleFlush()
   })
   /** Per task module: its setup layer's services, and our logger in place of effect's default one. */
   const bases = new WeakMap<Definition, Context.Context<never>>()
@@ -186,10 +187,14 @@ const makeSpanClass = () => {
       if (this.status._tag === "Ended") return
       super.end(endTime, exit)
       if (this.observed.ended) return
+      if (this.observed.spans.length >= MAX_SPANS_PER_JOB) {
+        this.observed.dropped++
+        return
+      }
       const toMillis = (time: bigint) => this.startMillis + Number(time - this.startTime) / 1e6
       const failed = exit._tag === "Failure"
       const interrupted = failed && Cause.hasInterruptsOnly(exit.cause)
-      this.observed.spans.push({
+      keep(this.observed, {
         job: this.job,
         id: this.spanId,
         parent: this.parent._tag === "Some" ? this.parent.value.spanId : "",

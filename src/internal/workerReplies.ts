@@ -72,6 +72,7 @@ export const make = (shared: Shared, heapUsed: () => number) => {
     }
     if (task.observe !== undefined) WorkerTracing.ended(shared, task.id, task.observe, status, payload, started)
     replies.push(task.id, status, payload, Math.round((now() - started) * 1000))
+    if (task.observe !== undefined && shared.spans.length >= WorkerTracing.MAX_WAITING) flush()
   }
 
   const replyTransfer = (task: Running, value: Task.Transferred<unknown>, started: number) => {

@@ -131,7 +131,7 @@ export const make = (options: {
           try {
             const effect = result as Effect.Effect<unknown, unknown>
             // its logs and spans reach its caller (workerLogs.ts)
-            contexts ??= WorkerLogs.make(shared, scheduleFlush)
+            contexts ??= WorkerLogs.make(shared, scheduleFlush, flush)
             fiber = Effect.runForkWith(contexts(definition, task))(effect)
           } catch (error) {
             return replyThrown(task, error, started)

@@ -31,7 +31,15 @@ export interface Observe {
   readonly spans: Array<Protocol.WireSpan>
   /** It has been answered: spans that end later are dropped. */
   ended: boolean
+  /** Spans it made past `MAX_SPANS_PER_JOB`, dropped. */
+  dropped: number
 }
+
+/** Most spans of one job sent to the caller; the job's span counts the others (`effect-multiprocessing.spans.dropped`). */
+export const MAX_SPANS_PER_JOB = 4096
+
+/** Past this many spans and logs waiting, the worker sends them at once (the pool takes at most 65536 per message). */
+export const MAX_WAITING = 8192
 
 /** What the worker sends about spans: finished spans of answered jobs, in the next message. */
 export interface Outbox {
@@ -46,8 +54,16 @@ export const observe = (): Observe => ({
   name: "",
   spanId: randomId(),
   spans: [],
-  ended: false
+  ended: false,
+  dropped: 0
 })
+
+/** Keeps a finished span of a job that is still running, unless it has made too many. */
+export const keep = (observed: Observe, span: Protocol.WireSpan): void => {
+  if (observed.ended) return
+  if (observed.spans.length < MAX_SPANS_PER_JOB) observed.spans.push(span)
+  else observed.dropped++
+}
 
 /** 16 hex digits, as a span id. */
 export const randomId = (): string => {
@@ -80,7 +96,9 @@ export const ended = (
     kind: "internal",
     start: started,
     end: now(),
-    attributes: [["effect-multiprocessing.job.id", id]],
+    attributes: observed.dropped === 0
+      ? [["effect-multiprocessing.job.id", id]]
+      : [["effect-multiprocessing.job.id", id], ["effect-multiprocessing.spans.dropped", observed.dropped]],
     events: [],
     outcome: status === 0 ? 0 : status === 4 ? 2 : 1,
     error
