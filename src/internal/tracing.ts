@@ -49,8 +49,10 @@ export interface Traced {
   runMillis: number
   /** The longest a job of it waited before a worker ran it (ms). */
   waitMillis: number
-  /** The workers that ran its jobs. */
-  readonly workers: Set<number>
+  /** The worker that ran its first job (-1: none yet). */
+  worker: number
+  /** The workers that ran its jobs, once there are two or more. */
+  workers: Array<number> | undefined
   /** Jobs answered. */
   jobs: number
 }
@@ -122,7 +124,8 @@ const make = (span: Tracer.Span, tracer: Tracer.Tracer, clock: Clock.Clock): Tra
   clock,
   runMillis: 0,
   waitMillis: 0,
-  workers: new Set(),
+  worker: -1,
+  workers: undefined,
   jobs: 0
 })
 
@@ -137,9 +140,8 @@ export const end = (
       span.attribute(ATTR.jobs, traced.jobs)
       span.attribute(ATTR.run, round(traced.runMillis))
       span.attribute(ATTR.wait, round(traced.waitMillis))
-      const workers = Array.from(traced.workers)
-      if (workers.length === 1) span.attribute(ATTR.worker, workers[0])
-      else span.attribute(ATTR.workers, workers)
+      if (traced.workers === undefined) span.attribute(ATTR.worker, traced.worker)
+      else span.attribute(ATTR.workers, traced.workers)
     }
     span.attribute(ATTR.outcome, outcome(exit))
     span.end(fiber.getRef(Clock.Clock).currentTimeNanosUnsafe(), exit)
@@ -207,7 +209,11 @@ export const answered = (job: Job, workerId: number, micros: number): void => {
   traced.runMillis += ran
   const waited = performance.now() - job.submittedAt - ran
   if (waited > traced.waitMillis) traced.waitMillis = waited
-  traced.workers.add(workerId)
+  if (traced.worker === -1) traced.worker = workerId
+  else if (traced.worker !== workerId) {
+    if (traced.workers === undefined) traced.workers = [traced.worker, workerId]
+    else if (!traced.workers.includes(workerId)) traced.workers.push(workerId)
+  }
 }
 
 /**
