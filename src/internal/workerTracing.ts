@@ -13,7 +13,7 @@
  *
  * @internal
  */
-import type * as Protocol from "./protocol.ts"
+import * as Protocol from "./protocol.ts"
 import { now } from "./workerValues.ts"
 
 /** How a job is observed: set by `OP_TRACE` / `OP_LOG_LEVEL` for the `RUN` that follows. */
@@ -87,7 +87,9 @@ export const ended = (
   if (observed.ended) return
   observed.ended = true
   if (observed.traceId === undefined) return
-  const error = status === 0 || status === 4 ? undefined : failure(status, payload)
+  const ok = status === Protocol.STATUS_OK
+  const cancelled = status === Protocol.STATUS_CANCELLED
+  const error = ok || cancelled ? undefined : failure(status, payload)
   const task: Protocol.WireSpan = {
     job: id,
     id: observed.spanId,
@@ -100,7 +102,7 @@ export const ended = (
       ? [["effect-multiprocessing.job.id", id]]
       : [["effect-multiprocessing.job.id", id], ["effect-multiprocessing.spans.dropped", observed.dropped]],
     events: [],
-    outcome: status === 0 ? 0 : status === 4 ? 2 : 1,
+    outcome: ok ? 0 : cancelled ? 2 : 1,
     error
   }
   for (const span of observed.spans) outbox.spans.push(span)
@@ -109,12 +111,16 @@ export const ended = (
 
 /** What a failed reply says, for its span's error. */
 const failure = (status: Protocol.Status, payload: unknown): string => {
-  if (status === 1 && typeof payload === "object" && payload !== null) {
+  if (status === Protocol.STATUS_FAILED && typeof payload === "object" && payload !== null) {
     const { message, name } = payload as Protocol.RemoteError
     return `${String(name)}: ${String(message)}`
   }
-  if (status === 2) return "a declared error"
-  if (status === 3) return `the result cannot be sent: ${String(payload)}`
+  if (status === Protocol.STATUS_DECLARED) {
+    const encoded = Array.isArray(payload) ? payload[1] : undefined
+    const tag = typeof encoded === "object" && encoded !== null ? (encoded as { readonly _tag?: unknown })._tag : undefined
+    return typeof tag === "string" ? `a declared error: ${tag}` : "a declared error"
+  }
+  if (status === Protocol.STATUS_UNCLONEABLE) return `the result cannot be sent: ${String(payload)}`
   return "failed"
 }
 
