@@ -9,13 +9,14 @@
  */
 import * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
+import type * as Fiber from "effect/Fiber"
 import * as Effect from "effect/Effect"
 import * as FiberSet from "effect/FiberSet"
 import * as Stream from "effect/Stream"
 import * as AsyncResult from "../AsyncResult.ts"
 import type { PoolNotRunning } from "../PoolError.ts"
 import type * as TaskModule from "../Task.ts"
-import type { AsyncOptions, MapOptions } from "../PoolOptions.ts"
+import type { ApplyOptions, AsyncOptions, MapOptions } from "../PoolOptions.ts"
 import type { Pool } from "../WorkerPool.ts"
 import * as CallChecks from "./callChecks.ts"
 import * as Chunking from "./chunking.ts"
@@ -49,21 +50,17 @@ export type Calls = Pick<
 let pools = 0
 
 export const make = (engine: Engine): Calls => {
-  const { dispatcher, lifecycle, maxQueue } = engine
+  const { dispatcher, lifecycle } = engine
   const pool = ++pools
   const withPool = { ...engine, pool }
   return {
+    // the hot path: no span, no closure beyond what the call needs, unless the caller's tracer records
     apply: (task, args, options) =>
-      Tracing.call("apply", pool, task, (context, traced) => {
-        const invalid = CallChecks.applyCall("apply", task, args)
-        if (invalid) return Effect.fail(invalid)
-        if (lifecycle.state() !== "running") return lifecycle.notRunning()
-        const submit = () =>
-          Tracing.mark(dispatcher.submit(task, Protocol.MODE_APPLY, args, 1, options?.transfer), context, traced)
-        return maxQueue === undefined
-          ? awaitJob(dispatcher, submit())
-          : Effect.flatMap(admitted(dispatcher, submit), (job) => awaitJob(dispatcher, job))
-      }),
+      Effect.withFiber((fiber) =>
+        Tracing.records(fiber as Fiber.Fiber<unknown, unknown>)
+          ? Tracing.call("apply", pool, task, (context, traced) => applyNow(engine, task, args, options, context, traced))
+          : applyNow(engine, task, args, options, fiber.context, undefined)
+      ),
     map: (task, items, options) =>
       Tracing.call("map", pool, task, (context, traced) =>
         Effect.flatMap(
@@ -112,6 +109,34 @@ export const make = (engine: Engine): Calls => {
         return Effect.forEach(jobs, (job) => awaitJob(dispatcher, job), { concurrency: "unbounded" })
       })
   }
+}
+
+/** Submits one `apply` and waits for it, for a caller with `context`. */
+const applyNow = (
+  engine: Engine,
+  task: TaskModule.Any,
+  args: ReadonlyArray<unknown>,
+  options: ApplyOptions | undefined,
+  context: Context.Context<never>,
+  traced: Tracing.Traced | undefined
+): Effect.Effect<any, any> => {
+  const { dispatcher, lifecycle, maxQueue } = engine
+  const invalid = CallChecks.applyCall("apply", task, args)
+  if (invalid) return Effect.fail(invalid)
+  if (lifecycle.state() !== "running") return lifecycle.notRunning()
+  if (maxQueue === undefined) {
+    return awaitJob(
+      dispatcher,
+      Tracing.mark(dispatcher.submit(task, Protocol.MODE_APPLY, args, 1, options?.transfer), context, traced)
+    )
+  }
+  return Effect.flatMap(
+    admitted(
+      dispatcher,
+      () => Tracing.mark(dispatcher.submit(task, Protocol.MODE_APPLY, args, 1, options?.transfer), context, traced)
+    ),
+    (job) => awaitJob(dispatcher, job)
+  )
 }
 
 /** Validates a map's options and reads its input (an input that throws fails the call with that error). */
