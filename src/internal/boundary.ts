@@ -142,7 +142,9 @@ export const checkReply = (
     case Protocol.STATUS_OVER_HEAP:
     case Protocol.STATUS_PONG:
     case Protocol.STATUS_STARTED:
-    case Protocol.STATUS_RESENT: {
+    case Protocol.STATUS_RESENT:
+    case Protocol.STATUS_SPANS:
+    case Protocol.STATUS_LOGS: {
       if (id !== -1) return bad(replies, i, "a notice must have the id -1")
       if (status === Protocol.STATUS_PROGRESS && !isCount(payload, cancelsSent)) {
         return bad(replies, i, `not a count of the ${cancelsSent} CANCELs sent`)
@@ -154,6 +156,14 @@ export const checkReply = (
         return bad(replies, i, "its count is not a count")
       }
       if (status === Protocol.STATUS_RESENT && !isResent(payload)) return bad(replies, i, "a RESENT that is not [seq, ids held]")
+      if (status === Protocol.STATUS_SPANS) {
+        const wrong = spansWrong(payload)
+        if (wrong !== undefined) return bad(replies, i, `spans that are not [sentAt, spans]: ${wrong}`)
+      }
+      if (status === Protocol.STATUS_LOGS) {
+        const wrong = logsWrong(payload)
+        if (wrong !== undefined) return bad(replies, i, `logs that are not an array of logs: ${wrong}`)
+      }
       return undefined
     }
     default:
@@ -181,6 +191,80 @@ const isDeclared = (u: unknown, declared: number): boolean =>
 const isResent = (u: unknown): u is readonly [number, ReadonlyArray<number>] =>
   Array.isArray(u) && u.length === 2 && isCount(u[0], Number.MAX_SAFE_INTEGER) && Array.isArray(u[1]) &&
   u[1].length <= 1 << 20 && u[1].every((id) => isCount(id, Number.MAX_SAFE_INTEGER))
+
+// -- spans and logs (STATUS_SPANS, STATUS_LOGS) ---------------------------------------
+
+/** Most spans or logs in one message, attributes or events on one span, values in one log. */
+const MAX_RECORDS = 1 << 16
+const MAX_FIELDS = 1024
+
+const SPAN_KINDS: ReadonlySet<unknown> = new Set(["internal", "server", "client", "producer", "consumer"])
+const LOG_LEVELS: ReadonlySet<unknown> = new Set(["Trace", "Debug", "Info", "Warn", "Error", "Fatal"])
+
+const isRecord = (u: unknown): u is Record<string, unknown> => {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const proto = Object.getPrototypeOf(u)
+  return proto === Object.prototype || proto === null
+}
+
+const isTime = (u: unknown): u is number => typeof u === "number" && Number.isFinite(u)
+
+const isId = (u: unknown): u is string => typeof u === "string" && u.length <= 64
+
+const isList = (u: unknown, max: number): u is ReadonlyArray<unknown> => Array.isArray(u) && u.length <= max
+
+/** `[key, value]` pairs, `value` a string, a finite number or a boolean (span attributes). */
+const isAttributes = (u: unknown): boolean =>
+  isList(u, MAX_FIELDS) && u.every((pair) =>
+    isList(pair, 2) && pair.length === 2 && typeof pair[0] === "string" &&
+    (typeof pair[1] === "string" || typeof pair[1] === "boolean" || isTime(pair[1]))
+  )
+
+const spanWrong = (u: unknown): string | undefined => {
+  if (!isRecord(u)) return "a span that is not an object"
+  if (!isCount(u.job, Number.MAX_SAFE_INTEGER)) return "a span without its job"
+  if (!isId(u.id) || u.id === "" || !isId(u.parent)) return "a span without its id and its parent's"
+  if (typeof u.name !== "string" || !SPAN_KINDS.has(u.kind)) return "a span without its name and kind"
+  if (!isTime(u.start) || !isTime(u.end)) return "a span without its times"
+  if (!isAttributes(u.attributes)) return "a span whose attributes are not [key, value] pairs"
+  if (
+    !isList(u.events, MAX_FIELDS) ||
+    !u.events.every((event) =>
+      isList(event, 3) && event.length === 3 && typeof event[0] === "string" && isTime(event[1]) && isAttributes(event[2])
+    )
+  ) return "a span whose events are not [name, time, attributes]"
+  if (u.outcome !== 0 && u.outcome !== 1 && u.outcome !== 2) return "a span without its outcome"
+  if (u.error !== undefined && typeof u.error !== "string") return "a span whose error is not a string"
+  return undefined
+}
+
+/** What is wrong with a `STATUS_SPANS` payload, if anything (see `Protocol.WireSpan`). */
+export const spansWrong = (u: unknown): string | undefined => {
+  if (!isList(u, 2) || u.length !== 2 || !isTime(u[0])) return "no [sentAt, spans]"
+  if (!isList(u[1], MAX_RECORDS)) return `not an array of at most ${MAX_RECORDS} spans`
+  for (const span of u[1]) {
+    const wrong = spanWrong(span)
+    if (wrong !== undefined) return wrong
+  }
+  return undefined
+}
+
+/** What is wrong with a `STATUS_LOGS` payload, if anything (see `Protocol.WireLog`). */
+export const logsWrong = (u: unknown): string | undefined => {
+  if (!isList(u, MAX_RECORDS)) return `not an array of at most ${MAX_RECORDS} logs`
+  for (const log of u) {
+    if (!isRecord(log)) return "a log that is not an object"
+    if (!isCount(log.job, Number.MAX_SAFE_INTEGER)) return "a log without its job"
+    if (!LOG_LEVELS.has(log.level)) return "a log without a log level"
+    if (!isList(log.message, MAX_FIELDS)) return "a log whose message is not an array"
+    if (
+      !isList(log.annotations, MAX_FIELDS) ||
+      !log.annotations.every((pair) => isList(pair, 2) && pair.length === 2 && typeof pair[0] === "string")
+    ) return "a log whose annotations are not [key, value] pairs"
+    if (log.cause !== undefined && typeof log.cause !== "string") return "a log whose cause is not a string"
+  }
+  return undefined
+}
 
 /** What a task's reply means for its caller, once `checkReply` has passed it. */
 export const decode = (task: Task.Any, status: Protocol.Status, payload: unknown): Exit.Exit<unknown, unknown> => {

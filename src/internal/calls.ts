@@ -8,6 +8,8 @@
  * @internal
  */
 import * as Cause from "effect/Cause"
+import type * as Context from "effect/Context"
+import type * as Fiber from "effect/Fiber"
 import * as Effect from "effect/Effect"
 import * as FiberSet from "effect/FiberSet"
 import * as Stream from "effect/Stream"
@@ -22,6 +24,7 @@ import type { Dispatcher } from "./dispatcher.ts"
 import type { Lifecycle } from "./lifecycle.ts"
 import * as Progress from "./progress.ts"
 import * as Protocol from "./protocol.ts"
+import * as Tracing from "./tracing.ts"
 import { admitted, awaitChunks, awaitJob, type Chunked, handOver, submitChunks } from "./submission.ts"
 
 /** How many chunks of an `imap` may be in flight per worker. */
@@ -53,64 +56,76 @@ export type Calls = Pick<
   | "applyWithProgress"
 >
 
+/** Pools made in this process, for the `effect-multiprocessing.pool` attribute of a call's span. */
+let pools = 0
+
 export const make = (engine: Engine): Calls => {
   const { dispatcher, lifecycle } = engine
+  const pool = ++pools
+  const withPool = { ...engine, pool }
   const calls: Calls = {
+    // the hot path: no span, no closure beyond what the call needs, unless the caller's tracer records or the
+    // caller watches the task's progress
     apply: (task, args, options) =>
-      Effect.suspend(() => {
-        const invalid = CallChecks.applyCall("apply", task, args)
-        if (invalid) return Effect.fail(invalid)
-        if (lifecycle.state() !== "running") return lifecycle.notRunning()
-        if (options?.onProgress !== undefined) {
-          return Effect.flatMap(Progress.watchOf(options), (watch) => applyWatched(engine, task, args, options, watch))
-        }
-        return applyWatched(engine, task, args, options, undefined)
+      Effect.withFiber((fiber) => {
+        const run = (watch: Progress.Watch | undefined) =>
+          Tracing.records(fiber as Fiber.Fiber<unknown, unknown>)
+            ? Tracing.call("apply", pool, task, (context, traced) =>
+              applyNow(engine, task, args, options, context, traced, watch))
+            : applyNow(engine, task, args, options, fiber.context, undefined, watch)
+        return options?.onProgress === undefined ? run(undefined) : Effect.flatMap(Progress.watchOf(options), run)
       }),
     applyWithProgress: (task, args, options) =>
       Progress.stream((onProgress) => calls.apply(task, args, { ...options, onProgress })),
     map: (task, items, options) =>
-      Effect.flatMap(
-        mapWith(engine, "map", Protocol.MODE_MAP, task, items, options),
-        (group) => awaitChunks(dispatcher, group)
-      ),
+      Tracing.call("map", pool, task, (context, traced) =>
+        Effect.flatMap(
+          mapWith(engine, "map", Protocol.MODE_MAP, task, items, options, context, traced),
+          (group) => awaitChunks(dispatcher, group)
+        )),
     starmap: (task, items, options) =>
-      Effect.flatMap(
-        mapWith(engine, "starmap", Protocol.MODE_STARMAP, task, items, options),
-        (group) => awaitChunks(dispatcher, group)
-      ),
-    imap: imapWith(engine, false) as Pool["imap"],
-    imapUnordered: imapWith(engine, true) as Pool["imapUnordered"],
+      Tracing.call("starmap", pool, task, (context, traced) =>
+        Effect.flatMap(
+          mapWith(engine, "starmap", Protocol.MODE_STARMAP, task, items, options, context, traced),
+          (group) => awaitChunks(dispatcher, group)
+        )),
+    imap: imapWith(withPool, false) as Pool["imap"],
+    imapUnordered: imapWith(withPool, true) as Pool["imapUnordered"],
     applyAsync: (task, args, options) =>
-      Effect.suspend(() => {
+      Tracing.call("applyAsync", pool, task, (context, traced, span) => {
         const invalid = CallChecks.applyCall("applyAsync", task, args)
         if (invalid) return Effect.fail<Cause.IllegalArgumentError | PoolNotRunning>(invalid)
         if (lifecycle.state() !== "running") return lifecycle.notRunning()
-        return Effect.flatMap(
-          Progress.watchOf(options),
-          (watch) =>
-            Effect.flatMap(
-              admitted(dispatcher, () => dispatcher.submit(task, Protocol.MODE_APPLY, args, 1, options?.transfer, watch)),
-              (job) => startAsync(engine, awaitJob(dispatcher, job), options)
-            )
-        )
-      }),
+        return Effect.flatMap(Progress.watchOf(options), (watch) =>
+          Effect.flatMap(
+            admitted(dispatcher, () =>
+              Tracing.mark(
+                dispatcher.submit(task, Protocol.MODE_APPLY, args, 1, options?.transfer, watch),
+                context,
+                traced
+              )),
+            (job) => startAsync(engine, Tracing.endWith(awaitJob(dispatcher, job), span, traced), options)
+          ))
+      }, false),
     mapAsync: (task, items, options) =>
-      Effect.flatMap(
-        mapWith(engine, "mapAsync", Protocol.MODE_MAP, task, items, options),
-        (group) => startAsync(engine, awaitChunks(dispatcher, group), options)
-      ),
+      Tracing.call("mapAsync", pool, task, (context, traced, span) =>
+        Effect.flatMap(
+          mapWith(engine, "mapAsync", Protocol.MODE_MAP, task, items, options, context, traced),
+          (group) => startAsync(engine, Tracing.endWith(awaitChunks(dispatcher, group), span, traced), options)
+        ), false),
     starmapAsync: (task, items, options) =>
-      Effect.flatMap(
-        mapWith(engine, "starmapAsync", Protocol.MODE_STARMAP, task, items, options),
-        (group) => startAsync(engine, awaitChunks(dispatcher, group), options)
-      ),
+      Tracing.call("starmapAsync", pool, task, (context, traced, span) =>
+        Effect.flatMap(
+          mapWith(engine, "starmapAsync", Protocol.MODE_STARMAP, task, items, options, context, traced),
+          (group) => startAsync(engine, Tracing.endWith(awaitChunks(dispatcher, group), span, traced), options)
+        ), false),
     broadcast: (task, args) =>
-      Effect.suspend(() => {
+      Tracing.call("broadcast", pool, task, (context, traced) => {
         const invalid = CallChecks.applyCall("broadcast", task, args)
         if (invalid) return Effect.fail(invalid)
         if (lifecycle.state() !== "running") return lifecycle.notRunning()
         const jobs = dispatcher.members().map((slot) =>
-          dispatcher.submitTo(slot, task, Protocol.MODE_APPLY, args, 1)
+          Tracing.mark(dispatcher.submitTo(slot, task, Protocol.MODE_APPLY, args, 1), context, traced)
         )
         return Effect.forEach(jobs, (job) => awaitJob(dispatcher, job), { concurrency: "unbounded" })
       })
@@ -118,19 +133,28 @@ export const make = (engine: Engine): Calls => {
   return calls
 }
 
-/** Submits one call (with its progress watch, if its caller asked) and waits for it. */
-const applyWatched = <A, E>(
+/** Submits one `apply` and waits for it, for a caller with `context`. */
+const applyNow = (
   engine: Engine,
   task: TaskModule.Any,
   args: ReadonlyArray<unknown>,
   options: ApplyOptions | undefined,
+  context: Context.Context<never>,
+  traced: Tracing.Traced | undefined,
+  /** The progress watch, if its caller asked for the task's progress. */
   watch: Progress.Watch | undefined
-): Effect.Effect<A, E> => {
-  const { dispatcher, maxQueue } = engine
-  const submit = () => dispatcher.submit(task, Protocol.MODE_APPLY, args, 1, options?.transfer, watch)
-  return maxQueue === undefined
-    ? awaitJob(dispatcher, submit())
-    : Effect.flatMap(admitted(dispatcher, submit), (job) => awaitJob(dispatcher, job))
+): Effect.Effect<any, any> => {
+  const { dispatcher, lifecycle, maxQueue } = engine
+  const invalid = CallChecks.applyCall("apply", task, args)
+  if (invalid) return Effect.fail(invalid)
+  if (lifecycle.state() !== "running") return lifecycle.notRunning()
+  const submit = () =>
+    Tracing.mark(dispatcher.submit(task, Protocol.MODE_APPLY, args, 1, options?.transfer, watch), context, traced)
+  if (maxQueue === undefined) return awaitJob(dispatcher, submit())
+  return Effect.flatMap(
+    admitted(dispatcher, submit),
+    (job) => awaitJob(dispatcher, job)
+  )
 }
 
 /** Validates a map's options and reads its input (an input that throws fails the call with that error). */
@@ -155,7 +179,9 @@ const mapWith = (
   mode: typeof Protocol.MODE_MAP | typeof Protocol.MODE_STARMAP,
   task: TaskModule.Any,
   items: Iterable<unknown>,
-  options: MapOptions | undefined
+  options: MapOptions | undefined,
+  context: Context.Context<never>,
+  traced: Tracing.Traced | undefined
 ) =>
   Effect.suspend((): Effect.Effect<Chunked, PoolNotRunning | Cause.IllegalArgumentError> => {
     const invalid = CallChecks.mapCall(method, task, items)
@@ -165,22 +191,28 @@ const mapWith = (
       ({ chunksize, list }) => {
         const notTuples = mode === Protocol.MODE_STARMAP ? CallChecks.tuples(method, list) : undefined
         if (notTuples) return Effect.fail(notTuples)
-        if (options?.onProgress === undefined) return submitChunks(engine.dispatcher, task, mode, list, chunksize)
+        if (traced !== undefined) {
+          traced.span.attribute(Tracing.ATTR.items, list.length)
+          traced.span.attribute(Tracing.ATTR.chunksize, chunksize)
+        }
+        if (options?.onProgress === undefined) {
+          return submitChunks(engine.dispatcher, task, mode, list, chunksize, undefined, context, traced)
+        }
         return Effect.flatMap(
           Progress.mapCounter(options, list.length),
-          (counter) => submitChunks(engine.dispatcher, task, mode, list, chunksize, counter)
+          (counter) => submitChunks(engine.dispatcher, task, mode, list, chunksize, counter, context, traced)
         )
       }
     )
   })
 
-const imapWith = (engine: Engine, unordered: boolean) =>
+const imapWith = (engine: Engine & { readonly pool: number }, unordered: boolean) =>
 (
   task: TaskModule.Any,
   items: Iterable<unknown> | Stream.Stream<unknown, unknown, unknown>,
   options: MapOptions | undefined
 ): Stream.Stream<unknown, unknown, unknown> =>
-  Stream.unwrap(Effect.suspend((): Effect.Effect<
+  Stream.unwrap(Tracing.call(unordered ? "imapUnordered" : "imap", engine.pool, task, (context, traced, span): Effect.Effect<
     Stream.Stream<unknown, unknown, unknown>,
     PoolNotRunning | Cause.IllegalArgumentError
   > => {
@@ -197,6 +229,7 @@ const imapWith = (engine: Engine, unordered: boolean) =>
       : Stream.fromIterable(items, { chunkSize: Array.isArray(items) ? undefined : chunksize })
     // while the stream runs, the pool is not idle: a close waits for the rest of its input
     const release = dispatcher.busy()
+    if (traced !== undefined) traced.span.attribute(Tracing.ATTR.chunksize, chunksize)
     const stream = (counter: Progress.MapCounter | undefined) =>
       input.pipe(
       Stream.grouped(chunksize),
@@ -205,7 +238,10 @@ const imapWith = (engine: Engine, unordered: boolean) =>
       Stream.mapEffect(
         (chunk) =>
           Effect.exit(Effect.flatMap(
-            admitted(dispatcher, () => dispatcher.submit(task, Protocol.MODE_MAP, chunk, chunk.length)),
+            admitted(
+              dispatcher,
+              () => Tracing.mark(dispatcher.submit(task, Protocol.MODE_MAP, chunk, chunk.length), context, traced)
+            ),
             (job) =>
               counter === undefined
                 ? awaitJob<ReadonlyArray<unknown>, unknown>(dispatcher, job)
@@ -225,9 +261,12 @@ const imapWith = (engine: Engine, unordered: boolean) =>
       ),
       Stream.ensuring(Effect.sync(release))
     )
-    if (options?.onProgress === undefined) return Effect.succeed(stream(undefined))
-    return Effect.map(Progress.mapCounter(options, Array.isArray(items) ? items.length : undefined), stream)
-  }))
+    // the call's span lasts as long as the stream
+    const spanned = (counter: Progress.MapCounter | undefined) =>
+      span === undefined ? stream(counter) : Stream.onExit(stream(counter), (exit) => Tracing.end(span, traced, exit))
+    if (options?.onProgress === undefined) return Effect.succeed(spanned(undefined))
+    return Effect.map(Progress.mapCounter(options, Array.isArray(items) ? items.length : undefined), spanned)
+  }, false))
 
 /** Runs the wait in a fiber of the pool's scope, with Python's callbacks. */
 const startAsync = <A, E>(engine: Engine, wait: Effect.Effect<A, E>, options: AsyncOptions<A, E> | undefined) =>

@@ -48,6 +48,7 @@ import * as Progress from "./progress.ts"
 import * as Protocol from "./protocol.ts"
 import * as Pipelining from "./pipelining.ts"
 import { Replies } from "./replies.ts"
+import * as Tracing from "./tracing.ts"
 import { costOf, type Job, progressOf, type Slot, type TaskKind } from "./slot.ts"
 
 export const MAX_UNSTARTED_DEATHS = Deaths.MAX_UNSTARTED_DEATHS
@@ -157,7 +158,9 @@ export class Dispatcher {
       cancelled: false,
       cancelOrdinal: 0,
       deaths: 0,
-      watch
+      watch,
+      context: undefined,
+      traced: undefined
     }
     if (this.rejectWith !== undefined) {
       job.exit = this.rejectWith
@@ -380,6 +383,7 @@ export class Dispatcher {
         defines.push(Protocol.OP_DEFINE, job.kind.key, job.task.url, job.task.name)
       }
       if (job.watch !== undefined) runs.push(Protocol.OP_WATCH_PROGRESS, job.id, job.watch.intervalMillis)
+      if (job.context !== undefined) Tracing.beforeRun(job, runs)
       runs.push(Protocol.OP_RUN, job.id, job.kind.key, job.mode, job.payload)
       if (job.transfer !== undefined) (transfers ??= []).push(...job.transfer)
     }
@@ -400,7 +404,10 @@ export class Dispatcher {
       // settling a culprit may fail its map, which cancels the batch-mates not sent yet
       if (this.unsent(slot, job)) continue
       try {
-        slot.post(Progress.runOps(job), job.transfer ?? [])
+        const run: Array<unknown> = []
+        if (job.context !== undefined) Tracing.beforeRun(job, run)
+        run.push(...Progress.runOps(job))
+        slot.post(run, job.transfer ?? [])
         job.seq = slot.sent++
       } catch (error) {
         this.unsent(slot, job, true)

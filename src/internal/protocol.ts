@@ -19,6 +19,9 @@
  *   and ahead of any work in the same message, with `PONG n` (see
  *   liveness.ts). It may come first in a message that carries a `RUN`.
  *
+ * - `TRACE traceId spanId sampled`, `LOG_LEVEL level`: how the next `RUN`
+ *   is traced and logs (see `OP_TRACE`, `OP_LOG_LEVEL`).
+ *
  * - `RESEND seq`: the pool could not read the worker's message number `seq`
  *   (see "Lost messages" below).
  * - `WATCH_PROGRESS id interval`: the caller of the next `RUN id` wants the
@@ -82,6 +85,18 @@ export const OP_LOAD_TIMEOUT = 5
 export const OP_RESEND = 6
 /** `WATCH_PROGRESS id interval`: report the progress of job `id` (its `RUN` follows), at most once per `interval` ms. */
 export const OP_WATCH_PROGRESS = 9
+/**
+ * `TRACE traceId spanId sampled`: the next `RUN` is traced: its spans are
+ * children of the caller's span `spanId` of trace `traceId`, and come back with
+ * `STATUS_SPANS` (see tracing.ts). Sent only when the caller's tracer records.
+ */
+export const OP_TRACE = 7
+/**
+ * `LOG_LEVEL level`: the next `RUN` logs at `level` and above (the caller's
+ * `References.MinimumLogLevel`); sent only when that is not effect's default,
+ * `"Info"` (see workerLogs.ts).
+ */
+export const OP_LOG_LEVEL = 8
 
 /** `payload` is the argument tuple of one call: `f(...args)`. */
 export const MODE_APPLY = 0
@@ -155,6 +170,20 @@ export const STATUS_RESENT = 9
  */
 export const STATUS_TASK_PROGRESS = 12
 
+/**
+ * Not about a task (its id is -1): finished spans of traced jobs (see
+ * `OP_TRACE`); `payload` is `[sentAt, spans]`, `sentAt` the worker's clock
+ * (`performance.now()`) as it sent them, `spans` an array of `WireSpan`. Sent
+ * ahead of the replies of the same message.
+ */
+export const STATUS_SPANS = 10
+
+/**
+ * Not about a task (its id is -1): what Effect tasks logged; `payload` is an
+ * array of `WireLog`. Sent ahead of the replies of the same message.
+ */
+export const STATUS_LOGS = 11
+
 export type Status =
   | typeof STATUS_OK
   | typeof STATUS_FAILED
@@ -167,6 +196,43 @@ export type Status =
   | typeof STATUS_STARTED
   | typeof STATUS_RESENT
   | typeof STATUS_TASK_PROGRESS
+  | typeof STATUS_SPANS
+  | typeof STATUS_LOGS
+
+/** A span a traced job made in its worker, finished (`STATUS_SPANS`). */
+export interface WireSpan {
+  /** The job it belongs to. */
+  readonly job: number
+  /** Its id in the worker; the caller's tracer gives it its own. */
+  readonly id: string
+  /** Its parent: another span of the same job, or the caller's span (`OP_TRACE`); `""` for a root span. */
+  readonly parent: string
+  readonly name: string
+  readonly kind: "internal" | "server" | "client" | "producer" | "consumer"
+  /** Start and end, in the worker's clock (`performance.now()`, milliseconds). */
+  readonly start: number
+  readonly end: number
+  /** Its attributes, reduced to strings, numbers and booleans. */
+  readonly attributes: ReadonlyArray<readonly [string, string | number | boolean]>
+  /** `[name, time, attributes]`, `time` in the worker's clock. */
+  readonly events: ReadonlyArray<readonly [string, number, ReadonlyArray<readonly [string, string | number | boolean]>]>
+  /** 0: success; 1: failed (`error` says how); 2: interrupted. */
+  readonly outcome: 0 | 1 | 2
+  readonly error: string | undefined
+}
+
+/** One `Effect.log*` of an Effect task (`STATUS_LOGS`). */
+export interface WireLog {
+  readonly job: number
+  /** An effect `LogLevel` ("Info", "Debug", …). */
+  readonly level: string
+  /** The logged values, each one that cannot be cloned replaced by its rendering. */
+  readonly message: ReadonlyArray<unknown>
+  /** The task's log annotations, values as the messages. */
+  readonly annotations: ReadonlyArray<readonly [string, unknown]>
+  /** The rendering of the cause logged with it, if any. */
+  readonly cause: string | undefined
+}
 
 /** An error thrown in a worker, reduced to what always survives a clone. */
 export interface RemoteError {

@@ -1,7 +1,7 @@
 /**
  * The reply side of the dispatcher: where a worker's replies settle the jobs
  * it holds, where its notices (progress, heap, the count it started, the
- * answer to a `RESEND`) are recorded on its `Slot`, and where the jobs answered
+ * answer to a `RESEND`, the spans and logs of its tasks) are recorded on its `Slot`, and where the jobs answered
  * in a message the pool could not read are found and failed (see "Lost
  * messages" in protocol.ts). Each reply is checked at the boundary before it
  * is used (boundary.ts).
@@ -13,9 +13,11 @@
  */
 import * as Exit from "effect/Exit"
 import * as Boundary from "./boundary.ts"
+import * as CallerLogs from "./callerLogs.ts"
 import type { Dispatcher } from "./dispatcher.ts"
 import * as Protocol from "./protocol.ts"
 import { learnCost, type Slot } from "./slot.ts"
+import * as Tracing from "./tracing.ts"
 
 export class Replies {
   /** Workers with messages the pool could not read, until they answer every `RESEND` (see protocol.ts). */
@@ -62,6 +64,7 @@ export class Replies {
       this.dispatcher.metrics.run(job.kind.key, job.task, ran, status === Protocol.STATUS_OK && !job.cancelled)
       // only complete runs say what the task costs (a cancelled or failed one stopped early)
       if (status === Protocol.STATUS_OK) learnCost(job, micros)
+      if (job.traced !== undefined) Tracing.answered(job, slot.workerId, micros)
       if (!job.cancelled) this.dispatcher.settle(job, Boundary.decode(job.task, status, replies[i + 2]))
     }
     return wrong
@@ -85,6 +88,12 @@ export class Replies {
         return undefined
       case Protocol.STATUS_RESENT:
         return this.onResent(slot, payload as readonly [number, ReadonlyArray<number>])
+      case Protocol.STATUS_SPANS:
+        Tracing.deliver(slot.inflight, slot.workerId, payload as readonly [number, ReadonlyArray<Protocol.WireSpan>])
+        return undefined
+      case Protocol.STATUS_LOGS:
+        CallerLogs.deliver(slot.inflight, slot.workerId, payload as ReadonlyArray<Protocol.WireLog>)
+        return undefined
       default:
         return undefined
     }

@@ -11,10 +11,12 @@
  *
  * @internal
  */
+import type * as Context from "effect/Context"
 import type * as Exit from "effect/Exit"
 import type * as Task from "../Task.ts"
 import type * as Progress from "./progress.ts"
 import type * as Protocol from "./protocol.ts"
+import type { Traced } from "./tracing.ts"
 
 /** Most jobs in flight on one worker. */
 const MAX_INFLIGHT = 512
@@ -50,6 +52,10 @@ export interface Job {
   deaths: number
   /** Its caller watches its task's progress (progress.ts); `undefined` for most jobs. */
   readonly watch: Progress.Watch | undefined
+  /** Its caller's context, where what its task logs is logged again (see callerLogs.ts). */
+  context: Context.Context<never> | undefined
+  /** The traced call it belongs to, if its caller's tracer records (see tracing.ts). */
+  traced: Traced | undefined
 }
 
 /** What the dispatcher knows about a task function, by task id. */

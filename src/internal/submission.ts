@@ -7,13 +7,15 @@
  *
  * @internal
  */
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Task from "../Task.ts"
 import type { Dispatcher } from "./dispatcher.ts"
 import type { MapCounter } from "./progress.ts"
 import type { Job } from "./slot.ts"
-import * as Protocol from "./protocol.ts"
+import type * as Protocol from "./protocol.ts"
+import { mark, type Traced } from "./tracing.ts"
 
 /**
  * Submits a job once the queue has room for it (`maxQueue`): the caller's
@@ -64,7 +66,9 @@ export const submitChunks = (
   items: ReadonlyArray<unknown>,
   chunksize: number,
   /** Counts the items done as chunks finish, for the call's `onProgress`. */
-  counter?: MapCounter
+  counter?: MapCounter,
+  context?: Context.Context<never>,
+  traced?: Traced
 ): Effect.Effect<Chunked> => {
   const jobs: Array<Job> = []
   const group: Chunked = {
@@ -89,6 +93,7 @@ export const submitChunks = (
   const submitChunk = (offset: number): Job => {
     const chunk = items.slice(offset, offset + chunksize)
     const job = dispatcher.submit(task, mode, chunk, chunk.length)
+    if (context !== undefined) mark(job, context, traced)
     jobs.push(job)
     group.remaining++
     const onExit = (exit: Exit.Exit<unknown, unknown>) => {

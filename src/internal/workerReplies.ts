@@ -16,6 +16,7 @@ import * as ProgressWorker from "./progressWorker.ts"
 import * as Protocol from "./protocol.ts"
 import type { Definition } from "./workerModules.ts"
 import type { Running, Shared } from "./workerRuntime.ts"
+import * as WorkerTracing from "./workerTracing.ts"
 import { causeError, describe, fx, now, queueMicrotaskOriginal, uncloneable } from "./workerValues.ts"
 
 /** The replies of one worker. */
@@ -29,9 +30,12 @@ export const make = (shared: Shared, heapUsed: () => number) => {
   /** Sends what is finished now, in one message. */
   const flush = () => {
     flushScheduled = false
-    if (replies.length === 0) return
+    if (replies.length === 0 && shared.spans.length === 0 && shared.logs.length === 0) return
     const batch = replies
     replies = []
+    // spans and logs ahead of the replies: the pool still holds the jobs they are about
+    if (shared.spans.length > 0) batch.unshift(-1, Protocol.STATUS_SPANS, [now(), shared.spans.splice(0)], 0)
+    if (shared.logs.length > 0) batch.unshift(-1, Protocol.STATUS_LOGS, shared.logs.splice(0), 0)
     if (shared.heapLimit !== Infinity) {
       const used = heapUsed()
       if (used > shared.heapLimit) {
@@ -68,12 +72,17 @@ export const make = (shared: Shared, heapUsed: () => number) => {
       status = Protocol.STATUS_CANCELLED
       payload = undefined
     }
+    if (task.observe !== undefined) WorkerTracing.ended(shared, task.id, task.observe, status, payload, started)
     replies.push(task.id, status, payload, Math.round((now() - started) * 1000))
+    if (task.observe !== undefined && shared.spans.length >= WorkerTracing.MAX_WAITING) flush()
   }
 
   const replyTransfer = (task: Running, value: Task.Transferred<unknown>, started: number) => {
     if (task.watch !== undefined) ProgressWorker.beforeReply(task)
     running.delete(task.id)
+    if (task.observe !== undefined) {
+      WorkerTracing.ended(shared, task.id, task.observe, Protocol.STATUS_OK, undefined, started)
+    }
     flush()
     const micros = Math.round((now() - started) * 1000)
     try {

@@ -24,6 +24,7 @@ import * as ProgressWorker from "./progressWorker.ts"
 import * as WorkerModules from "./workerModules.ts"
 import * as WorkerReplies from "./workerReplies.ts"
 import * as WorkerTasks from "./workerTasks.ts"
+import * as WorkerTracing from "./workerTracing.ts"
 import { now, queueMicrotaskOriginal, setImmediateOriginal } from "./workerValues.ts"
 
 /** Keeps the running task's record across `await`s (AsyncLocalStorage on Node). */
@@ -40,6 +41,8 @@ export interface Running {
   fiber: Fiber.Fiber<unknown, unknown> | undefined
   /** Its caller watches its progress (`Task.progress`): see progressWorker.ts. */
   readonly watch: ProgressWorker.Watch | undefined
+  /** How it is traced and logs, if its `RUN` followed `OP_TRACE` or `OP_LOG_LEVEL` (see workerTracing.ts). */
+  readonly observe: WorkerTracing.Observe | undefined
 }
 
 /** What the runtime's pieces (the queue, workerTasks.ts, workerReplies.ts) share: one object per worker. */
@@ -53,6 +56,10 @@ export interface Shared {
   lastFlush: number
   /** `LIMIT_HEAP`: past it, after a task, the worker asks to be replaced (once). */
   heapLimit: number
+  /** Finished spans of answered traced jobs, sent with the next message (`STATUS_SPANS`). */
+  readonly spans: Array<Protocol.WireSpan>
+  /** What Effect tasks logged, sent with the next message (`STATUS_LOGS`). */
+  readonly logs: Array<Protocol.WireLog>
 }
 
 type Definition = WorkerModules.Definition
@@ -84,13 +91,17 @@ export const make = (options: {
     running: new Map(),
     sliceStart: now(),
     lastFlush: now(),
-    heapLimit: Infinity
+    heapLimit: Infinity,
+    spans: [],
+    logs: []
   }
   const { running } = shared
   const replies = WorkerReplies.make(shared, options.heapUsed)
   const { flush, reply, scheduleFlush } = replies
   const definitions = new Map<number, Definition>()
   let cancelsRead = 0
+  /** What `OP_TRACE` / `OP_LOG_LEVEL` said about the next `RUN`. */
+  let observeNext: WorkerTracing.Observe | undefined
   /** `LOAD_TIMEOUT`: how long a task module (and its setup layer) may take to load. */
   let loadTimeoutMillis = 30_000
   const modules = WorkerModules.make({
@@ -170,7 +181,12 @@ export const make = (options: {
             if (watchNext.id === id) watch = watchNext.watch
             watchNext = undefined
           }
-          running.set(id, { id, cancelled: false, controller: undefined, fiber: undefined, watch })
+          const observe = observeNext
+          if (observe !== undefined) {
+            observeNext = undefined
+            observe.name = definitions.get(ops[i + 2] as number)?.name ?? ""
+          }
+          running.set(id, { id, cancelled: false, controller: undefined, fiber: undefined, watch, observe })
           enqueue(id, ops[i + 2], ops[i + 3], ops[i + 4])
           i += 5
           break
@@ -194,6 +210,19 @@ export const make = (options: {
         case Protocol.OP_WATCH_PROGRESS: {
           watchNext = { id: ops[i + 1] as number, watch: ProgressWorker.watch(shared, ops[i + 2]) }
           i += 3
+          break
+        }
+        case Protocol.OP_TRACE: {
+          observeNext ??= WorkerTracing.observe()
+          observeNext.traceId = String(ops[i + 1])
+          observeNext.parentId = String(ops[i + 2])
+          i += 4
+          break
+        }
+        case Protocol.OP_LOG_LEVEL: {
+          observeNext ??= WorkerTracing.observe()
+          observeNext.level = String(ops[i + 1])
+          i += 2
           break
         }
         case Protocol.OP_LOAD_TIMEOUT: {
@@ -268,9 +297,13 @@ const makeQueue = (options: {
   const drain = (): void => {
     drainScheduled = false
     shared.sliceStart = now()
+    let ran = false
     while (resumedHead < resumed.length || head < queue.length) {
-      // only with work left: a worker whose queue is empty reads its next message at once (a CANCEL among them)
-      if (now() - shared.sliceStart > WorkerTasks.SLICE_MS) {
+      // only with work left: a worker whose queue is empty reads its next message at once (a CANCEL among them);
+      // and not before the first job: a drain that was itself held up (a GC pause, a busy machine) still makes
+      // progress where it was called (a job whose task exits its worker right after must not wait for a later turn
+      // of the event loop, in which the worker would read, and start, more work)
+      if (ran && now() - shared.sliceStart > WorkerTasks.SLICE_MS) {
         drainScheduled = true
         setImmediateOriginal(drain)
         break
@@ -282,6 +315,7 @@ const makeQueue = (options: {
           resumed = []
           resumedHead = 0
         }
+        ran = true
         begin(job.task, job.definition, job.mode, job.payload)
       } else {
         // counted before its module loads: loading is part of running it
@@ -292,6 +326,7 @@ const makeQueue = (options: {
         const payload = queue[head + 3]
         queue[head + 3] = undefined
         head += 4
+        ran = true
         begin(task, definition, mode, payload)
       }
       if (now() - shared.lastFlush > FLUSH_MS) flush()

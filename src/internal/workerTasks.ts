@@ -14,6 +14,7 @@ import type * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as Protocol from "./protocol.ts"
+import * as WorkerLogs from "./workerLogs.ts"
 import type { Definition } from "./workerModules.ts"
 import type { Replies } from "./workerReplies.ts"
 import type { Running, Shared, TaskContextStore } from "./workerRuntime.ts"
@@ -60,6 +61,8 @@ export const make = (options: {
 }) => {
   const { publish, shared, store } = options
   const { flush, reply, replyCause, replyResults, replyThrown, scheduleFlush } = options.replies
+  /** The contexts its Effect tasks run with, made with the first. */
+  let contexts: WorkerLogs.TaskContexts | undefined
 
   /**
    * Runs one RUN operation. A chunk (`map` / `starmap`) calls the function for
@@ -133,9 +136,9 @@ export const make = (options: {
       const { Effect } = fx()
       let fiber: Fiber.Fiber<unknown, unknown>
       try {
-        fiber = definition.context === undefined
-          ? Effect.runFork(effect)
-          : Effect.runForkWith(definition.context)(effect)
+        // its logs and spans reach its caller (workerLogs.ts)
+        contexts ??= WorkerLogs.make(shared, scheduleFlush, flush)
+        fiber = Effect.runForkWith(contexts(definition, task))(effect)
       } catch (error) {
         replyThrown(task, error, started)
         return false
