@@ -1,5 +1,5 @@
 /**
- * Scenario 7: a `ClusterPool` over runner processes on loopback against the
+ * Scenario 9: a `ClusterPool` over runner processes on loopback against the
  * local pool, in the same run: the throughput of a `map` of tiny tasks
  * (tasks/s) and the latency of one call at a time (µs per call), with 2 and 3
  * runners (each a CLI runner, `effect-multiprocessing runner --size 1`).
@@ -100,7 +100,7 @@ const open = async (make: Effect.Effect<WorkerPool.Pool, unknown, Scope.Scope>) 
 }
 
 const run = async () => {
-  log(`\nScenario 7: ${title}`)
+  log(`\nScenario 9: ${title}`)
   // the runners live in `outer`, closed (SIGTERM to each) however the scenario ends
   const outer = Effect.runSync(Scope.make())
   try {
@@ -148,7 +148,7 @@ const measure = async (outer: Scope.Closeable) => {
   ]
   emit({
     id: "s9-throughput",
-    title: `Scenario 7: ${thousands(items)} tiny tasks in one starmap (default chunksize)`,
+    title: `Scenario 9: ${thousands(items)} tiny tasks in one starmap (default chunksize)`,
     unit: "tasks/s",
     better: "higher",
     reference: "local",
@@ -157,7 +157,7 @@ const measure = async (outer: Scope.Closeable) => {
   })
   emit({
     id: "s9-latency",
-    title: `Scenario 7: one tiny task at a time (${thousands(sequential)} per run)`,
+    title: `Scenario 9: one tiny task at a time (${thousands(sequential)} per run)`,
     unit: "µs per call",
     better: "lower",
     reference: "local",

@@ -1,5 +1,5 @@
 /**
- * Scenario 7: the first call after `make` ("ready means ready"), against a
+ * Scenario 8: the first call after `make` ("ready means ready"), against a
  * later call of the same pool, for a task module of plain functions and one
  * that uses effect, with and without `preload`.
  *
@@ -92,7 +92,7 @@ const configs = (["plain", "effect"] as const).flatMap((which) =>
 )
 
 const run = async () => {
-  log(`\nScenario 7: ${title}`)
+  log(`\nScenario 8: ${title}`)
   /** Every kept run's probe, by config key, in the order of its series' samples. */
   const probes = new Map<string, Array<Probe>>(configs.map((c) => [c.key, []]))
   const entries: Array<Entry> = configs.map((c) => ({
@@ -112,7 +112,7 @@ const run = async () => {
   const ratios = derived((p) => p.first / laterOf(p))
   emit({
     id: "s8-first",
-    title: `Scenario 7a: the first call after make (a pool of ${SIZE}, then add(1, 2); a fresh process per run)`,
+    title: `Scenario 8a: the first call after make (a pool of ${SIZE}, then add(1, 2); a fresh process per run)`,
     unit: "ms",
     better: "lower",
     reference: "effect-preload",
@@ -124,7 +124,7 @@ const run = async () => {
   })
   emit({
     id: "s8-ratio",
-    title: `Scenario 7b: first call ÷ a later call of the same pool (the median of the next ${LATER_CALLS}), run by run`,
+    title: `Scenario 8b: first call ÷ a later call of the same pool (the median of the next ${LATER_CALLS}), run by run`,
     unit: "×",
     better: "lower",
     reference: "effect-preload",
@@ -137,7 +137,7 @@ const run = async () => {
   })
   emit({
     id: "s8-ready",
-    title: `Scenario 7c: make, then the first result (what preload moves into make, and what it costs overall)`,
+    title: `Scenario 8c: make, then the first result (what preload moves into make, and what it costs overall)`,
     unit: "ms",
     better: "lower",
     reference: "effect-preload",
