@@ -278,7 +278,8 @@ const startAsync = <A, E>(engine: Engine, wait: Effect.Effect<A, E>, options: As
     AsyncResult.fromFiber
   )
 
-const withCallbacks = <A, E>(wait: Effect.Effect<A, E>, options: AsyncOptions<A, E>) =>
+/** Python's `callback` / `error_callback` around an async call's wait; one that throws is logged, nothing else. */
+export const withCallbacks = <A, E>(wait: Effect.Effect<A, E>, options: AsyncOptions<A, E>) =>
   Effect.onExit(wait, (exit) =>
     Effect.suspend(() => {
       try {

@@ -17,6 +17,7 @@ import { PoolNotRunning, PoolStillRunning } from "../../PoolError.ts"
 import type { AsyncOptions, MapOptions } from "../../PoolOptions.ts"
 import type * as TaskModule from "../../Task.ts"
 import type { Pool } from "../../WorkerPool.ts"
+import { withCallbacks } from "../calls.ts"
 import * as CallChecks from "../callChecks.ts"
 import * as Chunking from "../chunking.ts"
 import * as Progress from "../progress.ts"
@@ -233,18 +234,3 @@ export const make = (sender: Sender, options: Options) =>
     return pool
   })
 
-const withCallbacks = <A, E>(wait: Effect.Effect<A, E>, options: AsyncOptions<A, E>) =>
-  Effect.onExit(wait, (exit) =>
-    Effect.suspend(() => {
-      try {
-        if (exit._tag === "Success") {
-          options.callback?.(exit.value)
-        } else {
-          const error = Cause.findErrorOption(exit.cause)
-          if (error._tag === "Some") options.errorCallback?.(error.value)
-        }
-        return Effect.void
-      } catch (error) {
-        return Effect.logError("effect-multiprocessing: an AsyncResult callback threw; the pool is unaffected", error)
-      }
-    }))
