@@ -44,7 +44,7 @@ import * as Boundary from "./boundary.ts"
 import * as Deaths from "./deaths.ts"
 import * as Events from "./events.ts"
 import * as Metrics from "./metrics.ts"
-import * as Progress from "./progress.ts"
+import type * as Progress from "./progress.ts"
 import * as Protocol from "./protocol.ts"
 import * as Pipelining from "./pipelining.ts"
 import { Replies } from "./replies.ts"
@@ -382,9 +382,7 @@ export class Dispatcher {
         slot.defined.add(job.kind.key)
         defines.push(Protocol.OP_DEFINE, job.kind.key, job.task.url, job.task.name)
       }
-      if (job.watch !== undefined) runs.push(Protocol.OP_WATCH_PROGRESS, job.id, job.watch.intervalMillis)
-      if (job.context !== undefined) Tracing.beforeRun(job, runs)
-      runs.push(Protocol.OP_RUN, job.id, job.kind.key, job.mode, job.payload)
+      pushRun(job, runs)
       if (job.transfer !== undefined) (transfers ??= []).push(...job.transfer)
     }
     try {
@@ -405,8 +403,7 @@ export class Dispatcher {
       if (this.unsent(slot, job)) continue
       try {
         const run: Array<unknown> = []
-        if (job.context !== undefined) Tracing.beforeRun(job, run)
-        run.push(...Progress.runOps(job))
+        pushRun(job, run)
         slot.post(run, job.transfer ?? [])
         job.seq = slot.sent++
       } catch (error) {
@@ -595,3 +592,10 @@ export class Dispatcher {
 const DELIVERED: Exit.Exit<never, never> = Exit.die(new Error("effect-multiprocessing: this outcome was handed over"))
 
 const argumentError = Deaths.argumentError
+
+/** Pushes the operations that run `job`: its `WATCH_PROGRESS` (if watched), `TRACE` / `LOG_LEVEL` (if any), `RUN`. */
+const pushRun = (job: Job, ops: Array<unknown>): void => {
+  if (job.watch !== undefined) ops.push(Protocol.OP_WATCH_PROGRESS, job.id, job.watch.intervalMillis)
+  if (job.context !== undefined) Tracing.beforeRun(job, ops)
+  ops.push(Protocol.OP_RUN, job.id, job.kind.key, job.mode, job.payload)
+}

@@ -19,8 +19,6 @@ import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
 import type { ProgressUpdate } from "../PoolEvents.ts"
 import type { ApplyOptions, MapOptions, MapProgress } from "../PoolOptions.ts"
-import * as Protocol from "./protocol.ts"
-import type { Job } from "./slot.ts"
 
 /** Fewest milliseconds between two progress updates of one task, unless the caller says otherwise. */
 export const DEFAULT_INTERVAL_MILLIS = 100
@@ -34,12 +32,6 @@ export interface Watch {
   readonly intervalMillis: number
   /** Called with each update, in order, before the call's result; never throws. */
   readonly onProgress: (value: unknown) => void
-}
-
-/** The operations that run `job` on its own: its `RUN`, after its `WATCH_PROGRESS` if its caller watches it. */
-export const runOps = (job: Job): Array<unknown> => {
-  const run = [Protocol.OP_RUN, job.id, job.kind.key, job.mode, job.payload]
-  return job.watch === undefined ? run : [Protocol.OP_WATCH_PROGRESS, job.id, job.watch.intervalMillis, ...run]
 }
 
 /** `progressInterval` in milliseconds, or what is wrong with it. */

@@ -18,52 +18,17 @@
 import type * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
 import type * as Exit from "effect/Exit"
-import type * as Logger from "effect/Logger"
 import type * as LogLevel from "effect/LogLevel"
-import type * as References from "effect/References"
 import type * as Tracer from "effect/Tracer"
-import { createRequire } from "node:module"
 import { inspect } from "node:util"
 import type * as Protocol from "./protocol.ts"
 import type { Definition } from "./workerModules.ts"
 import type { Running } from "./workerRuntime.ts"
 import { attributeValue, keep, MAX_SPANS_PER_JOB, MAX_WAITING, type Observe } from "./workerTracing.ts"
-import { bundled, now } from "./workerValues.ts"
+import { fx, now } from "./workerValues.ts"
 
-interface Modules {
-  readonly Cause: typeof Cause
-  readonly Context: typeof Context
-  readonly Logger: typeof Logger
-  readonly References: typeof References
-  readonly Tracer: typeof Tracer
-}
-
-let modules: Modules | undefined
-
-/** Effect's modules, loaded on first need (see `fx` in workerValues.ts). */
-const load = (): Modules => {
-  if (modules === undefined) {
-    if (bundled) {
-      modules = {
-        Cause: require("effect/Cause"),
-        Context: require("effect/Context"),
-        Logger: require("effect/Logger"),
-        References: require("effect/References"),
-        Tracer: require("effect/Tracer")
-      }
-    } else {
-      const required = createRequire(import.meta.url)
-      modules = {
-        Cause: required("effect/Cause"),
-        Context: required("effect/Context"),
-        Logger: required("effect/Logger"),
-        References: required("effect/References"),
-        Tracer: required("effect/Tracer")
-      }
-    }
-  }
-  return modules
-}
+/** Effect's modules, loaded on first need (`fx` in workerValues.ts: the one place a worker loads effect). */
+const load = fx
 
 /** Where the worker puts what goes out with its next message. */
 export interface Outbox {

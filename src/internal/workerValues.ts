@@ -8,10 +8,14 @@
  * @internal
  */
 import type * as Cause from "effect/Cause"
+import type * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import type * as Layer from "effect/Layer"
+import type * as Logger from "effect/Logger"
+import type * as References from "effect/References"
 import type * as Scope from "effect/Scope"
+import type * as Tracer from "effect/Tracer"
 import { createRequire } from "node:module"
 import { types } from "node:util"
 import type * as Protocol from "./protocol.ts"
@@ -45,10 +49,14 @@ const { isPromise, isProxy } = types
 /** The parts of effect the runtime uses, loaded on first need by `fx`. */
 export interface EffectModules {
   readonly Cause: typeof Cause
+  readonly Context: typeof Context
   readonly Effect: typeof Effect
   readonly Exit: typeof Exit
   readonly Layer: typeof Layer
+  readonly Logger: typeof Logger
+  readonly References: typeof References
   readonly Scope: typeof Scope
+  readonly Tracer: typeof Tracer
 }
 
 let effectModules: EffectModules | undefined
@@ -65,19 +73,27 @@ export const fx = (): EffectModules => {
       // the bundler's require, written out for it to see: the copy of effect in the bundle, never another
       effectModules = {
         Cause: require("effect/Cause"),
+        Context: require("effect/Context"),
         Effect: require("effect/Effect"),
         Exit: require("effect/Exit"),
         Layer: require("effect/Layer"),
-        Scope: require("effect/Scope")
+        Logger: require("effect/Logger"),
+        References: require("effect/References"),
+        Scope: require("effect/Scope"),
+        Tracer: require("effect/Tracer")
       }
     } else {
       const load = createRequire(import.meta.url)
       effectModules = {
         Cause: load("effect/Cause"),
+        Context: load("effect/Context"),
         Effect: load("effect/Effect"),
         Exit: load("effect/Exit"),
         Layer: load("effect/Layer"),
-        Scope: load("effect/Scope")
+        Logger: load("effect/Logger"),
+        References: load("effect/References"),
+        Scope: load("effect/Scope"),
+        Tracer: load("effect/Tracer")
       }
     }
   }
