@@ -67,14 +67,14 @@ export const make = (engine: Engine): Calls => {
     // the hot path: no span, no closure beyond what the call needs, unless the caller's tracer records or the
     // caller watches the task's progress
     apply: (task, args, options) =>
-      Effect.withFiber((fiber) => {
-        const run = (watch: Progress.Watch | undefined) =>
-          Tracing.records(fiber as Fiber.Fiber<unknown, unknown>)
-            ? Tracing.call("apply", pool, task, (context, traced) =>
-              applyNow(engine, task, args, options, context, traced, watch))
-            : applyNow(engine, task, args, options, fiber.context, undefined, watch)
-        return options?.onProgress === undefined ? run(undefined) : Effect.flatMap(Progress.watchOf(options), run)
-      }),
+      Effect.withFiber((fiber) =>
+        options?.onProgress === undefined
+          ? applyIn(engine, pool, fiber as Fiber.Fiber<unknown, unknown>, task, args, options, undefined)
+          : Effect.flatMap(
+            Progress.watchOf(options),
+            (watch) => applyIn(engine, pool, fiber as Fiber.Fiber<unknown, unknown>, task, args, options, watch)
+          )
+      ),
     applyWithProgress: (task, args, options) =>
       Progress.stream((onProgress) => calls.apply(task, args, { ...options, onProgress })),
     map: (task, items, options) =>
@@ -132,6 +132,20 @@ export const make = (engine: Engine): Calls => {
   }
   return calls
 }
+
+/** One `apply` from `fiber`: in a span of ours only if the fiber's tracer records. */
+const applyIn = (
+  engine: Engine,
+  pool: number,
+  fiber: Fiber.Fiber<unknown, unknown>,
+  task: TaskModule.Any,
+  args: ReadonlyArray<unknown>,
+  options: ApplyOptions | undefined,
+  watch: Progress.Watch | undefined
+): Effect.Effect<any, any> =>
+  Tracing.records(fiber)
+    ? Tracing.call("apply", pool, task, (context, traced) => applyNow(engine, task, args, options, context, traced, watch))
+    : applyNow(engine, task, args, options, fiber.context, undefined, watch)
 
 /** Submits one `apply` and waits for it, for a caller with `context`. */
 const applyNow = (
