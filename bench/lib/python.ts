@@ -26,7 +26,16 @@ export const probe = (): string | undefined => {
 export const start = async (size: number): Promise<Python | undefined> => {
   const version = probe()
   if (version === undefined) return undefined
-  const child = ChildProcess.spawn("python3", [script], { stdio: ["pipe", "pipe", "inherit"] })
+  const { init, request, close } = await helper(script, size)
+  return { version: `${version} (${init.start_method})`, request, close }
+}
+
+/**
+ * Starts a Python helper (`script`: one JSON command per line in, one reply per line out, as pool_bench.py and
+ * shared_bench.py speak) and sends it `init`; its reply comes back with the helper.
+ */
+export const helper = async (scriptPath: string, size: number) => {
+  const child = ChildProcess.spawn("python3", [scriptPath], { stdio: ["pipe", "pipe", "inherit"] })
   const lines = Readline.createInterface({ input: child.stdout })
   const waiting: Array<(line: string) => void> = []
   lines.on("line", (line) => waiting.shift()?.(line))
@@ -47,7 +56,7 @@ export const start = async (size: number): Promise<Python | undefined> => {
   }
   const init = await request({ op: "init", size })
   return {
-    version: `${version} (${init.start_method})`,
+    init,
     request,
     close: async () => {
       await request({ op: "quit" }).catch(() => {})

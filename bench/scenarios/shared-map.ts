@@ -9,7 +9,6 @@
 import { Effect, Exit, Scope } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
-import * as Readline from "node:readline"
 import * as Url from "node:url"
 import { countWithinRange, tasks } from "../../examples/shared-memory-tasks.ts"
 import { Shared, WorkerPool } from "../../src/index.ts"
@@ -36,37 +35,10 @@ const numpyMissing = (): string | undefined => {
   return probe.status === 0 ? undefined : "NumPy is not installed for python3 (`python3 -c \"import numpy\"` fails)"
 }
 
-/** The helper: one JSON command per line, as bench/lib/python.ts speaks to pool_bench.py. */
+/** The helper, spoken to as bench/lib/python.ts speaks to pool_bench.py. */
 const startNumpy = async (size: number) => {
-  const child = ChildProcess.spawn("python3", [script], { stdio: ["pipe", "pipe", "inherit"] })
-  const lines = Readline.createInterface({ input: child.stdout })
-  const waiting: Array<(line: string) => void> = []
-  lines.on("line", (line) => waiting.shift()?.(line))
-  let chain: Promise<unknown> = Promise.resolve()
-  const request = (command: Record<string, unknown>) => {
-    const next = chain.then(() =>
-      new Promise<Record<string, any>>((resolve, reject) => {
-        waiting.push((line) => {
-          const reply = JSON.parse(line)
-          if (reply.ok) resolve(reply)
-          else reject(new Error(`python ${String(command.op)}: ${reply.error}`))
-        })
-        child.stdin.write(JSON.stringify(command) + "\n")
-      })
-    )
-    chain = next.catch(() => {})
-    return next
-  }
-  const init = await request({ op: "init", size })
-  return {
-    numpy: String(init.numpy),
-    request,
-    close: async () => {
-      await request({ op: "quit" }).catch(() => {})
-      child.stdin.end()
-      await new Promise((resolve) => child.exitCode !== null ? resolve(undefined) : child.once("exit", resolve))
-    }
-  }
+  const { close, init, request } = await Python.helper(script, size)
+  return { numpy: String(init.numpy), request, close }
 }
 
 // -- the rows -----------------------------------------------------------------------------------------
