@@ -69,6 +69,25 @@ for (const backend of backends) {
         yield* Effect.forEach(waiting, Fiber.interrupt)
         yield* Effect.forEach(flags, (shared) => waitFor(shared, 1)) // each saw its signal fire
       }))
+
+    if (backend === "threads") {
+      it.effect("a call queued while the async tasks were still starting goes out once their threads are free", () =>
+        Effect.gen(function*() {
+          const pool = yield* WorkerPool.make({ size: 2, backend })
+          yield* pool.broadcast(tasks.square, [1])
+          const flags = [yield* makeFlags(backend), yield* makeFlags(backend)]
+          // each worker has started its async task but not returned from it yet: its thread is not free
+          const waiting = yield* Effect.forEach(flags, (shared) => Effect.forkChild(pool.apply(tasks.abortableLate, [shared])))
+          yield* Effect.forEach(flags, (shared) => waitFor(shared, 0))
+          const call = yield* Effect.forkChild(pool.apply(tasks.add, [1, 2]))
+          yield* Effect.repeat(pool.stats, { until: (stats) => stats.queued === 1 })
+          // the workers free their threads and say nothing: the pool must look again by itself
+          for (const shared of flags) open(shared, 2)
+          assert.strictEqual(yield* Fiber.join(call), 3)
+          yield* Effect.forEach(waiting, Fiber.interrupt)
+          yield* Effect.forEach(flags, (shared) => waitFor(shared, 1))
+        }))
+    }
   })
 }
 

@@ -49,7 +49,7 @@ import * as Protocol from "./protocol.ts"
 import * as Pipelining from "./pipelining.ts"
 import { Replies } from "./replies.ts"
 import * as Tracing from "./tracing.ts"
-import { costOf, type Job, progressOf, type Slot, type TaskKind } from "./slot.ts"
+import { costOf, type Job, makeJob, progressOf, type Slot, type TaskKind } from "./slot.ts"
 
 export const MAX_UNSTARTED_DEATHS = Deaths.MAX_UNSTARTED_DEATHS
 
@@ -97,6 +97,8 @@ export class Dispatcher {
   private roomWaiters: Array<() => void> = []
   /** The reply side: settling jobs from replies, and recovering the messages the pool could not read. */
   private readonly replies = new Replies(this)
+  /** Looks again while a queued job waits for a worker's thread to be free (pipelining.ts). */
+  private readonly recheck = new Pipelining.Recheck(() => this.dispatch())
   /** Once set (the pool has stopped), every new job is settled with it at once. */
   rejectWith: Exit.Exit<never, unknown> | undefined = undefined
   /** The pool's events (`pool.events`): what happens to its workers and queue. */
@@ -140,28 +142,7 @@ export class Dispatcher {
       kind = { key: this.kinds.size, microsPerItem: -1 }
       this.kinds.set(task.id, kind)
     }
-    const job: Job = {
-      id: this.nextJobId++,
-      task,
-      kind,
-      mode,
-      payload,
-      transfer,
-      items,
-      cost: 0,
-      slot: undefined,
-      seq: -1,
-      submittedAt: performance.now(),
-      target,
-      exit: undefined,
-      waiter: undefined,
-      cancelled: false,
-      cancelOrdinal: 0,
-      deaths: 0,
-      watch,
-      context: undefined,
-      traced: undefined
-    }
+    const job = makeJob(this.nextJobId++, task, kind, mode, payload, items, transfer, target, watch)
     if (this.rejectWith !== undefined) {
       job.exit = this.rejectWith
       return job
@@ -281,7 +262,7 @@ export class Dispatcher {
       }
       job.cost = costOf(job)
       // no worker has room: one whose thread is free (so that no call waits for ever behind async tasks)
-      const slot = this.pick(job) ?? this.slots.find((slot) => Pipelining.threadFree(slot, job))
+      const slot = this.pick(job) ?? Pipelining.freeThread(this.slots, job, this.recheck)
       if (slot === undefined) break
       this.head++
       add(slot, job)
@@ -296,6 +277,7 @@ export class Dispatcher {
     }
     if (batches !== undefined) this.sendAll(batches, large)
     if (this.roomWaiters.length > 0) this.admit()
+    this.recheck.settle()
     if (this.head < this.queue.length) this.onBacklog()
   }
 

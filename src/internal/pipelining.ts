@@ -10,7 +10,8 @@
  *   each large one travels in a message of its own (`messagesInOrder`).
  * - A free thread: a job no worker has room for goes to a worker that has
  *   started every call it holds and runs none synchronously (`threadFree`), so
- *   that no call waits without bound behind async tasks that end after it.
+ *   that no call waits without bound behind async tasks that end after it;
+ *   the dispatcher looks again while such a thread will soon be free (`Recheck`).
  *
  * @internal
  */
@@ -68,18 +69,71 @@ export const chunkMayWait = (slot: Slot, job: Job): boolean => {
  * that holds short calls answers them soon, and gets more then; a process
  * shares no progress (and runs one task at a time); a job that has seen a
  * worker die goes to an idle worker only.
+ *
+ * `"soon"`: it would be, but the worker has not yet published that it started
+ * what it was sent, or that it is done running one synchronously. It sends no
+ * message when that changes, so the dispatcher looks again (`Recheck`).
  */
-export const threadFree = (slot: Slot, job: Job): boolean => {
+export const threadFree = (slot: Slot, job: Job): boolean | "soon" => {
   if (job.deaths > 0 || !slot.ready || slot.direct.length > 0 || slot.isolating) return false
   if (slot.inflight.size >= slot.maxInflight || (job.target === undefined && slot.budget <= 0)) return false
   if (slot.loading.has(job.task.url)) return false
   const progress = slot.progress()
-  if (progress === undefined || progress.running !== undefined || progress.started < slot.sent) return false
+  if (progress === undefined) return false
   for (const held of slot.inflight.values()) {
     if (held.mode !== Protocol.MODE_APPLY || held.cancelled || held.seq < 0) return false
     if (held.cost >= 0 && held.cost < TARGET_QUEUED_MICROS) return false
   }
-  return true
+  return progress.running !== undefined || progress.started < slot.sent ? "soon" : true
+}
+
+/** A worker whose thread is free for `job` (`threadFree`); `recheck` is asked to look again if one soon will be. */
+export const freeThread = (slots: ReadonlyArray<Slot>, job: Job, recheck: Recheck): Slot | undefined => {
+  for (const slot of slots) {
+    const free = threadFree(slot, job)
+    if (free === true) return slot
+    if (free === "soon") recheck.needed = true
+  }
+  return undefined
+}
+
+/** The first and the longest wait (ms) between two looks at a worker that will soon have a free thread. */
+export const RECHECK_MILLIS = { first: 1, most: 64 } as const
+
+/**
+ * Looks again, on a real-time timer (what it waits for is the worker's
+ * thread, not the pool's `Clock`), while a queued job waits for a thread that
+ * will soon be free: at once, then backing off to `RECHECK_MILLIS.most` while
+ * that thread stays busy (a long synchronous run). It stops when no job waits
+ * so, and the pool is never kept alive beyond one wait.
+ */
+export class Recheck {
+  /** Set during a dispatch that left a job waiting for a thread that will soon be free. */
+  needed = false
+  private timer: ReturnType<typeof setTimeout> | undefined
+  private delay: number = RECHECK_MILLIS.first
+
+  private readonly dispatch: () => void
+
+  constructor(dispatch: () => void) {
+    this.dispatch = dispatch
+  }
+
+  /** Called at the end of a dispatch: schedules the next look if one is needed. */
+  settle(): void {
+    if (!this.needed) {
+      this.delay = RECHECK_MILLIS.first
+      return
+    }
+    this.needed = false
+    if (this.timer !== undefined) return
+    const delay = this.delay
+    this.delay = Math.min(delay * 2, RECHECK_MILLIS.most)
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      this.dispatch()
+    }, delay)
+  }
 }
 
 /** A chunk large enough to travel in a message of its own. */

@@ -58,6 +58,40 @@ export interface Job {
   traced: Traced | undefined
 }
 
+/** A new job, not yet sent (`slot` and `seq` are set when it is). */
+export const makeJob = (
+  id: number,
+  task: Task.Any,
+  kind: TaskKind,
+  mode: Protocol.Mode,
+  payload: unknown,
+  items: number,
+  transfer: ReadonlyArray<Task.Transferable> | undefined,
+  target: Slot | undefined,
+  watch: Progress.Watch | undefined
+): Job => ({
+  id,
+  task,
+  kind,
+  mode,
+  payload,
+  transfer,
+  items,
+  cost: 0,
+  slot: undefined,
+  seq: -1,
+  submittedAt: performance.now(),
+  target,
+  exit: undefined,
+  waiter: undefined,
+  cancelled: false,
+  cancelOrdinal: 0,
+  deaths: 0,
+  watch,
+  context: undefined,
+  traced: undefined
+})
+
 /** What the dispatcher knows about a task function, by task id. */
 export interface TaskKind {
   readonly key: number
