@@ -112,8 +112,8 @@ export interface WorkerStartFailed {
 
 /**
  * A worker is being replaced: `replacement` starts in its place, after a
- * crash or a failed start. (A recycled worker's replacement shows as the
- * `WorkerStarted` that follows its `WorkerRecycled`.)
+ * crash, a failed start, or its recycling (`WorkerRecycled`: it leaves once
+ * it has answered its tasks).
  *
  * @since 0.1.0
  * @category events

@@ -44,7 +44,7 @@ for (const backend of backends) {
         assert.strictEqual(yield* pool.apply(tasks.square, [4]), 16)
       }))
 
-    it.live("a recycling: WorkerRecycled (maxTasksPerWorker), its replacement, and its exit as retired", () =>
+    it.live("a recycling: WorkerRecycled (maxTasksPerWorker), WorkerReplaced, and its exit as retired", () =>
       Effect.gen(function*() {
         const pool = yield* WorkerPool.make({ size: 1, backend, maxTasksPerWorker: 2 })
         const events = yield* pool.subscribeEvents
@@ -56,6 +56,10 @@ for (const backend of backends) {
           { _tag: "WorkerRecycled", workerId: 1, reason: "maxTasksPerWorker" }
         )
         assert.deepStrictEqual(seen.at(-1), { _tag: "WorkerExited", workerId: 1, reason: "retired" })
+        assert.deepStrictEqual(
+          seen.find((event) => event._tag === "WorkerReplaced"),
+          { _tag: "WorkerReplaced", workerId: 1, replacement: 2 }
+        )
         assert.deepStrictEqual(seen.find((event) => event._tag === "WorkerStarted"), { _tag: "WorkerStarted", workerId: 2 })
         assert.strictEqual(yield* pool.apply(tasks.square, [3]), 9)
       }))

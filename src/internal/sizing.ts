@@ -45,8 +45,8 @@ export const install = (options: {
   readonly sizing: Sizing
   readonly dispatcher: Dispatcher
   readonly workers: Workers
-  /** Starts one more worker, in the background. */
-  readonly spawn: () => void
+  /** Starts one more worker, in the background (in place of worker `replaces`, if given). */
+  readonly spawn: (replaces?: number) => void
   /** Runs an effect in the pool's background (with its services: its `Clock`). */
   readonly fork: (effect: Effect.Effect<void>) => Fiber.Fiber<void>
 }): void => {
@@ -58,7 +58,7 @@ export const install = (options: {
       if (handle.slot !== slot || handle.retiring) continue
       handle.retiring = true
       slot.ready = false
-      if (replace) spawn()
+      if (replace) spawn(slot.workerId)
       if (handle.fiber !== undefined) Effect.runFork(Fiber.interrupt(handle.fiber))
     }
   }

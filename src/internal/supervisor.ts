@@ -205,7 +205,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     sizing: options.sizing,
     dispatcher: options.dispatcher,
     workers: state,
-    spawn: () => Effect.runFork(Effect.forkIn(spawnWorker(state), options.scope)),
+    spawn: (replaces) => Effect.runFork(Effect.forkIn(spawnWorker(state, replaces), options.scope)),
     fork: options.fork
   })
 
