@@ -35,12 +35,12 @@ const burst: Paragraphs = (L, out) => {
     `**Scenario 1.** Ours ran ${fmt(ours)} tasks/s with \`Effect.forEach(apply)\` and ${fmt(oursAsync)} with ` +
       `\`applyAsync\`; raw \`postMessage\` ran ${fmt(raw)} pipelined${
         known(raw1) ? ` and ${fmt(raw1)} with one task in flight per thread` : ""
-      }: ours reached ${fmtRatio(ours / raw)}${paired(L, "s1", "ours", "raw")} and ${fmtRatio(oursAsync / raw)}${
+      }: ours ran at ${fmtRatio(ours / raw)}${paired(L, "s1", "ours", "raw")} and ${fmtRatio(oursAsync / raw)}${
         paired(L, "s1", "oursAsync", "raw")
-      } raw pipelined's rate${
+      } the rate of raw pipelined${
         known(piscina)
-          ? `, and ${fmtRatio(ours / piscina)} and ${fmtRatio(oursAsync / piscina)} piscina's best setting's ` +
-            `(${fmt(piscina)} tasks/s)`
+          ? `, and at ${fmtRatio(ours / piscina)} and ${fmtRatio(oursAsync / piscina)} that of piscina's best ` +
+            `setting (${fmt(piscina)} tasks/s)`
           : ""
       }. Our dispatcher sends many tiny tasks per message, which is how a pool that keeps a record of every task ` +
       `can ${
@@ -118,8 +118,8 @@ const seed: Paragraphs = (L, out) => {
             : ""
         }.${
           known(raw1)
-            ? ` Raw with one chunk in flight per thread took ${fmt(raw1)} ms, which is what keeping the next chunk ` +
-              `in flight is worth (${fmtRatio(raw1 / raw)}); ours keeps two chunks in flight on each thread worker ` +
+            ? ` Raw with one chunk in flight per thread took ${fmt(raw1)} ms (${fmtRatio(raw1 / raw)} raw ` +
+              `pipelined's time: what keeping the next chunk in flight is worth); ours keeps two chunks in flight on each thread worker ` +
               `whatever their cost ([chunking](./chunking.md)), and took ${fmtRatio(ours / raw)} raw pipelined's ` +
               `time${paired(L, "s3-large", "ours", "raw")}`
             : ""
@@ -179,8 +179,8 @@ const startup: Paragraphs = (L, out) => {
         `protocol without effect, and effect is loaded only when a task returns an Effect or its module declares a ` +
         `layer. Our workers also start with Node's compile cache on, which spares them compiling and type-stripping ` +
         `the \`.ts\` files that the raw worker compiles afresh: the raw row with the cache is the like-for-like ` +
-        `reference for that part (ours takes ${fmtRatio(ours / rawCached)} its time` +
-        `${paired(L, "s6-startup", "ours", "raw-cc")}; issue 13's target is 1.3×).`
+        `reference for that part: ours takes ${fmtRatio(ours / rawCached)} its time` +
+        `${paired(L, "s6-startup", "ours", "raw-cc")}, against issue 13's target of 1.3×.`
     )
   }
   const [mem, memBare, memEffect] = [L.get("s6-memory", "ours"), L.get("s6-memory", "bare"), L.get("s6-memory", "bare-effect")]
@@ -213,17 +213,19 @@ const sharedMap: Paragraphs = (L, out) => {
         `\`Shared.map\` on threads took ${fmt(oursSmall)} ms and the loop over the same array ${fmt(seqSmall)} ms ` +
         `(ours ${fmtRatio(seqSmall / oursSmall)} the loop's speed${
           seqSmall < oursSmall
-            ? `: at ${fmt((seqSmall * 1e6) / config.seedRows)} ns a row there is less work than it costs to send ` +
-              `ranges to the workers and wake them`
+            ? `: at ${fmt((seqSmall * 1e6) / config.seedRows)} ns a row, these rows hold less work than it costs ` +
+              `to send ranges to the workers and wake them`
             : ""
         }).${known(procSmall) ? ` On child processes, which copy each range in and its counts back, ${fmt(procSmall)} ms.` : ""}${
           known(pySmall)
             ? ` Python's \`Pool.map\` over the same rows as lists took ${fmt(pySmall)} ms: ours is ` +
               `${fmtRatio(pySmall / oursSmall)} faster${paired(L, "s7-seed", "py-map", "ours")}, against issue 13's ` +
-              `target of 5×; from plain arrays (scenario 3) ours was ${
+              `target of 5×${
                 known(L.get("s3-seed", "py-map"), L.get("s3-seed", "ours"))
-                  ? `${fmtRatio(L.get("s3-seed", "py-map") / L.get("s3-seed", "ours"))} faster`
-                  : "not measured in this run"
+                  ? `; from plain arrays (scenario 3) ours was ${
+                    fmtRatio(L.get("s3-seed", "py-map") / L.get("s3-seed", "ours"))
+                  } faster`
+                  : ""
               }.`
             : ""
         }${numpy("s7-seed")}`
