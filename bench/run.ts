@@ -21,7 +21,9 @@
  * Environment: BENCH_QUICK=1 (smoke run), BENCH_ONLY=1,round-trip (only these
  * scenarios, by number or name; prints only), BENCH_WRITE=1 (write the docs
  * from a quick or partial run anyway). A partial run still lists every
- * target; those whose tables it lacks read "not measured in this run".
+ * target; those whose tables it lacks read "not measured in this run". A
+ * scenario that throws is reported and skipped (the run exits with 1 and, unless
+ * BENCH_WRITE=1, writes no docs).
  *
  * To compare two checkouts of this package on the tiny-task scenarios (1 and
  * 2), run by run in lock-step: bench/ab-pair.ts.
@@ -71,11 +73,18 @@ const main = async () => {
   log(`effect-multiprocessing benchmark${QUICK ? " (BENCH_QUICK: smoke run)" : ""}`)
   log(`${m.cpu}; Node.js ${m.node}; Python ${m.python}; pool size ${SIZE}`)
   if (!py) log(`python3 not found: Python rows are skipped`)
+  /** Scenarios that threw: the run goes on, their targets read "not measured in this run". */
+  const failed: Array<string> = []
   for (const scenario of scenarios) {
     if (!selected(scenario)) continue
     beginScenario()
     const t = performance.now()
-    await scenario.run(py)
+    try {
+      await scenario.run(py)
+    } catch (error) {
+      failed.push(`scenario ${scenario.number} (${scenario.name}): ${describe(error)}`)
+      log(`  ! scenario ${scenario.number} failed: ${describe(error)}`)
+    }
     log(`  (scenario ${scenario.number}: ${Math.round((performance.now() - t) / 1000)} s)`)
   }
   const overallLoad = overall.stop()
@@ -94,17 +103,19 @@ const main = async () => {
   if (overallLoad !== undefined) {
     console.log(`Other processes used ${Math.round(overallLoad * 100)}% of the machine's CPU time during the run`)
   }
-  if (WRITE) {
+  for (const f of failed) console.log(`FAILED: ${f}`)
+  // a full run with a failed scenario writes no docs unless asked to (BENCH_WRITE=1)
+  if (WRITE && (failed.length === 0 || process.env.BENCH_WRITE === "1")) {
     const docs = Url.fileURLToPath(new URL("../docs/", import.meta.url))
     Fs.writeFileSync(`${docs}benchmarks.md`, markdown(m, scenarios, targets, seconds, overallLoad))
     Fs.writeFileSync(`${docs}benchmarks.svg`, chart(overallLoad))
     console.log(`Wrote docs/benchmarks.md and docs/benchmarks.svg`)
   } else {
-    console.log(`(quick or partial run: docs not written; BENCH_WRITE=1 to write them anyway)`)
+    console.log(`(${failed.length > 0 ? "a scenario failed" : "quick or partial run"}: docs not written; BENCH_WRITE=1 to write them anyway)`)
   }
   // a pool that failed to close (poolifier, see lib/contenders.ts) must not keep the process alive
   await sleep(100)
-  process.exit(0)
+  process.exit(failed.length === 0 ? 0 : 1)
 }
 
 await main()
