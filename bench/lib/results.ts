@@ -45,24 +45,43 @@ export const emit = (table: R.Table) => {
   console.log("\n" + R.toText(withLoad))
 }
 
-export const table = (id: string): R.Table | undefined => tables.find((t) => t.id === id)
-export const row = (id: string, key: string): R.Series | undefined => table(id)?.rows.find((r) => r.key === key)
-/** The median of one row of one table (NaN when absent or failed). */
-export const get = (id: string, key: string): number => R.med(row(id, key))
-/** The paired ratios of row `ours` to row `other` of a table, oriented as its ratio column (> 1: ours ahead). */
-export const paired = (id: string, ours: string, other: string): Summary => {
-  const t = table(id)
-  return summarize(t === undefined ? [] : R.pairedOf(t, row(id, ours), row(id, other)))
+/** Lookups over a list of tables (this run's, or synthetic ones in a test). */
+export interface Lookup {
+  readonly table: (id: string) => R.Table | undefined
+  readonly row: (id: string, key: string) => R.Series | undefined
+  /** The median of one row of one table (NaN when absent or failed). */
+  readonly get: (id: string, key: string) => number
+  /** The paired ratios of row `ours` to row `other` of a table, oriented as its ratio column (> 1: ours ahead). */
+  readonly paired: (id: string, ours: string, other: string) => Summary
+  /** Row `num` ÷ row `den` of a table, repetition by repetition (a plain quotient, not oriented). */
+  readonly quotients: (id: string, num: string, den: string) => Summary
+  /** Fastest ÷ slowest run of one row. */
+  readonly spreadOf: (id: string, key: string) => number
 }
-/** Row `num` ÷ row `den` of a table, repetition by repetition (a plain quotient, not oriented). */
-export const quotients = (id: string, num: string, den: string): Summary => {
-  const [a, b] = [row(id, num), row(id, den)]
-  const usable = a !== undefined && b !== undefined && a.error === undefined && b.error === undefined
-  return summarize(usable ? pairedRatios(a, b) : [])
+
+export const lookup = (from: ReadonlyArray<R.Table>): Lookup => {
+  const table = (id: string) => from.find((t) => t.id === id)
+  const row = (id: string, key: string) => table(id)?.rows.find((r) => r.key === key)
+  return {
+    table,
+    row,
+    get: (id, key) => R.med(row(id, key)),
+    paired: (id, ours, other) => {
+      const t = table(id)
+      return summarize(t === undefined ? [] : R.pairedOf(t, row(id, ours), row(id, other)))
+    },
+    quotients: (id, num, den) => {
+      const [a, b] = [row(id, num), row(id, den)]
+      const usable = a !== undefined && b !== undefined && a.error === undefined && b.error === undefined
+      return summarize(usable ? pairedRatios(a, b) : [])
+    },
+    spreadOf: (id, key) => {
+      const samples = row(id, key)?.samples ?? []
+      return Math.max(...samples) / Math.min(...samples)
+    }
+  }
 }
+
+/** The lookups over this run's tables. */
+export const { get, paired, quotients, row, spreadOf, table } = lookup(tables)
 export const known = (...xs: Array<number>) => xs.every(Number.isFinite)
-/** Fastest ÷ slowest run of one row. */
-export const spreadOf = (id: string, key: string) => {
-  const samples = row(id, key)?.samples ?? []
-  return Math.max(...samples) / Math.min(...samples)
-}

@@ -4,6 +4,7 @@ import * as C from "../lib/contenders.ts"
 import { type Entry, interleave } from "../lib/interleave.ts"
 import { assert, guarded, perSecond, startAll, sumOfAdds } from "../lib/pools.ts"
 import * as Python from "../lib/python.ts"
+import * as R from "../lib/report.ts"
 import { emit } from "../lib/results.ts"
 import type { Scenario } from "../lib/scenario.ts"
 
@@ -57,6 +58,11 @@ const run = async (py: Python.Python | undefined) => {
   }
   const series = await interleave("scenario 1", entries)
   await pools.closeAll()
+  // piscina's better setting of the two (issue 13's target: ≥ 3× it)
+  const piscinaBest = ["piscina", "piscina64"].reduce((a, b) => {
+    const [x, y] = [R.med(series.find((s) => s.key === a)), R.med(series.find((s) => s.key === b))]
+    return !(y <= x) ? b : a
+  })
   emit({
     id: "s1",
     title: `Scenario 1: ${thousands(n)} tiny add(a, b) tasks submitted at once, pool size ${SIZE}`,
@@ -65,7 +71,12 @@ const run = async (py: Python.Python | undefined) => {
     reference: "ours",
     rows: series,
     // the strongest baseline of a burst: one raw postMessage per task, all sent at once
-    pairs: [{ ours: "ours", baseline: "raw" }, { ours: "oursAsync", baseline: "raw" }]
+    pairs: [
+      { ours: "ours", baseline: "raw" },
+      { ours: "oursAsync", baseline: "raw" },
+      { ours: "ours", baseline: piscinaBest },
+      { ours: "oursAsync", baseline: piscinaBest }
+    ]
   })
 }
 
