@@ -7,11 +7,17 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { EventEmitter } from "node:events"
 import { WorkerPool } from "../src/index.ts"
+import * as NodeThreads from "../src/internal/nodeThreads.ts"
 import { tasks as index } from "./fixtures/startup-index-tasks.ts"
 import { tasks as plain } from "./fixtures/startup-plain-tasks.ts"
 
 const recordLoads = new URL("./fixtures/startup-record-loads.mjs", import.meta.url).href
+const earlyExit = new URL("./fixtures/early-exit-entry.mjs", import.meta.url)
+const exitAtOnce = new URL("./fixtures/exit-at-once-entry.mjs", import.meta.url)
+
+const noListener = { onReplies: () => {}, onFaulty: () => {}, onUnreadable: () => {} }
 
 describe("worker start-up", () => {
   for (const backend of ["threads", "processes"] as const) {
@@ -64,4 +70,68 @@ describe("worker start-up", () => {
       assert.strictEqual(seen.NODE_COMPILE_CACHE, "/tmp/effect-multiprocessing-test-cache")
       assert.include(seen.compileCacheDir ?? "", "/tmp/effect-multiprocessing-test-cache")
     }))
+
+  describe("workers started early (before the pool listens to them)", () => {
+    it("the view keeps what came before anyone listened: the first listener of a kind gets it, every one the exit", async () => {
+      const worker = new EventEmitter()
+      const view = NodeThreads.platformView(worker, { postMessage: () => {}, terminate: () => {} })
+      view.emit("message", [0])
+      const boom = new Error("boom")
+      worker.emit("error", boom) // nobody listens: kept, not thrown
+      worker.emit("exit", 3)
+      const seen: Array<unknown> = []
+      await new Promise<void>((resolve) => {
+        view.on("message", (message) => seen.push(["message", message]))
+        view.on("error", (error) => seen.push(["error", error]))
+        view.on("exit", (code) => seen.push(["exit", code]))
+        view.on("exit", (code) => {
+          seen.push(["exit again", code])
+          resolve()
+        })
+      })
+      assert.deepStrictEqual(seen, [["message", [0]], ["error", boom], ["exit", 3], ["exit again", 3]])
+      view.on("message", () => seen.push("told twice"))
+      await Promise.resolve()
+      assert.strictEqual(seen.length, 4)
+    })
+
+    it("a thread started early hands what it sent, and its exit, to the pool once it listens", async () => {
+      const backend = NodeThreads.threads({ workerEntry: earlyExit })
+      const discard = backend.startEarly!(1)
+      const started = backend.spawn(1)
+      // it has sent its ready signal and exited before anyone listened
+      assert.deepStrictEqual(await started.raw.exited, { code: 7, signal: null })
+      const view = started.worker as EventEmitter
+      const seen: Array<unknown> = []
+      await new Promise<void>((resolve) => {
+        started.raw.listen(noListener)
+        view.on("message", (message) => seen.push(["message", message]))
+        view.on("exit", (code) => {
+          seen.push(["exit", code])
+          resolve()
+        })
+      })
+      assert.deepStrictEqual(seen, [["message", [0]], ["exit", 7]])
+      await discard() // nothing left: it was handed out
+    })
+
+    it("those never handed out are killed, and waited for", async () => {
+      const backend = NodeThreads.threads({})
+      const discard = backend.startEarly!(2)
+      const exits: Array<number | null> = []
+      // the first is handed out (and killed here); the second is left over
+      const first = backend.spawn(1)
+      first.raw.kill()
+      exits.push((await first.raw.exited).code)
+      await discard()
+      assert.strictEqual(exits.length, 1)
+    })
+
+    it.effect("a pool whose first workers cannot start fails with WorkerStartFailed at once (no wait for startTimeout)", () =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(WorkerPool.make({ size: 2, workerEntry: exitAtOnce, startTimeout: "60 seconds" }))
+        assert.strictEqual(error._tag, "WorkerStartFailed")
+        assert.include(error.message, "in a row exited before they were ready")
+      }), { timeout: 30_000 })
+  })
 })

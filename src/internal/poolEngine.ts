@@ -39,6 +39,11 @@ export const make = Effect.fnUntraced(function*(
     parsed
   const size = sizing.max
   const scope = yield* Effect.scope
+  const workers = spawn ?? (backend.kind === "processes" ? NodeProcesses.processes(backend) : NodeThreads.threads(backend))
+  // the first workers start now: their start-up overlaps with the rest of this set-up
+  const discardEarly = workers.startEarly?.(sizing.min)
+  const discard = Effect.promise(() => discardEarly?.() ?? Promise.resolve())
+  yield* Effect.addFinalizer(() => discard)
   const dispatcher = new Dispatcher()
   dispatcher.maxQueue = maxQueue ?? Infinity
   dispatcher.poolSize = size
@@ -52,7 +57,7 @@ export const make = Effect.fnUntraced(function*(
     sizing,
     fork: (effect) => runBackground(effect),
     dispatcher,
-    backend: spawn ?? (backend.kind === "processes" ? NodeProcesses.processes(backend) : NodeThreads.threads(backend)),
+    backend: workers,
     scope: workersScope,
     initializer,
     preload,
@@ -79,7 +84,7 @@ export const make = Effect.fnUntraced(function*(
   yield* Effect.addFinalizer(() => lifecycle.terminate)
 
   // a pool that cannot start leaves no worker behind: those still starting are killed, and waited for
-  yield* Effect.onError(supervisor.start, () => lifecycle.terminate)
+  yield* Effect.onError(supervisor.start, () => lifecycle.terminate).pipe(Effect.ensuring(discard))
   lifecycle.started()
 
   const pool: Pool = {
