@@ -9,6 +9,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { EventEmitter } from "node:events"
 import { WorkerPool } from "../src/index.ts"
+import * as NodeProcesses from "../src/internal/nodeProcesses.ts"
 import * as NodeThreads from "../src/internal/nodeThreads.ts"
 import { tasks as index } from "./fixtures/startup-index-tasks.ts"
 import { tasks as plain } from "./fixtures/startup-plain-tasks.ts"
@@ -95,25 +96,29 @@ describe("worker start-up", () => {
       assert.strictEqual(seen.length, 4)
     })
 
-    it("a thread started early hands what it sent, and its exit, to the pool once it listens", async () => {
-      const backend = NodeThreads.threads({ workerEntry: earlyExit })
-      const discard = backend.startEarly!(1)
-      const started = backend.spawn(1)
-      // it has sent its ready signal and exited before anyone listened
-      assert.deepStrictEqual(await started.raw.exited, { code: 7, signal: null })
-      const view = started.worker as EventEmitter
-      const seen: Array<unknown> = []
-      await new Promise<void>((resolve) => {
-        started.raw.listen(noListener)
-        view.on("message", (message) => seen.push(["message", message]))
-        view.on("exit", (code) => {
-          seen.push(["exit", code])
-          resolve()
+    for (const backend of ["threads", "processes"] as const) {
+      it(`${backend}: a worker started early hands what it sent, and its exit, to the pool once it listens`, async () => {
+        const workers = backend === "threads"
+          ? NodeThreads.threads({ workerEntry: earlyExit })
+          : NodeProcesses.processes({ workerEntry: earlyExit })
+        const discard = workers.startEarly!(1)
+        const started = workers.spawn(1)
+        // it has sent its ready signal and exited before anyone listened
+        assert.strictEqual((await started.raw.exited).code, 7)
+        const view = started.worker as EventEmitter
+        const seen: Array<unknown> = []
+        await new Promise<void>((resolve) => {
+          started.raw.listen(noListener)
+          view.on("message", (message) => seen.push(["message", message]))
+          view.on("exit", (code) => {
+            seen.push(["exit", code])
+            resolve()
+          })
         })
+        assert.deepStrictEqual(seen, [["message", [0]], ["exit", 7]])
+        await discard() // nothing left: it was handed out
       })
-      assert.deepStrictEqual(seen, [["message", [0]], ["exit", 7]])
-      await discard() // nothing left: it was handed out
-    })
+    }
 
     it("those never handed out are killed, and waited for", async () => {
       const backend = NodeThreads.threads({})
@@ -127,11 +132,15 @@ describe("worker start-up", () => {
       assert.strictEqual(exits.length, 1)
     })
 
-    it.effect("a pool whose first workers cannot start fails with WorkerStartFailed at once (no wait for startTimeout)", () =>
-      Effect.gen(function*() {
-        const error = yield* Effect.flip(WorkerPool.make({ size: 2, workerEntry: exitAtOnce, startTimeout: "60 seconds" }))
-        assert.strictEqual(error._tag, "WorkerStartFailed")
-        assert.include(error.message, "in a row exited before they were ready")
-      }), { timeout: 30_000 })
+    for (const backend of ["threads", "processes"] as const) {
+      it.effect(`${backend}: a pool whose first workers cannot start fails with WorkerStartFailed at once (no wait for startTimeout)`, () =>
+        Effect.gen(function*() {
+          const error = yield* Effect.flip(
+            WorkerPool.make({ size: 2, backend, workerEntry: exitAtOnce, startTimeout: "60 seconds" })
+          )
+          assert.strictEqual(error._tag, "WorkerStartFailed")
+          assert.include(error.message, "in a row exited before they were ready")
+        }), { timeout: 30_000 })
+    }
   })
 })

@@ -238,11 +238,19 @@ export const platformView = (
 export const defaultName = "effect-multiprocessing"
 
 /** Workers as threads of this process: the default, fastest backend. */
-export const threads = (options: Backend.Options): Spawn => {
-  const spawn = spawnThread(options)
+export const threads = (options: Backend.Options): Spawn => ({
+  maxInflight: undefined,
+  ...withEarlyStart(spawnThread(options))
+})
+
+/**
+ * `spawn`, and `Spawn.startEarly` over it: the workers started early wait in
+ * a map until the pool asks for their ids. `spawn`'s workers must keep what
+ * they send until the pool listens (as the backends' do).
+ */
+export const withEarlyStart = (spawn: Spawn["spawn"]): Pick<Spawn, "spawn" | "startEarly"> => {
   const early = new Map<number, ReturnType<Spawn["spawn"]>>()
   return {
-    maxInflight: undefined,
     spawn: (id) => {
       const started = early.get(id)
       if (started === undefined) return spawn(id)
