@@ -33,6 +33,16 @@ describe("worker start-up", () => {
         assert.isFalse(loaded!.some((url) => /\/src\/(index|WorkerPool|PoolError)\.ts$/.test(url)))
       }))
 
+    it.effect(`${backend}: a worker loads the package's worker index once ready, before its first task module`, () =>
+      Effect.gen(function*() {
+        const pool = yield* WorkerPool.make({ size: 1, backend, execArgv: ["--import", recordLoads] })
+        yield* pool.apply(plain.add, [1, 2])
+        const loaded = (yield* pool.apply(plain.loaded, []))!
+        const index = loaded.findIndex((url) => url.endsWith("/src/internal/workerIndex.ts"))
+        assert.isAtLeast(index, 0)
+        assert.isBelow(index, loaded.findIndex((url) => url.includes("startup-plain-tasks")))
+      }))
+
     it.effect(`${backend}: the package's other exports work in a worker, loaded on first use`, () =>
       Effect.gen(function*() {
         const pool = yield* WorkerPool.make({ size: 1, backend })

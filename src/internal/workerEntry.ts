@@ -242,3 +242,9 @@ if (parentPort !== null) {
 
 // ready: the pool sends the messages it buffered, and counts this worker as started
 sendRaw([0])
+
+// Every task module imports the package index (for `Task.module`): the worker's index is loaded now, while
+// the pool readies its other workers, rather than by the first call (it loads no effect, see workerIndex.ts).
+// Its first message is handled once this import has read its files, as it would be with the index imported by
+// that call's module.
+if (!bundled) import(workerIndex).catch(() => {})
