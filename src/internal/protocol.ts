@@ -173,7 +173,7 @@ export const STATUS_TASK_PROGRESS = 12
 /**
  * Not about a task (its id is -1): finished spans of traced jobs (see
  * `OP_TRACE`); `payload` is `[sentAt, spans]`, `sentAt` the worker's clock
- * (`now` in workerValues.ts, milliseconds) as it sent them, `spans` an array of `WireSpan`. Sent
+ * (`performance.now()`) as it sent them, `spans` an array of `WireSpan`. Sent
  * ahead of the replies of the same message.
  */
 export const STATUS_SPANS = 10
@@ -209,7 +209,7 @@ export interface WireSpan {
   readonly parent: string
   readonly name: string
   readonly kind: "internal" | "server" | "client" | "producer" | "consumer"
-  /** Start and end, in the worker's clock (`now` in workerValues.ts, milliseconds). */
+  /** Start and end, in the worker's clock (`performance.now()`, milliseconds). */
   readonly start: number
   readonly end: number
   /** Its attributes, reduced to strings, numbers and booleans. */

@@ -8,7 +8,7 @@
  * with the next message, ahead of its reply (`STATUS_SPANS`).
  *
  * Plain code without effect: a worker whose tasks are plain functions still
- * loads none of it. Times are the worker's clock (`now` in workerValues.ts; see
+ * loads none of it. Times are the worker's `performance.now()` (see
  * tracing.ts for how the caller maps them to its clock).
  *
  * @internal

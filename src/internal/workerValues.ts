@@ -28,17 +28,8 @@ const { types } = process.getBuiltinModule("node:util")
 // `Promise.prototype.then`, …) does not stop the runtime running the next tasks and answering the pool.
 // (`await` of a native promise looks up no `then` either.)
 
-const hrtime = process.hrtime
-/**
- * The worker's clock: milliseconds from an arbitrary origin, monotonic, to the
- * nanosecond (`process.hrtime`). Not `performance.now`: the first use of
- * `performance` in a thread loads `perf_hooks`, over a millisecond of every
- * worker's start-up; in steady state both cost the same.
- */
-export const now = (): number => {
-  const time = hrtime()
-  return time[0] * 1e3 + time[1] / 1e6
-}
+/** `performance.now`. */
+export const now: () => number = performance.now.bind(performance)
 /** `setImmediate`. */
 export const setImmediateOriginal = setImmediate
 /** `setTimeout`. */
