@@ -40,10 +40,13 @@ export const make = Effect.fnUntraced(function*(
   const size = sizing.max
   const scope = yield* Effect.scope
   const workers = spawn ?? (backend.kind === "processes" ? NodeProcesses.processes(backend) : NodeThreads.threads(backend))
-  // the first workers start now: their start-up overlaps with the rest of this set-up
-  const discardEarly = workers.startEarly?.(sizing.min)
+  // the first workers start now: their start-up overlaps with the rest of this set-up; those the supervisor
+  // does not take (the pool fails or is interrupted before) are killed
+  const discardEarly = yield* Effect.acquireRelease(
+    Effect.sync(() => workers.startEarly?.(sizing.min)),
+    (discard) => Effect.promise(() => discard?.() ?? Promise.resolve())
+  )
   const discard = Effect.promise(() => discardEarly?.() ?? Promise.resolve())
-  yield* Effect.addFinalizer(() => discard)
   const dispatcher = new Dispatcher()
   dispatcher.maxQueue = maxQueue ?? Infinity
   dispatcher.poolSize = size
