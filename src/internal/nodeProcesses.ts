@@ -13,13 +13,13 @@ import * as ChildProcess from "node:child_process"
 import { fileURLToPath } from "node:url"
 import type * as Backend from "../Backend.ts"
 import * as Boundary from "./boundary.ts"
-import { defaultName, platformView, startableEntry, withoutEval, workerEnv } from "./nodeThreads.ts"
+import { defaultName, platformView, startableEntry, withEarlyStart, withoutEval, workerEnv } from "./nodeThreads.ts"
 import type { ExitStatus, Spawn } from "./supervisor.ts"
 
 /** Workers as child processes; of `options.resourceLimits`, only `maxOldGenerationSizeMb` applies. */
 export const processes = (options: Backend.Options): Spawn => ({
   maxInflight: 1,
-  spawn: (id) => {
+  ...withEarlyStart((id) => {
     const entry = fileURLToPath(startableEntry(options.workerEntry))
     const execArgv = [
       // never the eval options of `node -e code`: the child would run the program's code again, not the worker
@@ -58,6 +58,13 @@ export const processes = (options: Backend.Options): Spawn => ({
       send: (message) => child.send(message as any),
       kill: (signal) => child.kill(signal)
     })
+    // what the worker sends before the pool listens (it may have been started early), in order
+    let deliver: ((event: Early) => void) | undefined
+    const early: Array<Early> = []
+    const tell = (event: Early) => deliver === undefined ? early.push(event) : deliver(event)
+    child.on("message", (message: unknown) => tell({ kind: "message", value: message }))
+    catchInternal(child, (what) => tell({ kind: "faulty", value: what }))
+    catchUnreadable(child, (error) => tell({ kind: "unreadable", value: error }))
     return {
       worker: view,
       raw: {
@@ -71,12 +78,18 @@ export const processes = (options: Backend.Options): Spawn => ({
             ready = true
             view.emit("message", [0])
           }
-          child.on("message", (message: unknown) => {
-            count++
-            Boundary.receive(message, ready, onReady, listener)
-          })
-          catchInternal(child, listener)
-          catchUnreadable(child, (error) => listener.onUnreadable(count++, error))
+          deliver = (event) => {
+            switch (event.kind) {
+              case "message":
+                count++
+                return Boundary.receive(event.value, ready, onReady, listener)
+              case "faulty":
+                return listener.onFaulty(event.value as string)
+              case "unreadable":
+                return listener.onUnreadable(count++, event.value)
+            }
+          }
+          for (const event of early.splice(0)) deliver(event)
         },
         progress: () => undefined,
         // a process's event loop cannot be seen from here: the liveness check pings with its jobs instead
@@ -97,8 +110,14 @@ export const processes = (options: Backend.Options): Spawn => ({
         }
       }
     }
-  }
+  })
 })
+
+/** Something a process worker sent, or its channel saw, kept until the pool listens. */
+interface Early {
+  readonly kind: "message" | "faulty" | "unreadable"
+  readonly value: unknown
+}
 
 /**
  * Node's channel gives a message whose `cmd` starts with `NODE_` to its own
@@ -106,14 +125,14 @@ export const processes = (options: Backend.Options): Spawn => ({
  * an acknowledgement of a handle nobody sent (`{ cmd: "NODE_HANDLE_ACK" }`)
  * fails an assertion there, an uncaught exception in this process. The pool
  * sends no handles, so any such message breaks the protocol: it is reported
- * to `listener.onFaulty`, and Node's code sees a command it ignores instead
+ * to `onFaulty`, and Node's code sees a command it ignores instead
  * (a handle that came with it is closed).
  */
-const catchInternal = (child: ChildProcess.ChildProcess, listener: Boundary.Listener): void => {
+const catchInternal = (child: ChildProcess.ChildProcess, onFaulty: (what: string) => void): void => {
   const emit = child.emit as (this: unknown, event: string | symbol, ...args: Array<unknown>) => boolean
   child.emit = function(this: unknown, event: string | symbol, ...args: Array<any>) {
     if (event !== "internalMessage") return emit.call(this, event, ...args)
-    listener.onFaulty(`it sent ${Boundary.preview(args[0])}, a message of Node's own channel protocol`)
+    onFaulty(`it sent ${Boundary.preview(args[0])}, a message of Node's own channel protocol`)
     try {
       args[1]?.close?.()
     } catch {

@@ -193,6 +193,12 @@ export interface ThreadData {
  * listener once the boundary has checked it. Effect's listener reads
  * `message[0]` of whatever arrives, which throws in this process for a
  * `postMessage(null)`; and the pool reads replies itself (`RawWorker.listen`).
+ *
+ * Effect listens some time after the worker was started (much later for one
+ * started early, see `Spawn.startEarly`): an event nobody listened to yet is
+ * kept and told to the first listener of its kind, and the exit to every
+ * listener added after it, so that effect never waits for a ready signal or an
+ * exit that came before it listened.
  */
 export const platformView = (
   worker: EventEmitter,
@@ -202,10 +208,29 @@ export const platformView = (
   }
 ): EventEmitter => {
   const view = Object.assign(new EventEmitter(), methods)
-  worker.on("exit", (code: number | null) => view.emit("exit", code))
-  worker.on("error", (error: unknown) => {
-    if (view.listenerCount("error") > 0) view.emit("error", error)
+  const kept: Array<{ readonly event: string | symbol; readonly value: unknown }> = []
+  let exited: { readonly code: number | null } | undefined
+  const emit = view.emit.bind(view)
+  view.emit = (event: string | symbol, ...args: Array<unknown>): boolean => {
+    if (event === "exit") exited = { code: args[0] as number | null }
+    if (event === "newListener" || view.listenerCount(event) > 0) return emit(event, ...args)
+    if (event !== "exit") kept.push({ event, value: args[0] })
+    return false
+  }
+  view.on("newListener", (event: string | symbol, listener: (value: unknown) => void) => {
+    for (let i = 0; i < kept.length; i++) {
+      if (kept[i].event !== event) continue
+      const { value } = kept[i]
+      kept.splice(i--, 1)
+      queueMicrotask(() => listener(value))
+    }
+    if (event === "exit" && exited !== undefined) {
+      const { code } = exited
+      queueMicrotask(() => listener(code))
+    }
   })
+  worker.on("exit", (code: number | null) => view.emit("exit", code))
+  worker.on("error", (error: unknown) => view.emit("error", error))
   return view
 }
 
@@ -213,7 +238,44 @@ export const platformView = (
 export const defaultName = "effect-multiprocessing"
 
 /** Workers as threads of this process: the default, fastest backend. */
-export const threads = (options: Backend.Options): Spawn => ({ maxInflight: undefined, spawn: spawnThread(options) })
+export const threads = (options: Backend.Options): Spawn => ({
+  maxInflight: undefined,
+  ...withEarlyStart(spawnThread(options))
+})
+
+/**
+ * `spawn`, and `Spawn.startEarly` over it: the workers started early wait in
+ * a map until the pool asks for their ids. `spawn`'s workers must keep what
+ * they send until the pool listens (as the backends' do).
+ */
+export const withEarlyStart = (spawn: Spawn["spawn"]): Pick<Spawn, "spawn" | "startEarly"> => {
+  const early = new Map<number, ReturnType<Spawn["spawn"]>>()
+  return {
+    spawn: (id) => {
+      const started = early.get(id)
+      if (started === undefined) return spawn(id)
+      early.delete(id)
+      return started
+    },
+    startEarly: (count) => {
+      for (let id = 1; id <= count; id++) {
+        try {
+          early.set(id, spawn(id))
+        } catch {
+          // its start fails again, where the pool asks for it
+        }
+      }
+      return () => {
+        const exits = Array.from(early.values(), (started) => {
+          started.raw.kill()
+          return started.raw.exited
+        })
+        early.clear()
+        return Promise.all(exits).then(() => undefined)
+      }
+    }
+  }
+}
 
 const spawnThread = (options: Backend.Options): Spawn["spawn"] => (id) => {
   const progress = new Int32Array(new SharedArrayBuffer(12))
@@ -244,6 +306,17 @@ const spawnThread = (options: Backend.Options): Spawn["spawn"] => (id) => {
   const exited = new Promise<ExitStatus>((resolve) => {
     worker.once("exit", (code) => resolve({ code, signal: null }))
   })
+  // what the worker sends before the pool listens (it may have been started early), in order
+  let deliver: ((event: "message" | "messageerror", value: unknown) => void) | undefined
+  const early: Array<readonly ["message" | "messageerror", unknown]> = []
+  worker.on("message", (message: unknown) => {
+    if (deliver === undefined) early.push(["message", message])
+    else deliver("message", message)
+  })
+  worker.on("messageerror", (error: unknown) => {
+    if (deliver === undefined) early.push(["messageerror", error])
+    else deliver("messageerror", error)
+  })
   const view = platformView(worker, {
     // effect's close request: rung too, so that a worker waiting on its doorbell closes at once
     postMessage: (message, transfers) => {
@@ -271,7 +344,7 @@ const spawnThread = (options: Backend.Options): Spawn["spawn"] => (id) => {
           ready = true
           view.emit("message", [0])
         }
-        worker.on("message", (message: unknown) => {
+        const onMessage = (message: unknown) => {
           count++
           if (lost.length > 0 && Array.isArray(message) && Array.isArray(message[1])) {
             const seq = Boundary.resentSeq(message[1])
@@ -279,14 +352,16 @@ const spawnThread = (options: Backend.Options): Spawn["spawn"] => (id) => {
           }
           acknowledge()
           Boundary.receive(message, ready, onReady, listener)
-        })
+        }
         // the message could not be deserialized here (e.g. nested deeper than this thread's stack allows)
-        worker.on("messageerror", (error) => {
+        const onUnreadable = (error: unknown) => {
           const seq = count++
           lost.push(seq)
           acknowledge()
           listener.onUnreadable(seq, error)
-        })
+        }
+        deliver = (event, value) => event === "message" ? onMessage(value) : onUnreadable(value)
+        for (const [event, value] of early.splice(0)) deliver(event, value)
       },
       progress: () => {
         const running = Atomics.load(progress, 1)

@@ -39,6 +39,14 @@ export const make = Effect.fnUntraced(function*(
     parsed
   const size = sizing.max
   const scope = yield* Effect.scope
+  const workers = spawn ?? (backend.kind === "processes" ? NodeProcesses.processes(backend) : NodeThreads.threads(backend))
+  // the first workers start now: their start-up overlaps with the rest of this set-up; those the supervisor
+  // does not take (the pool fails or is interrupted before) are killed
+  const discardEarly = yield* Effect.acquireRelease(
+    Effect.sync(() => workers.startEarly?.(sizing.min)),
+    (discard) => Effect.promise(() => discard?.() ?? Promise.resolve())
+  )
+  const discard = Effect.promise(() => discardEarly?.() ?? Promise.resolve())
   const dispatcher = new Dispatcher()
   dispatcher.maxQueue = maxQueue ?? Infinity
   dispatcher.poolSize = size
@@ -52,7 +60,7 @@ export const make = Effect.fnUntraced(function*(
     sizing,
     fork: (effect) => runBackground(effect),
     dispatcher,
-    backend: spawn ?? (backend.kind === "processes" ? NodeProcesses.processes(backend) : NodeThreads.threads(backend)),
+    backend: workers,
     scope: workersScope,
     initializer,
     preload,
@@ -79,7 +87,7 @@ export const make = Effect.fnUntraced(function*(
   yield* Effect.addFinalizer(() => lifecycle.terminate)
 
   // a pool that cannot start leaves no worker behind: those still starting are killed, and waited for
-  yield* Effect.onError(supervisor.start, () => lifecycle.terminate)
+  yield* Effect.onError(supervisor.start, () => lifecycle.terminate).pipe(Effect.ensuring(discard))
   lifecycle.started()
 
   const pool: Pool = {

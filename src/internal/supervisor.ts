@@ -96,6 +96,14 @@ export interface Spawn {
   readonly spawn: (id: number) => { readonly worker: unknown; readonly raw: RawWorker }
   /** Most jobs in flight on one worker (see `Slot.maxInflight`); `undefined` for the dispatcher's default. */
   readonly maxInflight: number | undefined
+  /**
+   * Starts the workers of ids `1..count` now, ahead of the rest of the pool's
+   * set-up, so that their start-up (tens of milliseconds each) overlaps with
+   * it; `spawn` hands them out when asked for those ids. One whose start throws
+   * is left out: `spawn` throws the same when asked for it. Returns what kills,
+   * and waits for, those never handed out.
+   */
+  readonly startEarly?: (count: number) => () => Promise<void>
 }
 
 interface Handle {

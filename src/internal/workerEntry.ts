@@ -23,7 +23,7 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks"
 import * as Module from "node:module"
-import * as V8 from "node:v8"
+import type * as V8 from "node:v8"
 import * as WorkerThreads from "node:worker_threads"
 import { whileLoading } from "./loadingModule.ts"
 import type { ThreadData } from "./nodeThreads.ts"
@@ -41,7 +41,14 @@ const postMessage = parentPort?.postMessage.bind(parentPort)
 const processSend = process.send?.bind(process)
 const exit = process.exit.bind(process)
 const atomicsStore = Atomics.store
-const heapStatistics = V8.getHeapStatistics
+const getBuiltinModule = process.getBuiltinModule
+/**
+ * `v8.getHeapStatistics`, for a worker given a heap limit (`LIMIT_HEAP`, which
+ * the pool sends before any job): loading `node:v8` costs a worker without one
+ * over a millisecond of its start-up.
+ */
+let heapStatistics: typeof V8.getHeapStatistics | undefined
+const loadHeapStatistics = () => getBuiltinModule("node:v8").getHeapStatistics
 
 // The pool turned Node's compile cache on for this worker (see `workerEnv` in
 // nodeThreads.ts): it is on from here, and tasks see the environment they were given.
@@ -157,7 +164,7 @@ const runtime = WorkerRuntime.make({
   importModule: (url) => whileLoading(url, () => import(url)),
   // in a bundle, the runtime's effect is the bundle's: readying it costs nothing worth saving
   effectImported: () => effectImported,
-  heapUsed: () => heapStatistics().used_heap_size
+  heapUsed: () => (heapStatistics ??= loadHeapStatistics())().used_heap_size
 })
 
 // a task that exits the worker, or throws where nothing catches it, must not take finished results with it;
@@ -181,7 +188,11 @@ const onMessage = (message: readonly [0, Array<unknown>] | readonly [1]) => {
     const ops = message[1]
     // the pool posts RESEND on its own (see "Lost messages" in protocol.ts)
     if (ops[0] === Protocol.OP_RESEND) resend(ops[1] as number)
-    else runtime.onMessage(ops)
+    else {
+      // loaded now, before any task module can patch it
+      if (ops[0] === Protocol.OP_LIMIT_HEAP) heapStatistics ??= loadHeapStatistics()
+      runtime.onMessage(ops)
+    }
     waiter?.onMessage()
     return
   }
@@ -231,3 +242,9 @@ if (parentPort !== null) {
 
 // ready: the pool sends the messages it buffered, and counts this worker as started
 sendRaw([0])
+
+// Every task module imports the package index (for `Task.module`): the worker's index is loaded now, while
+// the pool readies its other workers, rather than by the first call (it loads no effect, see workerIndex.ts).
+// Its first message is handled once this import has read its files, as it would be with the index imported by
+// that call's module.
+if (!bundled) import(workerIndex).catch(() => {})

@@ -20,12 +20,14 @@ import type * as Context from "effect/Context"
 import type * as Exit from "effect/Exit"
 import type * as LogLevel from "effect/LogLevel"
 import type * as Tracer from "effect/Tracer"
-import { inspect } from "node:util"
 import type * as Protocol from "./protocol.ts"
 import type { Definition } from "./workerModules.ts"
 import type { Running } from "./workerRuntime.ts"
 import { attributeValue, keep, MAX_SPANS_PER_JOB, MAX_WAITING, type Observe } from "./workerTracing.ts"
 import { fx, now } from "./workerValues.ts"
+
+// as CommonJS, as in workerValues.ts: an ESM import of `node:util` loads its lazy exports too
+const { inspect } = process.getBuiltinModule("node:util")
 
 /** Effect's modules, loaded on first need (`fx` in workerValues.ts: the one place a worker loads effect). */
 const load = fx

@@ -17,8 +17,11 @@ import type * as References from "effect/References"
 import type * as Scope from "effect/Scope"
 import type * as Tracer from "effect/Tracer"
 import { createRequire } from "node:module"
-import { types } from "node:util"
 import type * as Protocol from "./protocol.ts"
+
+// `node:util` as CommonJS: an ESM import of it reads every export, which loads its lazy ones (`parseArgs`,
+// `diff`, …): about half a millisecond of every worker's start-up for nothing
+const { types } = process.getBuiltinModule("node:util")
 
 // -- the global environment, as it was when the worker started ----------------------
 // This module is loaded with the worker entry, before any task module: a task that patches these (fake timers,
