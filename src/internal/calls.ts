@@ -25,7 +25,8 @@ import type { Lifecycle } from "./lifecycle.ts"
 import * as Progress from "./progress.ts"
 import * as Protocol from "./protocol.ts"
 import * as Tracing from "./tracing.ts"
-import { admitted, awaitChunks, awaitJob, type Chunked, handOver, submitChunks } from "./submission.ts"
+import type { Job } from "./slot.ts"
+import { admitted, awaitChunks, awaitJob, type Chunked, handOver, JobResult, submitChunks } from "./submission.ts"
 
 /** How many chunks of an `imap` may be in flight per worker. */
 const IMAP_CHUNKS_PER_WORKER = 8
@@ -63,6 +64,23 @@ export const make = (engine: Engine): Calls => {
   const { dispatcher, lifecycle } = engine
   const pool = ++pools
   const withPool = { ...engine, pool }
+  /** `applyAsync` with a callback, or in a span of ours: the wait runs in a fiber of the pool's (`startAsync`). */
+  const applyAsyncTraced: Pool["applyAsync"] = (task, args, options) =>
+    Tracing.call("applyAsync", pool, task, (context, traced, span) => {
+      const invalid = CallChecks.applyCall("applyAsync", task, args)
+      if (invalid) return Effect.fail<Cause.IllegalArgumentError | PoolNotRunning>(invalid)
+      if (lifecycle.state() !== "running") return lifecycle.notRunning()
+      return Effect.flatMap(Progress.watchOf(options), (watch) =>
+        Effect.flatMap(
+          admitted(dispatcher, () =>
+            Tracing.mark(
+              dispatcher.submit(task, Protocol.MODE_APPLY, args, 1, options?.transfer, watch),
+              context,
+              traced
+            )),
+          (job) => startAsync(engine, Tracing.endWith(awaitJob(dispatcher, job), span, traced), options)
+        ))
+    }, false)
   const calls: Calls = {
     // the hot path: no span, no closure beyond what the call needs, unless the caller's tracer records or the
     // caller watches the task's progress
@@ -91,22 +109,14 @@ export const make = (engine: Engine): Calls => {
         )),
     imap: imapWith(withPool, false) as Pool["imap"],
     imapUnordered: imapWith(withPool, true) as Pool["imapUnordered"],
+    // without callbacks or a span of ours, the result is read off its job: no fiber per call (see `JobResult`)
     applyAsync: (task, args, options) =>
-      Tracing.call("applyAsync", pool, task, (context, traced, span) => {
-        const invalid = CallChecks.applyCall("applyAsync", task, args)
-        if (invalid) return Effect.fail<Cause.IllegalArgumentError | PoolNotRunning>(invalid)
-        if (lifecycle.state() !== "running") return lifecycle.notRunning()
-        return Effect.flatMap(Progress.watchOf(options), (watch) =>
-          Effect.flatMap(
-            admitted(dispatcher, () =>
-              Tracing.mark(
-                dispatcher.submit(task, Protocol.MODE_APPLY, args, 1, options?.transfer, watch),
-                context,
-                traced
-              )),
-            (job) => startAsync(engine, Tracing.endWith(awaitJob(dispatcher, job), span, traced), options)
-          ))
-      }, false),
+      Effect.withFiber((fiber) =>
+        options?.callback === undefined && options?.errorCallback === undefined &&
+          !Tracing.records(fiber as Fiber.Fiber<unknown, unknown>)
+          ? applyAsyncNow(engine, fiber.context, task, args, options)
+          : applyAsyncTraced(task, args, options)
+      ),
     mapAsync: (task, items, options) =>
       Tracing.call("mapAsync", pool, task, (context, traced, span) =>
         Effect.flatMap(
@@ -168,6 +178,28 @@ const applyNow = (
   return Effect.flatMap(
     admitted(dispatcher, submit),
     (job) => awaitJob(dispatcher, job)
+  )
+}
+
+/** Submits one `applyAsync` for a caller with `context`, whose result is read off its job (`JobResult`). */
+const applyAsyncNow = (
+  engine: Engine,
+  context: Context.Context<never>,
+  task: TaskModule.Any,
+  args: ReadonlyArray<unknown>,
+  options: (ApplyOptions & AsyncOptions<any, any>) | undefined
+): Effect.Effect<any, any> => {
+  const { dispatcher, lifecycle } = engine
+  const invalid = CallChecks.applyCall("applyAsync", task, args)
+  if (invalid) return Effect.fail(invalid)
+  if (lifecycle.state() !== "running") return lifecycle.notRunning()
+  const submit = (watch: Progress.Watch | undefined) =>
+    Tracing.mark(dispatcher.submit(task, Protocol.MODE_APPLY, args, 1, options?.transfer, watch), context, undefined)
+  const result = (job: Job) => new JobResult(dispatcher, job, context, engine.asyncResults)
+  if (options?.onProgress === undefined && engine.maxQueue === undefined) return Effect.succeed(result(submit(undefined)))
+  return Effect.flatMap(
+    Progress.watchOf(options),
+    (watch) => Effect.map(admitted(dispatcher, () => submit(watch)), result)
   )
 }
 
