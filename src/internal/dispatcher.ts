@@ -244,6 +244,8 @@ export class Dispatcher {
     }
     // jobs meant for one worker first: its initializer must run before any shared work
     for (const slot of this.slots) {
+      slot.refill = slot.inflight.size <= slot.maxInflight / 2 &&
+        slot.queuedMicros <= Pipelining.TARGET_QUEUED_MICROS / 2
       if (!slot.online) continue
       while (slot.direct.length > 0) {
         const job = slot.direct[0]
@@ -283,14 +285,16 @@ export class Dispatcher {
 
   /**
    * Whether `slot` may take `job` now: an idle worker takes anything; a busy
-   * one takes what fits the window, or, once the pool is complete, a chunk
-   * when all it holds is one chunk (see pipelining.ts).
+   * one takes what fits the window, if it was at most half full when this
+   * dispatch began (`Slot.refill`: a worker is topped up in few large
+   * messages, not one per reply it sends), or, once the pool is complete, a
+   * chunk when all it holds is one chunk (see pipelining.ts).
    */
   private hasRoom(slot: Slot, job: Job): boolean {
     if (job.target === undefined && slot.budget <= 0) return false
     if (slot.inflight.size === 0) return true
     if (slot.isolating || slot.loading.has(job.task.url) || slot.inflight.size >= slot.maxInflight) return false
-    return Pipelining.fitsWindow(slot, job) || (this.complete && Pipelining.chunkMayWait(slot, job))
+    return (slot.refill && Pipelining.fitsWindow(slot, job)) || (this.complete && Pipelining.chunkMayWait(slot, job))
   }
 
   /** The least-loaded ready worker with room for `job`. */
@@ -406,14 +410,17 @@ export class Dispatcher {
   // -- replies ------------------------------------------------------------------------
 
   /**
-   * Handles a batch of replies from a worker (replies.ts), then refills it.
-   * Each reply is checked at the boundary before it is used (see
-   * boundary.ts): at the first one that breaks the protocol the worker gets no
-   * more work, the rest is ignored, and what is wrong is returned (the
-   * supervisor then replaces the worker); the replies before it count.
+   * Handles a batch of replies from a worker (replies.ts), refills it, then
+   * settles the jobs the batch answered: the worker has its next work before
+   * their callers are resumed. Each reply is checked at the boundary before it
+   * is used (see boundary.ts): at the first one that breaks the protocol the
+   * worker gets no more work, the rest is ignored, and what is wrong is
+   * returned (the supervisor then replaces the worker); the replies before it
+   * count.
    */
   onReplies(slot: Slot, replies: ReadonlyArray<unknown>): string | undefined {
-    const wrong = this.replies.read(slot, replies)
+    const answered: Array<unknown> = []
+    const wrong = this.replies.read(slot, replies, answered)
     if (wrong !== undefined) {
       // faulty: it takes nothing more (what it held fails when the supervisor has replaced it)
       slot.ready = false
@@ -425,6 +432,7 @@ export class Dispatcher {
       this.onExhausted(slot)
     }
     this.dispatch()
+    for (let i = 0; i < answered.length; i += 2) this.settle(answered[i] as Job, answered[i + 1] as Exit.Exit<unknown, unknown>)
     if (slot.ready && slot.inflight.size === 0 && slot.direct.length === 0) this.onSlotIdle(slot)
     return wrong
   }

@@ -134,6 +134,11 @@ export interface Slot {
   /** The jobs this worker holds, by job id. */
   readonly inflight: Map<number, Job>
   queuedMicros: number
+  /**
+   * It may be given more work besides what it holds in the dispatch under way: it held at most half of
+   * `maxInflight` and of the window of estimated work (pipelining.ts) when the dispatch began.
+   */
+  refill: boolean
   /** Task keys already defined on this worker. */
   readonly defined: Set<number>
   /** It may take shared jobs. */
@@ -182,6 +187,7 @@ export const makeSlot = (
   ready: false,
   inflight: new Map(),
   queuedMicros: 0,
+  refill: true,
   defined: new Set(),
   startedSeen: 0,
   cancelsReadSeen: 0,
