@@ -172,9 +172,14 @@ const applyNow = (
   const invalid = CallChecks.applyCall("apply", task, args)
   if (invalid) return Effect.fail(invalid)
   if (lifecycle.state() !== "running") return lifecycle.notRunning()
+  if (maxQueue === undefined) {
+    return awaitJob(
+      dispatcher,
+      Tracing.mark(dispatcher.submit(task, Protocol.MODE_APPLY, args, 1, options?.transfer, watch), context, traced)
+    )
+  }
   const submit = () =>
     Tracing.mark(dispatcher.submit(task, Protocol.MODE_APPLY, args, 1, options?.transfer, watch), context, traced)
-  if (maxQueue === undefined) return awaitJob(dispatcher, submit())
   return Effect.flatMap(
     admitted(dispatcher, submit),
     (job) => awaitJob(dispatcher, job)

@@ -93,6 +93,12 @@ export class Dispatcher {
   poolSize = 0
   /** Every worker the pool runs is ready, as of the dispatch under way (`Pipelining.isComplete`). */
   private complete = false
+  /** The workers given jobs in the dispatch under way (each one's share in `Slot.batch`), in order. */
+  private given: Array<Slot> = []
+  /** A large chunk is among them (see `Pipelining.messagesInOrder`). */
+  private large = false
+  /** When the dispatch under way began (`performance.now()`): the jobs it gives out waited until then. */
+  private now = 0
   /** Submitters waiting for room in the queue, first come first served. */
   private roomWaiters: Array<() => void> = []
   /** The reply side: settling jobs from replies, and recovering the messages the pool could not read. */
@@ -231,17 +237,9 @@ export class Dispatcher {
    * it, then sends each worker its share as one message.
    */
   dispatch(): void {
-    let batches: Map<Slot, Array<Job>> | undefined
-    let large = false
+    this.large = false
+    this.now = performance.now()
     this.complete = Pipelining.isComplete(this.slots, this.poolSize)
-    const add = (slot: Slot, job: Job) => {
-      this.hold(slot, job)
-      large ||= Pipelining.isLarge(job)
-      batches ??= new Map()
-      const batch = batches.get(slot)
-      if (batch === undefined) batches.set(slot, [job])
-      else batch.push(job)
-    }
     // jobs meant for one worker first: its initializer must run before any shared work
     for (const slot of this.slots) {
       slot.refill = slot.inflight.size <= slot.maxInflight / 2 &&
@@ -252,7 +250,7 @@ export class Dispatcher {
         job.cost = costOf(job)
         if (!job.cancelled && !this.hasRoom(slot, job)) break
         slot.direct.shift()
-        if (!job.cancelled) add(slot, job)
+        if (!job.cancelled) this.add(slot, job)
       }
     }
     while (this.head < this.queue.length) {
@@ -267,7 +265,7 @@ export class Dispatcher {
       const slot = this.pick(job) ?? Pipelining.freeThread(this.slots, job, this.recheck)
       if (slot === undefined) break
       this.head++
-      add(slot, job)
+      this.add(slot, job)
     }
     if (this.head === this.queue.length) {
       this.queue = []
@@ -277,7 +275,7 @@ export class Dispatcher {
       this.queue = this.queue.slice(this.head)
       this.head = 0
     }
-    if (batches !== undefined) this.sendAll(batches, large)
+    if (this.given.length > 0) this.sendAll()
     if (this.roomWaiters.length > 0) this.admit()
     this.recheck.settle()
     if (this.head < this.queue.length) this.onBacklog()
@@ -310,10 +308,18 @@ export class Dispatcher {
     return best
   }
 
+  /** Gives `job` to `slot` in the dispatch under way: it goes out with the slot's share (`sendAll`). */
+  private add(slot: Slot, job: Job): void {
+    this.hold(slot, job)
+    this.large ||= Pipelining.isLarge(job)
+    if (slot.batch.length === 0) this.given.push(slot)
+    slot.batch.push(job)
+  }
+
   private hold(slot: Slot, job: Job): void {
     if (job.target === undefined) slot.budget--
     slot.given++
-    const waited = performance.now() - job.submittedAt
+    const waited = this.now - job.submittedAt
     this.totals.waits++
     this.totals.waitMillis += waited
     if (waited > this.totals.maxWaitMillis) this.totals.maxWaitMillis = waited
@@ -335,16 +341,20 @@ export class Dispatcher {
   }
 
   /**
-   * Posts each worker its share, in one message; with `large` chunks among
-   * them, in several, every worker's first message first (see
-   * `Pipelining.messagesInOrder`).
+   * Posts each worker its share (`given`), in one message; with `large` chunks among them, in several, every
+   * worker's first message first (see `Pipelining.messagesInOrder`).
    */
-  private sendAll(batches: Map<Slot, Array<Job>>, large: boolean): void {
-    if (!large) {
-      for (const [slot, batch] of batches) this.send(slot, batch)
-      return
+  private sendAll(): void {
+    const given = this.given
+    this.given = []
+    const shares = this.large ? new Map<Slot, Array<Job>>() : undefined
+    for (const slot of given) {
+      const batch = slot.batch
+      slot.batch = []
+      if (shares === undefined) this.send(slot, batch)
+      else shares.set(slot, batch)
     }
-    for (const [slot, message] of Pipelining.messagesInOrder(batches)) this.send(slot, message)
+    if (shares !== undefined) for (const [slot, message] of Pipelining.messagesInOrder(shares)) this.send(slot, message)
   }
 
   /**
@@ -394,7 +404,7 @@ export class Dispatcher {
         job.seq = slot.sent++
       } catch (error) {
         this.unsent(slot, job, true)
-        this.settle(job, argumentError(job, `cannot be sent to a worker: ${Boundary.errorMessage(error)}`))
+        this.settle(job, Deaths.argumentError(job, `cannot be sent to a worker: ${Boundary.errorMessage(error)}`))
       }
     }
   }
@@ -580,8 +590,6 @@ export class Dispatcher {
  * the value: a waiter is only set on a job not yet settled.
  */
 const DELIVERED: Exit.Exit<never, never> = Exit.die(new Error("effect-multiprocessing: this outcome was handed over"))
-
-const argumentError = Deaths.argumentError
 
 /** Pushes the operations that run `job`: its `WATCH_PROGRESS` (if watched), `TRACE` / `LOG_LEVEL` (if any), `RUN`. */
 const pushRun = (job: Job, ops: Array<unknown>): void => {

@@ -139,6 +139,8 @@ export interface Slot {
    * `maxInflight` and of the window of estimated work (pipelining.ts) when the dispatch began.
    */
   refill: boolean
+  /** The jobs given to it in the dispatch under way, to be sent as its share (dispatcher.ts). */
+  batch: Array<Job>
   /** Task keys already defined on this worker. */
   readonly defined: Set<number>
   /** It may take shared jobs. */
@@ -188,6 +190,7 @@ export const makeSlot = (
   inflight: new Map(),
   queuedMicros: 0,
   refill: true,
+  batch: [],
   defined: new Set(),
   startedSeen: 0,
   cancelsReadSeen: 0,
