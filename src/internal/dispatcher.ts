@@ -99,6 +99,8 @@ export class Dispatcher {
   private large = false
   /** When the dispatch under way began (`performance.now()`): the jobs it gives out waited until then. */
   private now = 0
+  /** The jobs a batch of replies answered and their outcomes (`job, exit`, flat), until settled (`onReplies`). */
+  private readonly answeredJobs: Array<unknown> = []
   /** Submitters waiting for room in the queue, first come first served. */
   private roomWaiters: Array<() => void> = []
   /** The reply side: settling jobs from replies, and recovering the messages the pool could not read. */
@@ -420,16 +422,14 @@ export class Dispatcher {
   // -- replies ------------------------------------------------------------------------
 
   /**
-   * Handles a batch of replies from a worker (replies.ts), refills it, then
-   * settles the jobs the batch answered: the worker has its next work before
-   * their callers are resumed. Each reply is checked at the boundary before it
-   * is used (see boundary.ts): at the first one that breaks the protocol the
-   * worker gets no more work, the rest is ignored, and what is wrong is
-   * returned (the supervisor then replaces the worker); the replies before it
-   * count.
+   * Handles a batch of replies from a worker (replies.ts), refills it, then settles the jobs the batch answered:
+   * the worker has its next work before their callers are resumed. Each reply is checked at the boundary before it
+   * is used (see boundary.ts): at the first one that breaks the protocol the worker gets no more work, the rest is
+   * ignored, and what is wrong is returned (the supervisor then replaces the worker); the replies before it count.
    */
   onReplies(slot: Slot, replies: ReadonlyArray<unknown>): string | undefined {
-    const answered: Array<unknown> = []
+    // one list for every batch (a batch read while the callers of another are resumed would take a fresh one)
+    const answered = this.answeredJobs.length === 0 ? this.answeredJobs : []
     const wrong = this.replies.read(slot, replies, answered)
     if (wrong !== undefined) {
       // faulty: it takes nothing more (what it held fails when the supervisor has replaced it)
@@ -443,6 +443,7 @@ export class Dispatcher {
     }
     this.dispatch()
     for (let i = 0; i < answered.length; i += 2) this.settle(answered[i] as Job, answered[i + 1] as Exit.Exit<unknown, unknown>)
+    answered.length = 0
     if (slot.ready && slot.inflight.size === 0 && slot.direct.length === 0) this.onSlotIdle(slot)
     return wrong
   }
