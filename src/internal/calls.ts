@@ -9,7 +9,7 @@
  */
 import * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
-import type * as Fiber from "effect/Fiber"
+import * as Fiber from "effect/Fiber"
 import * as Effect from "effect/Effect"
 import * as FiberSet from "effect/FiberSet"
 import * as Stream from "effect/Stream"
@@ -82,17 +82,33 @@ export const make = (engine: Engine): Calls => {
         ))
     }, false)
   const calls: Calls = {
-    // the hot path: no span, no closure beyond what the call needs, unless the caller's tracer records or the
-    // caller watches the task's progress
+    // the hot path: one callback that submits and waits, unless the caller's tracer records, the caller watches
+    // the task's progress or the queue is bounded (then the callback goes on with `applyIn`)
     apply: (task, args, options) =>
-      Effect.withFiber((fiber) =>
-        options?.onProgress === undefined
-          ? applyIn(engine, pool, fiber as Fiber.Fiber<unknown, unknown>, task, args, options, undefined)
-          : Effect.flatMap(
-            Progress.watchOf(options),
-            (watch) => applyIn(engine, pool, fiber as Fiber.Fiber<unknown, unknown>, task, args, options, watch)
+      Effect.callback<any, any>((resume) => {
+        const fiber = Fiber.getCurrent()!
+        if (options?.onProgress !== undefined || engine.maxQueue !== undefined || Tracing.records(fiber)) {
+          return resume(
+            options?.onProgress === undefined
+              ? applyIn(engine, pool, fiber, task, args, options, undefined)
+              : Effect.flatMap(
+                Progress.watchOf(options),
+                (watch) => applyIn(engine, pool, fiber, task, args, options, watch)
+              )
           )
-      ),
+        }
+        const invalid = CallChecks.applyCall("apply", task, args)
+        if (invalid) return resume(Effect.fail(invalid))
+        if (lifecycle.state() !== "running") return resume(lifecycle.notRunning())
+        const job = Tracing.mark(
+          dispatcher.submit(task, Protocol.MODE_APPLY, args, 1, options?.transfer, undefined),
+          fiber.context,
+          undefined
+        )
+        if (job.exit !== undefined) return resume(job.exit)
+        job.waiter = resume
+        return Effect.sync(() => dispatcher.cancel(job))
+      }),
     applyWithProgress: (task, args, options) =>
       Progress.stream((onProgress) => calls.apply(task, args, { ...options, onProgress })),
     map: (task, items, options) =>
