@@ -48,8 +48,7 @@ import type * as Progress from "./progress.ts"
 import * as Protocol from "./protocol.ts"
 import * as Pipelining from "./pipelining.ts"
 import { Replies } from "./replies.ts"
-import * as Tracing from "./tracing.ts"
-import { costOf, type Job, makeJob, progressOf, type Slot, type TaskKind } from "./slot.ts"
+import { costOf, type Job, makeJob, progressOf, type Slot, type TaskKind, writeRun } from "./slot.ts"
 
 export const MAX_UNSTARTED_DEATHS = Deaths.MAX_UNSTARTED_DEATHS
 
@@ -101,6 +100,8 @@ export class Dispatcher {
   private now = 0
   /** The jobs a batch of replies answered and their outcomes (`job, exit`, flat), until settled (`onReplies`). */
   private readonly answeredJobs: Array<unknown> = []
+  /** The `RUN` operations of the message being posted (`send`): one array for every message. */
+  private readonly runs: Array<unknown> = []
   /** Submitters waiting for room in the queue, first come first served. */
   private roomWaiters: Array<() => void> = []
   /** The reply side: settling jobs from replies, and recovering the messages the pool could not read. */
@@ -373,22 +374,26 @@ export class Dispatcher {
     const batch = given.some((job) => job.cancelled) ? given.filter((job) => !this.unsent(slot, job)) : given
     if (batch.length === 0) return
     const defines: Array<unknown> = []
-    const runs: Array<unknown> = []
+    const runs = this.runs // reused: written from 0, cut to its length, cleared once posted (see `writeRun`)
+    let length = 0
     let transfers: Array<Task.Transferable> | undefined
     for (const job of batch) {
       if (!slot.defined.has(job.kind.key)) {
         slot.defined.add(job.kind.key)
         defines.push(Protocol.OP_DEFINE, job.kind.key, job.task.url, job.task.name)
       }
-      pushRun(job, runs)
+      length = writeRun(job, runs, length)
       if (job.transfer !== undefined) (transfers ??= []).push(...job.transfer)
     }
+    runs.length = length
     try {
       slot.post(defines.length === 0 ? runs : defines.concat(runs), transfers ?? [])
       for (const job of batch) job.seq = slot.sent++
       return
     } catch {
       // find the culprits below
+    } finally {
+      runs.fill(undefined) // it keeps no argument alive
     }
     try {
       if (defines.length > 0) slot.post(defines, [])
@@ -401,7 +406,7 @@ export class Dispatcher {
       if (this.unsent(slot, job)) continue
       try {
         const run: Array<unknown> = []
-        pushRun(job, run)
+        writeRun(job, run, 0)
         slot.post(run, job.transfer ?? [])
         job.seq = slot.sent++
       } catch (error) {
@@ -592,9 +597,3 @@ export class Dispatcher {
  */
 const DELIVERED: Exit.Exit<never, never> = Exit.die(new Error("effect-multiprocessing: this outcome was handed over"))
 
-/** Pushes the operations that run `job`: its `WATCH_PROGRESS` (if watched), `TRACE` / `LOG_LEVEL` (if any), `RUN`. */
-const pushRun = (job: Job, ops: Array<unknown>): void => {
-  if (job.watch !== undefined) ops.push(Protocol.OP_WATCH_PROGRESS, job.id, job.watch.intervalMillis)
-  if (job.context !== undefined) Tracing.beforeRun(job, ops)
-  ops.push(Protocol.OP_RUN, job.id, job.kind.key, job.mode, job.payload)
-}
