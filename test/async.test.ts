@@ -114,6 +114,23 @@ for (const backend of backends) {
         assert.deepStrictEqual(yield* WorkerPool.map(tasks.square, [1, 2]), [1, 4])
       }))
 
+    it.effect("a get already waiting when the AsyncResult's fiber is interrupted ends, interrupted; an interrupted get cancels nothing", () =>
+      Effect.gen(function*() {
+        const flags = yield* makeFlags(backend)
+        const result = yield* WorkerPool.applyAsync(tasks.interruptible, [flags])
+        yield* waitFor(flags, 0)
+        // a get interrupted on its own leaves the task running
+        const first = yield* Effect.forkChild(result.get())
+        yield* Fiber.interrupt(first)
+        assert.isFalse(yield* result.ready)
+        const waiting = yield* Effect.forkChild(result.get())
+        yield* Fiber.interrupt(result.fiber)
+        const exit = yield* Fiber.await(waiting)
+        assert.isTrue(exit._tag === "Failure" && Cause.hasInterruptsOnly(exit.cause))
+        yield* waitFor(flags, 1)
+        assert.isFalse(yield* result.successful)
+      }))
+
     it.effect("the fiber behind an AsyncResult can be interrupted, which cancels the task in its worker", () =>
       Effect.gen(function*() {
         const flags = yield* makeFlags(backend)

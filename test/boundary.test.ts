@@ -29,7 +29,7 @@ const received = (message: unknown, readySeen = false) => {
 const fakeWorker = (dispatcher: Dispatcher, maxInflight?: number) => {
   const posted: Array<Array<unknown>> = []
   const slot = makeSlot(1, (message) => {
-    posted.push(message)
+    posted.push([...message]) // a copy, as postMessage makes: the dispatcher reuses its array
   }, () => undefined, maxInflight)
   dispatcher.addSlot(slot)
   dispatcher.markReady(slot)

@@ -72,6 +72,39 @@ describe("dispatcher", () => {
     assert.deepStrictEqual([a.runIds().slice(1), b.runIds()], [[pair[0].id], [pair[1].id]])
   })
 
+  it("tops a busy worker up once it holds at most half its window, in one message, not one per reply", async () => {
+    const dispatcher = new Dispatcher()
+    const a = fakeWorker(dispatcher, 1)
+    const warm = dispatcher.submit(tasks.add, Protocol.MODE_APPLY, [0, 0], 1)
+    await settle()
+    reply(dispatcher, a.slot, warm, 0, 1) // cheap: 512 fit (the most a worker holds)
+    const jobs = Array.from({ length: 600 }, (_, i) => dispatcher.submit(tasks.add, Protocol.MODE_APPLY, [i, 1], 1))
+    await settle()
+    assert.strictEqual(a.posted.length, 2)
+    assert.strictEqual(runIdsOf(a.posted[1]).length, 512)
+    for (let i = 0; i < 255; i++) reply(dispatcher, a.slot, jobs[i], i + 1, 1)
+    assert.strictEqual(a.posted.length, 2, "more than half its window held: nothing sent")
+    reply(dispatcher, a.slot, jobs[255], 256, 1)
+    assert.strictEqual(a.posted.length, 3)
+    assert.deepStrictEqual(runIdsOf(a.posted[2]), jobs.slice(512).map((job) => job.id), "the rest, in one message")
+  })
+
+  it("refills a worker from its batch of replies before it resumes the callers they answer", async () => {
+    const dispatcher = new Dispatcher()
+    const a = fakeWorker(dispatcher, 1)
+    const first = dispatcher.submit(tasks.add, Protocol.MODE_APPLY, [0, 0], 1)
+    await settle()
+    const next = dispatcher.submit(tasks.add, Protocol.MODE_APPLY, [1, 1], 1)
+    await settle()
+    assert.deepStrictEqual(a.runIds(), [first.id], "unknown cost: one at a time")
+    let sentWhenAnswered: Array<number> = []
+    first.waiter = () => {
+      sentWhenAnswered = a.runIds()
+    }
+    reply(dispatcher, a.slot, first, 0, 1)
+    assert.deepStrictEqual(sentWhenAnswered, [first.id, next.id])
+  })
+
   it("never queues a long task behind another while a worker is idle", async () => {
     const dispatcher = new Dispatcher()
     const a = fakeWorker(dispatcher, 1)

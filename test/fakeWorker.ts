@@ -17,7 +17,7 @@ export const fakeWorker = (dispatcher: Dispatcher, workerId: number) => {
     cancelsRead: 0
   }
   const slot = makeSlot(workerId, (message) => {
-    posted.push(message)
+    posted.push([...message]) // a copy, as postMessage makes: the dispatcher reuses its array
   }, () => ({ ...state }))
   dispatcher.addSlot(slot)
   dispatcher.markReady(slot)

@@ -9,7 +9,7 @@
  */
 import * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
-import type * as Fiber from "effect/Fiber"
+import * as Fiber from "effect/Fiber"
 import * as Effect from "effect/Effect"
 import * as FiberSet from "effect/FiberSet"
 import * as Stream from "effect/Stream"
@@ -25,7 +25,8 @@ import type { Lifecycle } from "./lifecycle.ts"
 import * as Progress from "./progress.ts"
 import * as Protocol from "./protocol.ts"
 import * as Tracing from "./tracing.ts"
-import { admitted, awaitChunks, awaitJob, type Chunked, handOver, submitChunks } from "./submission.ts"
+import type { Job } from "./slot.ts"
+import { admitted, awaitChunks, awaitJob, type Chunked, handOver, JobResult, submitChunks } from "./submission.ts"
 
 /** How many chunks of an `imap` may be in flight per worker. */
 const IMAP_CHUNKS_PER_WORKER = 8
@@ -63,18 +64,51 @@ export const make = (engine: Engine): Calls => {
   const { dispatcher, lifecycle } = engine
   const pool = ++pools
   const withPool = { ...engine, pool }
+  /** `applyAsync` with a callback, or in a span of ours: the wait runs in a fiber of the pool's (`startAsync`). */
+  const applyAsyncTraced: Pool["applyAsync"] = (task, args, options) =>
+    Tracing.call("applyAsync", pool, task, (context, traced, span) => {
+      const invalid = CallChecks.applyCall("applyAsync", task, args)
+      if (invalid) return Effect.fail<Cause.IllegalArgumentError | PoolNotRunning>(invalid)
+      if (lifecycle.state() !== "running") return lifecycle.notRunning()
+      return Effect.flatMap(Progress.watchOf(options), (watch) =>
+        Effect.flatMap(
+          admitted(dispatcher, () =>
+            Tracing.mark(
+              dispatcher.submit(task, Protocol.MODE_APPLY, args, 1, options?.transfer, watch),
+              context,
+              traced
+            )),
+          (job) => startAsync(engine, Tracing.endWith(awaitJob(dispatcher, job), span, traced), options)
+        ))
+    }, false)
   const calls: Calls = {
-    // the hot path: no span, no closure beyond what the call needs, unless the caller's tracer records or the
-    // caller watches the task's progress
+    // the hot path: one callback that submits and waits, unless the caller's tracer records, the caller watches
+    // the task's progress or the queue is bounded (then the callback goes on with `applyIn`)
     apply: (task, args, options) =>
-      Effect.withFiber((fiber) =>
-        options?.onProgress === undefined
-          ? applyIn(engine, pool, fiber as Fiber.Fiber<unknown, unknown>, task, args, options, undefined)
-          : Effect.flatMap(
-            Progress.watchOf(options),
-            (watch) => applyIn(engine, pool, fiber as Fiber.Fiber<unknown, unknown>, task, args, options, watch)
+      Effect.callback<any, any>((resume) => {
+        const fiber = Fiber.getCurrent()!
+        if (options?.onProgress !== undefined || engine.maxQueue !== undefined || Tracing.records(fiber)) {
+          return resume(
+            options?.onProgress === undefined
+              ? applyIn(engine, pool, fiber, task, args, options, undefined)
+              : Effect.flatMap(
+                Progress.watchOf(options),
+                (watch) => applyIn(engine, pool, fiber, task, args, options, watch)
+              )
           )
-      ),
+        }
+        const invalid = CallChecks.applyCall("apply", task, args)
+        if (invalid) return resume(Effect.fail(invalid))
+        if (lifecycle.state() !== "running") return resume(lifecycle.notRunning())
+        const job = Tracing.mark(
+          dispatcher.submit(task, Protocol.MODE_APPLY, args, 1, options?.transfer, undefined),
+          fiber.context,
+          undefined
+        )
+        if (job.exit !== undefined) return resume(job.exit)
+        job.waiter = resume
+        return Effect.sync(() => dispatcher.cancel(job))
+      }),
     applyWithProgress: (task, args, options) =>
       Progress.stream((onProgress) => calls.apply(task, args, { ...options, onProgress })),
     map: (task, items, options) =>
@@ -91,22 +125,14 @@ export const make = (engine: Engine): Calls => {
         )),
     imap: imapWith(withPool, false) as Pool["imap"],
     imapUnordered: imapWith(withPool, true) as Pool["imapUnordered"],
+    // without callbacks or a span of ours, the result is read off its job: no fiber per call (see `JobResult`)
     applyAsync: (task, args, options) =>
-      Tracing.call("applyAsync", pool, task, (context, traced, span) => {
-        const invalid = CallChecks.applyCall("applyAsync", task, args)
-        if (invalid) return Effect.fail<Cause.IllegalArgumentError | PoolNotRunning>(invalid)
-        if (lifecycle.state() !== "running") return lifecycle.notRunning()
-        return Effect.flatMap(Progress.watchOf(options), (watch) =>
-          Effect.flatMap(
-            admitted(dispatcher, () =>
-              Tracing.mark(
-                dispatcher.submit(task, Protocol.MODE_APPLY, args, 1, options?.transfer, watch),
-                context,
-                traced
-              )),
-            (job) => startAsync(engine, Tracing.endWith(awaitJob(dispatcher, job), span, traced), options)
-          ))
-      }, false),
+      Effect.withFiber((fiber) =>
+        options?.callback === undefined && options?.errorCallback === undefined &&
+          !Tracing.records(fiber as Fiber.Fiber<unknown, unknown>)
+          ? applyAsyncNow(engine, fiber.context, task, args, options)
+          : applyAsyncTraced(task, args, options)
+      ),
     mapAsync: (task, items, options) =>
       Tracing.call("mapAsync", pool, task, (context, traced, span) =>
         Effect.flatMap(
@@ -162,12 +188,39 @@ const applyNow = (
   const invalid = CallChecks.applyCall("apply", task, args)
   if (invalid) return Effect.fail(invalid)
   if (lifecycle.state() !== "running") return lifecycle.notRunning()
+  if (maxQueue === undefined) {
+    return awaitJob(
+      dispatcher,
+      Tracing.mark(dispatcher.submit(task, Protocol.MODE_APPLY, args, 1, options?.transfer, watch), context, traced)
+    )
+  }
   const submit = () =>
     Tracing.mark(dispatcher.submit(task, Protocol.MODE_APPLY, args, 1, options?.transfer, watch), context, traced)
-  if (maxQueue === undefined) return awaitJob(dispatcher, submit())
   return Effect.flatMap(
     admitted(dispatcher, submit),
     (job) => awaitJob(dispatcher, job)
+  )
+}
+
+/** Submits one `applyAsync` for a caller with `context`, whose result is read off its job (`JobResult`). */
+const applyAsyncNow = (
+  engine: Engine,
+  context: Context.Context<never>,
+  task: TaskModule.Any,
+  args: ReadonlyArray<unknown>,
+  options: (ApplyOptions & AsyncOptions<any, any>) | undefined
+): Effect.Effect<any, any> => {
+  const { dispatcher, lifecycle } = engine
+  const invalid = CallChecks.applyCall("applyAsync", task, args)
+  if (invalid) return Effect.fail(invalid)
+  if (lifecycle.state() !== "running") return lifecycle.notRunning()
+  const submit = (watch: Progress.Watch | undefined) =>
+    Tracing.mark(dispatcher.submit(task, Protocol.MODE_APPLY, args, 1, options?.transfer, watch), context, undefined)
+  const result = (job: Job) => new JobResult(dispatcher, job, context, engine.asyncResults)
+  if (options?.onProgress === undefined && engine.maxQueue === undefined) return Effect.succeed(result(submit(undefined)))
+  return Effect.flatMap(
+    Progress.watchOf(options),
+    (watch) => Effect.map(admitted(dispatcher, () => submit(watch)), result)
   )
 }
 

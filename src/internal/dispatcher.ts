@@ -48,8 +48,7 @@ import type * as Progress from "./progress.ts"
 import * as Protocol from "./protocol.ts"
 import * as Pipelining from "./pipelining.ts"
 import { Replies } from "./replies.ts"
-import * as Tracing from "./tracing.ts"
-import { costOf, type Job, makeJob, progressOf, type Slot, type TaskKind } from "./slot.ts"
+import { costOf, type Job, makeJob, progressOf, type Slot, type TaskKind, writeRun } from "./slot.ts"
 
 export const MAX_UNSTARTED_DEATHS = Deaths.MAX_UNSTARTED_DEATHS
 
@@ -93,6 +92,16 @@ export class Dispatcher {
   poolSize = 0
   /** Every worker the pool runs is ready, as of the dispatch under way (`Pipelining.isComplete`). */
   private complete = false
+  /** The workers given jobs in the dispatch under way (each one's share in `Slot.batch`), in order. */
+  private given: Array<Slot> = []
+  /** A large chunk is among them (see `Pipelining.messagesInOrder`). */
+  private large = false
+  /** When the dispatch under way began (`performance.now()`): the jobs it gives out waited until then. */
+  private now = 0
+  /** The jobs a batch of replies answered and their outcomes (`job, exit`, flat), until settled (`onReplies`). */
+  private readonly answeredJobs: Array<unknown> = []
+  /** The `RUN` operations of the message being posted (`send`): one array for every message. */
+  private readonly runs: Array<unknown> = []
   /** Submitters waiting for room in the queue, first come first served. */
   private roomWaiters: Array<() => void> = []
   /** The reply side: settling jobs from replies, and recovering the messages the pool could not read. */
@@ -231,26 +240,20 @@ export class Dispatcher {
    * it, then sends each worker its share as one message.
    */
   dispatch(): void {
-    let batches: Map<Slot, Array<Job>> | undefined
-    let large = false
+    this.large = false
+    this.now = performance.now()
     this.complete = Pipelining.isComplete(this.slots, this.poolSize)
-    const add = (slot: Slot, job: Job) => {
-      this.hold(slot, job)
-      large ||= Pipelining.isLarge(job)
-      batches ??= new Map()
-      const batch = batches.get(slot)
-      if (batch === undefined) batches.set(slot, [job])
-      else batch.push(job)
-    }
     // jobs meant for one worker first: its initializer must run before any shared work
     for (const slot of this.slots) {
+      slot.refill = slot.inflight.size <= slot.maxInflight / 2 &&
+        slot.queuedMicros <= Pipelining.TARGET_QUEUED_MICROS / 2
       if (!slot.online) continue
       while (slot.direct.length > 0) {
         const job = slot.direct[0]
         job.cost = costOf(job)
         if (!job.cancelled && !this.hasRoom(slot, job)) break
         slot.direct.shift()
-        if (!job.cancelled) add(slot, job)
+        if (!job.cancelled) this.add(slot, job)
       }
     }
     while (this.head < this.queue.length) {
@@ -265,7 +268,7 @@ export class Dispatcher {
       const slot = this.pick(job) ?? Pipelining.freeThread(this.slots, job, this.recheck)
       if (slot === undefined) break
       this.head++
-      add(slot, job)
+      this.add(slot, job)
     }
     if (this.head === this.queue.length) {
       this.queue = []
@@ -275,7 +278,7 @@ export class Dispatcher {
       this.queue = this.queue.slice(this.head)
       this.head = 0
     }
-    if (batches !== undefined) this.sendAll(batches, large)
+    if (this.given.length > 0) this.sendAll()
     if (this.roomWaiters.length > 0) this.admit()
     this.recheck.settle()
     if (this.head < this.queue.length) this.onBacklog()
@@ -283,14 +286,16 @@ export class Dispatcher {
 
   /**
    * Whether `slot` may take `job` now: an idle worker takes anything; a busy
-   * one takes what fits the window, or, once the pool is complete, a chunk
-   * when all it holds is one chunk (see pipelining.ts).
+   * one takes what fits the window, if it was at most half full when this
+   * dispatch began (`Slot.refill`: a worker is topped up in few large
+   * messages, not one per reply it sends), or, once the pool is complete, a
+   * chunk when all it holds is one chunk (see pipelining.ts).
    */
   private hasRoom(slot: Slot, job: Job): boolean {
     if (job.target === undefined && slot.budget <= 0) return false
     if (slot.inflight.size === 0) return true
     if (slot.isolating || slot.loading.has(job.task.url) || slot.inflight.size >= slot.maxInflight) return false
-    return Pipelining.fitsWindow(slot, job) || (this.complete && Pipelining.chunkMayWait(slot, job))
+    return (slot.refill && Pipelining.fitsWindow(slot, job)) || (this.complete && Pipelining.chunkMayWait(slot, job))
   }
 
   /** The least-loaded ready worker with room for `job`. */
@@ -306,10 +311,18 @@ export class Dispatcher {
     return best
   }
 
+  /** Gives `job` to `slot` in the dispatch under way: it goes out with the slot's share (`sendAll`). */
+  private add(slot: Slot, job: Job): void {
+    this.hold(slot, job)
+    this.large ||= Pipelining.isLarge(job)
+    if (slot.batch.length === 0) this.given.push(slot)
+    slot.batch.push(job)
+  }
+
   private hold(slot: Slot, job: Job): void {
     if (job.target === undefined) slot.budget--
     slot.given++
-    const waited = performance.now() - job.submittedAt
+    const waited = this.now - job.submittedAt
     this.totals.waits++
     this.totals.waitMillis += waited
     if (waited > this.totals.maxWaitMillis) this.totals.maxWaitMillis = waited
@@ -331,16 +344,20 @@ export class Dispatcher {
   }
 
   /**
-   * Posts each worker its share, in one message; with `large` chunks among
-   * them, in several, every worker's first message first (see
-   * `Pipelining.messagesInOrder`).
+   * Posts each worker its share (`given`), in one message; with `large` chunks among them, in several, every
+   * worker's first message first (see `Pipelining.messagesInOrder`).
    */
-  private sendAll(batches: Map<Slot, Array<Job>>, large: boolean): void {
-    if (!large) {
-      for (const [slot, batch] of batches) this.send(slot, batch)
-      return
+  private sendAll(): void {
+    const given = this.given
+    this.given = []
+    const shares = this.large ? new Map<Slot, Array<Job>>() : undefined
+    for (const slot of given) {
+      const batch = slot.batch
+      slot.batch = []
+      if (shares === undefined) this.send(slot, batch)
+      else shares.set(slot, batch)
     }
-    for (const [slot, message] of Pipelining.messagesInOrder(batches)) this.send(slot, message)
+    if (shares !== undefined) for (const [slot, message] of Pipelining.messagesInOrder(shares)) this.send(slot, message)
   }
 
   /**
@@ -357,22 +374,26 @@ export class Dispatcher {
     const batch = given.some((job) => job.cancelled) ? given.filter((job) => !this.unsent(slot, job)) : given
     if (batch.length === 0) return
     const defines: Array<unknown> = []
-    const runs: Array<unknown> = []
+    const runs = this.runs // reused: written from 0, cut to its length, cleared once posted (see `writeRun`)
+    let length = 0
     let transfers: Array<Task.Transferable> | undefined
     for (const job of batch) {
       if (!slot.defined.has(job.kind.key)) {
         slot.defined.add(job.kind.key)
         defines.push(Protocol.OP_DEFINE, job.kind.key, job.task.url, job.task.name)
       }
-      pushRun(job, runs)
+      length = writeRun(job, runs, length)
       if (job.transfer !== undefined) (transfers ??= []).push(...job.transfer)
     }
+    runs.length = length
     try {
       slot.post(defines.length === 0 ? runs : defines.concat(runs), transfers ?? [])
       for (const job of batch) job.seq = slot.sent++
       return
     } catch {
       // find the culprits below
+    } finally {
+      runs.fill(undefined) // it keeps no argument alive
     }
     try {
       if (defines.length > 0) slot.post(defines, [])
@@ -385,12 +406,12 @@ export class Dispatcher {
       if (this.unsent(slot, job)) continue
       try {
         const run: Array<unknown> = []
-        pushRun(job, run)
+        writeRun(job, run, 0)
         slot.post(run, job.transfer ?? [])
         job.seq = slot.sent++
       } catch (error) {
         this.unsent(slot, job, true)
-        this.settle(job, argumentError(job, `cannot be sent to a worker: ${Boundary.errorMessage(error)}`))
+        this.settle(job, Deaths.argumentError(job, `cannot be sent to a worker: ${Boundary.errorMessage(error)}`))
       }
     }
   }
@@ -406,14 +427,15 @@ export class Dispatcher {
   // -- replies ------------------------------------------------------------------------
 
   /**
-   * Handles a batch of replies from a worker (replies.ts), then refills it.
-   * Each reply is checked at the boundary before it is used (see
-   * boundary.ts): at the first one that breaks the protocol the worker gets no
-   * more work, the rest is ignored, and what is wrong is returned (the
-   * supervisor then replaces the worker); the replies before it count.
+   * Handles a batch of replies from a worker (replies.ts), refills it, then settles the jobs the batch answered:
+   * the worker has its next work before their callers are resumed. Each reply is checked at the boundary before it
+   * is used (see boundary.ts): at the first one that breaks the protocol the worker gets no more work, the rest is
+   * ignored, and what is wrong is returned (the supervisor then replaces the worker); the replies before it count.
    */
   onReplies(slot: Slot, replies: ReadonlyArray<unknown>): string | undefined {
-    const wrong = this.replies.read(slot, replies)
+    // one list for every batch (a batch read while the callers of another are resumed would take a fresh one)
+    const answered = this.answeredJobs.length === 0 ? this.answeredJobs : []
+    const wrong = this.replies.read(slot, replies, answered)
     if (wrong !== undefined) {
       // faulty: it takes nothing more (what it held fails when the supervisor has replaced it)
       slot.ready = false
@@ -425,6 +447,8 @@ export class Dispatcher {
       this.onExhausted(slot)
     }
     this.dispatch()
+    for (let i = 0; i < answered.length; i += 2) this.settle(answered[i] as Job, answered[i + 1] as Exit.Exit<unknown, unknown>)
+    answered.length = 0
     if (slot.ready && slot.inflight.size === 0 && slot.direct.length === 0) this.onSlotIdle(slot)
     return wrong
   }
@@ -573,11 +597,3 @@ export class Dispatcher {
  */
 const DELIVERED: Exit.Exit<never, never> = Exit.die(new Error("effect-multiprocessing: this outcome was handed over"))
 
-const argumentError = Deaths.argumentError
-
-/** Pushes the operations that run `job`: its `WATCH_PROGRESS` (if watched), `TRACE` / `LOG_LEVEL` (if any), `RUN`. */
-const pushRun = (job: Job, ops: Array<unknown>): void => {
-  if (job.watch !== undefined) ops.push(Protocol.OP_WATCH_PROGRESS, job.id, job.watch.intervalMillis)
-  if (job.context !== undefined) Tracing.beforeRun(job, ops)
-  ops.push(Protocol.OP_RUN, job.id, job.kind.key, job.mode, job.payload)
-}

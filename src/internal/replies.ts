@@ -29,11 +29,13 @@ export class Replies {
   }
 
   /**
-   * Settles the jobs a batch of replies answers, in order. At the first reply
-   * that breaks the protocol the rest is ignored, and what is wrong is
-   * returned; the replies before it count.
+   * Reads a batch of replies, in order: the jobs they answer are taken off
+   * the worker, and each with its outcome pushed on `answered` (`job, exit`,
+   * flat), for the dispatcher to settle once it has refilled the worker. At
+   * the first reply that breaks the protocol the rest is ignored, and what is
+   * wrong is returned; the replies before it count.
    */
-  read(slot: Slot, replies: ReadonlyArray<unknown>): string | undefined {
+  read(slot: Slot, replies: ReadonlyArray<unknown>, answered: Array<unknown>): string | undefined {
     const totals = this.dispatcher.totals
     let wrong = Boundary.checkReplies(replies, slot.inflight.size)
     for (let i = 0; wrong === undefined && i < replies.length; i += Protocol.REPLY_WIDTH) {
@@ -65,7 +67,7 @@ export class Replies {
       // only complete runs say what the task costs (a cancelled or failed one stopped early)
       if (status === Protocol.STATUS_OK) learnCost(job, micros)
       if (job.traced !== undefined) Tracing.answered(job, slot.workerId, micros)
-      if (!job.cancelled) this.dispatcher.settle(job, Boundary.decode(job.task, status, replies[i + 2]))
+      if (!job.cancelled) answered.push(job, Boundary.decode(job.task, status, replies[i + 2]))
     }
     return wrong
   }

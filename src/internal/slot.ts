@@ -15,7 +15,8 @@ import type * as Context from "effect/Context"
 import type * as Exit from "effect/Exit"
 import type * as Task from "../Task.ts"
 import type * as Progress from "./progress.ts"
-import type * as Protocol from "./protocol.ts"
+import * as Protocol from "./protocol.ts"
+import * as Tracing from "./tracing.ts"
 import type { Traced } from "./tracing.ts"
 
 /** Most jobs in flight on one worker. */
@@ -102,7 +103,7 @@ export interface TaskKind {
 /** A worker, as the dispatcher sees it. */
 export interface Slot {
   readonly workerId: number
-  /** Posts a message to the worker; throws if it cannot be cloned. */
+  /** Posts a message to the worker, a copy made before it returns (the array may be reused); throws if it cannot be cloned. */
   readonly post: (message: Array<unknown>, transfers: ReadonlyArray<Task.Transferable>) => void
   /**
    * What the worker is doing, from memory it shares with the pool; `undefined`
@@ -134,6 +135,13 @@ export interface Slot {
   /** The jobs this worker holds, by job id. */
   readonly inflight: Map<number, Job>
   queuedMicros: number
+  /**
+   * It may be given more work besides what it holds in the dispatch under way: it held at most half of
+   * `maxInflight` and of the window of estimated work (pipelining.ts) when the dispatch began.
+   */
+  refill: boolean
+  /** The jobs given to it in the dispatch under way, to be sent as its share (dispatcher.ts). */
+  batch: Array<Job>
   /** Task keys already defined on this worker. */
   readonly defined: Set<number>
   /** It may take shared jobs. */
@@ -182,6 +190,8 @@ export const makeSlot = (
   ready: false,
   inflight: new Map(),
   queuedMicros: 0,
+  refill: true,
+  batch: [],
   defined: new Set(),
   startedSeen: 0,
   cancelsReadSeen: 0,
@@ -209,4 +219,25 @@ export const learnCost = (job: Job, micros: number): void => {
   const kind = job.kind
   const perItem = micros / job.items
   kind.microsPerItem = kind.microsPerItem < 0 ? perItem : 0.7 * kind.microsPerItem + 0.3 * perItem
+}
+
+/**
+ * Writes the operations that run `job` into `ops` from index `at` on, and returns where they end: its
+ * `WATCH_PROGRESS` (if watched), `TRACE` / `LOG_LEVEL` (if any), `RUN`. Written by index, not pushed, so that one
+ * array serves every message (the dispatcher cuts it to its length before posting): an array grown by `push` for
+ * each message was a good part of what a burst allocates.
+ */
+export const writeRun = (job: Job, ops: Array<unknown>, at: number): number => {
+  if (job.watch !== undefined || (job.context !== undefined && Tracing.hasRunOps(job))) {
+    ops.length = at
+    if (job.watch !== undefined) ops.push(Protocol.OP_WATCH_PROGRESS, job.id, job.watch.intervalMillis)
+    if (job.context !== undefined) Tracing.beforeRun(job, ops)
+    at = ops.length
+  }
+  ops[at] = Protocol.OP_RUN
+  ops[at + 1] = job.id
+  ops[at + 2] = job.kind.key
+  ops[at + 3] = job.mode
+  ops[at + 4] = job.payload
+  return at + 5
 }

@@ -7,9 +7,15 @@
  *
  * @internal
  */
+import type * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import * as FiberSet from "effect/FiberSet"
+import type * as AsyncResult from "../AsyncResult.ts"
+import { ResultNotReady } from "../PoolError.ts"
 import type * as Task from "../Task.ts"
 import type { Dispatcher } from "./dispatcher.ts"
 import type { MapCounter } from "./progress.ts"
@@ -42,6 +48,93 @@ export const awaitJob = <A, E>(dispatcher: Dispatcher, job: Job): Effect.Effect<
     job.waiter = resume as (exit: Exit.Exit<unknown, unknown>) => void
     return Effect.sync(() => dispatcher.cancel(job))
   })
+
+/**
+ * The `AsyncResult` of an `applyAsync` with no callback and no span: read off
+ * its job, with no fiber per call. The fiber behind it (`fiber`) is started
+ * only when asked for, in the pool's set of async results (`asyncResults`),
+ * and interrupting it cancels the task as it always did; from then on the
+ * result is the fiber's, if it ends first (interrupted: the job, cancelled,
+ * is never settled). Waiting (`get`, `wait`) never cancels the task.
+ */
+export class JobResult<A, E> implements AsyncResult.AsyncResult<A, E> {
+  private outcome: Exit.Exit<A, E> | undefined = undefined
+  private waiters: Array<(exit: Exit.Exit<A, E>) => void> | undefined = undefined
+  private forked: Fiber.Fiber<A, E> | undefined = undefined
+  private readonly dispatcher: Dispatcher
+  private readonly job: Job
+  /** The caller's context: the fiber, if asked for, runs with it. */
+  private readonly context: Context.Context<never>
+  private readonly asyncResults: FiberSet.FiberSet<unknown, unknown>
+
+  constructor(
+    dispatcher: Dispatcher,
+    job: Job,
+    context: Context.Context<never>,
+    asyncResults: FiberSet.FiberSet<unknown, unknown>
+  ) {
+    this.dispatcher = dispatcher
+    this.job = job
+    this.context = context
+    this.asyncResults = asyncResults
+    if (job.exit !== undefined) this.outcome = job.exit as Exit.Exit<A, E>
+    else job.waiter = (exit) => this.settled(exit as Exit.Exit<A, E>)
+  }
+
+  private settled(exit: Exit.Exit<A, E>): void {
+    if (this.outcome !== undefined) return
+    this.outcome = exit
+    const waiters = this.waiters
+    this.waiters = undefined
+    if (waiters !== undefined) for (const waiter of waiters) waiter(exit)
+  }
+
+  /** Waits for the outcome; an interrupted wait cancels the task only if it `cancels` (the fiber's). */
+  private awaiting(cancels: boolean): Effect.Effect<A, E> {
+    return Effect.callback<A, E>((resume) => {
+      if (this.outcome !== undefined) return resume(this.outcome)
+      const waiters = this.waiters ??= []
+      waiters.push(resume)
+      return Effect.sync(() => {
+        const index = waiters.indexOf(resume)
+        if (index >= 0) waiters.splice(index, 1)
+        if (cancels) this.dispatcher.cancel(this.job)
+      })
+    })
+  }
+
+  get fiber(): Fiber.Fiber<A, E> {
+    if (this.forked === undefined) {
+      const fiber = Effect.runForkWith(this.context)(this.awaiting(true))
+      this.forked = fiber
+      FiberSet.addUnsafe(this.asyncResults, fiber)
+      fiber.addObserver((exit) => this.settled(exit))
+    }
+    return this.forked
+  }
+
+  get(options?: { readonly timeout?: Duration.Input | undefined }): Effect.Effect<A, E | Cause.TimeoutError> {
+    const wait = this.awaiting(false)
+    return options?.timeout === undefined ? wait : Effect.timeout(wait, options.timeout)
+  }
+
+  wait(options?: { readonly timeout?: Duration.Input | undefined }): Effect.Effect<void> {
+    const wait = Effect.exit(this.awaiting(false))
+    return options?.timeout === undefined ? Effect.asVoid(wait) : Effect.asVoid(Effect.timeoutOption(wait, options.timeout))
+  }
+
+  get ready(): Effect.Effect<boolean> {
+    return Effect.sync(() => this.outcome !== undefined)
+  }
+
+  get successful(): Effect.Effect<boolean, ResultNotReady> {
+    return Effect.suspend(() =>
+      this.outcome === undefined
+        ? Effect.fail(new ResultNotReady({ message: "the result is not ready yet: wait for it, or check ready first" }))
+        : Effect.succeed(this.outcome._tag === "Success")
+    )
+  }
+}
 
 /** The chunks of one `map` / `starmap`, gathered into one ordered result. */
 export interface Chunked {

@@ -182,6 +182,9 @@ export const mark = (job: Job, context: Context.Context<never>, traced: Traced |
  * Pushes, ahead of a job's `RUN`, how it is traced (`OP_TRACE`) and the
  * level it logs at (`OP_LOG_LEVEL`), when either is not the default.
  */
+/** Whether `beforeRun` has anything to push for `job`: it is traced, or its caller logs at another level than Info. */
+export const hasRunOps = (job: Job): boolean => job.traced !== undefined || logLevel(job.context!) !== "Info"
+
 export const beforeRun = (job: Job, ops: Array<unknown>): void => {
   const traced = job.traced
   if (traced !== undefined) ops.push(Protocol.OP_TRACE, traced.span.traceId, traced.span.spanId, 1)
