@@ -213,7 +213,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     sizing: options.sizing,
     dispatcher: options.dispatcher,
     workers: state,
-    spawn: (replaces) => Effect.runFork(Effect.forkIn(spawnWorker(state, replaces), options.scope)),
+    spawn: (replaces) => Effect.runSync(forkWorker(state, replaces)),
     fork: options.fork
   })
 
@@ -291,30 +291,64 @@ const stop = (state: State, how: "close" | "kill"): Effect.Effect<void> =>
  * `startTimeout` timer; succeeds once it is spawned, and it becomes ready in
  * `onSpawn`. Its exit is handled by `onWorkerExit`.
  */
-const spawnWorker: (state: State, replaces?: number) => Effect.Effect<void> = Effect.fnUntraced(function*(
-  state: State,
-  replaces?: number
-) {
-  if (state.stopping || state.broken !== undefined) return
-  const { dispatcher, scope } = state.options
+const spawnWorker = (state: State, replaces?: number): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const handle = reserveWorker(state, replaces)
+    return handle === undefined ? Effect.void : startWorker(state, handle)
+  })
+
+/**
+ * A new worker's place in the pool, taken at once (synchronously): it is a
+ * member from now on, so a `broadcast` made while it starts (a crashed or
+ * recycled worker's replacement) waits for it and runs on it too.
+ */
+const reserveWorker = (state: State, replaces?: number): Handle | undefined => {
+  if (state.stopping || state.broken !== undefined) return undefined
+  const { dispatcher } = state.options
   const workerId = state.nextWorkerId++
   if (replaces !== undefined) dispatcher.events.replaced(replaces, workerId)
   const handle = makeHandle(state, workerId)
   // known from the moment it exists, so that a stop that comes while it starts kills it and waits for it too
   state.handles.add(handle)
   handle.startTimer = startTimer(state, handle)
+  dispatcher.addSlot(handle.slot)
+  return handle
+}
+
+/** Starts the worker of a place `reserveWorker` took (in the background: see `forkWorker`). */
+const startWorker: (state: State, handle: Handle) => Effect.Effect<void> = Effect.fnUntraced(function*(
+  state: State,
+  handle: Handle
+) {
+  const { dispatcher, scope } = state.options
+  const release = () => {
+    state.handles.delete(handle)
+    handle.startTimer?.interruptUnsafe()
+    dispatcher.removeSlot(handle.slot, null, null, "the pool stopped it")
+  }
+  // the pool stopped (or broke) between taking the place and starting it here
+  if (state.stopping || state.broken !== undefined) return release()
   const worker = yield* Effect.provideService(
-    state.platform.spawn<Array<unknown>, Array<unknown>>(workerId),
+    state.platform.spawn<Array<unknown>, Array<unknown>>(handle.slot.workerId),
     Worker.Spawner,
     spawner(state, handle)
-  ).pipe(Effect.orDie, Effect.onError(() => Effect.sync(() => state.handles.delete(handle))))
-  dispatcher.addSlot(handle.slot)
+  ).pipe(
+    Effect.orDie,
+    Effect.onError(() => Effect.sync(release))
+  )
   // replies arrive through RawWorker.listen; effect's run does the handshake and reports the worker's end
   handle.fiber = yield* worker.run(() => Effect.void, { onSpawn: Effect.sync(() => onSpawn(state, handle)) }).pipe(
     Effect.onExit((exit) => onWorkerExit(state, handle, exit)),
     Effect.forkIn(scope)
   )
 })
+
+/** Takes a new worker's place now (`reserveWorker`) and starts it in the background, in `scope`. */
+const forkWorker = (state: State, replaces?: number): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const handle = reserveWorker(state, replaces)
+    return handle === undefined ? Effect.void : Effect.asVoid(Effect.forkIn(startWorker(state, handle), state.options.scope))
+  })
 
 const makeHandle = (state: State, workerId: number): Handle => {
   const { liveness, options } = state
@@ -459,7 +493,7 @@ const notStarted = "it had not started"
  */
 const onWorkerExit = (state: State, handle: Handle, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> =>
   Effect.gen(function*() {
-    const { dispatcher, scope } = state.options
+    const { dispatcher } = state.options
     const wasReady = handle.wasReady
     state.handles.delete(handle)
     handle.startTimer?.interruptUnsafe()
@@ -487,7 +521,7 @@ const onWorkerExit = (state: State, handle: Handle, exit: Exit.Exit<unknown, unk
       if (!dispatcher.slots.some((slot) => slot.ready)) dispatcher.failAll(state.broken)
       return
     }
-    yield* Effect.forkIn(spawnWorker(state, handle.slot.workerId), scope)
+    yield* forkWorker(state, handle.slot.workerId)
   })
 
 /** A worker exited before it was ready: after `MAX_START_FAILURES` in a row, the pool is broken. */
