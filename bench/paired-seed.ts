@@ -28,7 +28,7 @@
  * same round (median, min, max), and, with two checkouts, the paired ratio
  * B/A of each of them, with the load average over the rounds.
  * `BENCH_PS_ROUNDS` (10), `BENCH_PS_LARGE_ROUNDS` (5), `BENCH_PS_ONLY=seed`
- * (or `large`).
+ * (or `large`), `BENCH_PS_NO_GC=1` (no full GC before each run).
  */
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
@@ -90,7 +90,7 @@ if (process.argv[2] === "--child") {
       await Effect.runPromise(Scope.close(scope, Exit.void))
       process.exit(0)
     }
-    gc()
+    if (process.env.BENCH_PS_NO_GC === undefined) gc()
     const main0 = process.threadCpuUsage()
     const cpu0 = process.cpuUsage()
     const t = performance.now()
@@ -172,7 +172,9 @@ if (process.argv[2] === "--child") {
         const runs = samples.get(key(i, size, kind))!
         const idle = runs.map((s) => 1 - s.main / s.wall)
         const line = `${size.padEnd(5)} ${"AB"[i]} ${kind.padEnd(7)} ms ${median(runs.map((s) => s.wall)).toFixed(2).padStart(8)}` +
-          `  caller idle ${(median(idle) * 100).toFixed(1).padStart(5)}%`
+          `  caller idle ${(median(idle) * 100).toFixed(1).padStart(5)}%  caller cpu ms ${
+            median(runs.map((s) => s.main)).toFixed(2)
+          }${kind === "raw" ? "" : ` (/raw paired ${spread(runs.map((s, r) => s.main / rawRuns[r].main))})`}`
         if (kind === "raw") {
           console.log(line)
           continue
