@@ -168,6 +168,12 @@ interface State {
   /** `options.startTimeout`, formatted for messages. */
   readonly startTimeout: string
   readonly handles: Set<Handle>
+  /**
+   * The exits of workers whose end is being handled (`onWorkerExit`) and that
+   * have not exited yet: a stop waits for them too, so that once it is done
+   * no worker of the pool is alive, whatever was exiting when it began.
+   */
+  readonly exiting: Set<RawWorker>
   readonly allReady: Deferred.Deferred<void, WorkerStartFailed>
   readonly liveness: Effect.Success<ReturnType<typeof Liveness.make>>
   /** Workers ready now: start succeeds once all `sizing.min` are, at the same time. */
@@ -198,6 +204,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     platform,
     startTimeout: Duration.format(options.startTimeout),
     handles,
+    exiting: new Set(),
     allReady: Deferred.makeUnsafe<void, WorkerStartFailed>(),
     liveness,
     readyCount: 0,
@@ -279,6 +286,10 @@ const stop = (state: State, how: "close" | "kill"): Effect.Effect<void> =>
       if (how === "kill" || handle.fiber === undefined) handle.raw?.kill()
       if (handle.fiber !== undefined) fibers.push(handle.fiber)
       if (handle.raw !== undefined) exits.push(handle.raw.exited)
+    }
+    for (const raw of state.exiting) {
+      if (how === "kill") raw.kill()
+      exits.push(raw.exited)
     }
     // done once every worker has exited, not only once effect has let go of it
     return Effect.andThen(Fiber.interruptAll(fibers), Effect.promise(() => Promise.all(exits)))
@@ -496,6 +507,11 @@ const onWorkerExit = (state: State, handle: Handle, exit: Exit.Exit<unknown, unk
     const { dispatcher } = state.options
     const wasReady = handle.wasReady
     state.handles.delete(handle)
+    const exiting = handle.raw
+    if (exiting !== undefined) {
+      state.exiting.add(exiting)
+      exiting.exited.then(() => state.exiting.delete(exiting))
+    }
     handle.startTimer?.interruptUnsafe()
     if (wasReady) state.readyCount--
     if (state.stopping || handle.retiring) {
