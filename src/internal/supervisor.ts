@@ -280,20 +280,30 @@ const stop = (state: State, how: "close" | "kill"): Effect.Effect<void> =>
   Effect.suspend(() => {
     state.stopping = true
     const fibers: Array<Fiber.Fiber<unknown, unknown>> = []
-    const exits: Array<Promise<unknown>> = []
     for (const handle of state.handles) {
       // one still starting has no fiber to ask it to close: it is killed
       if (how === "kill" || handle.fiber === undefined) handle.raw?.kill()
       if (handle.fiber !== undefined) fibers.push(handle.fiber)
-      if (handle.raw !== undefined) exits.push(handle.raw.exited)
     }
-    for (const raw of state.exiting) {
-      if (how === "kill") raw.kill()
-      exits.push(raw.exited)
-    }
-    // done once every worker has exited, not only once effect has let go of it
-    return Effect.andThen(Fiber.interruptAll(fibers), Effect.promise(() => Promise.all(exits)))
+    // done once every worker has exited, not only once effect has let go of it; the exits are collected once the
+    // fibers are done: a worker's thread or process is started inside its fiber, and may have been started meanwhile
+    return Effect.andThen(Fiber.interruptAll(fibers), Effect.promise(() => Promise.all(exitsOf(state, how))))
   })
+
+/** The exits of every worker that has not exited: those the pool holds, and those whose end is being handled. */
+const exitsOf = (state: State, how: "close" | "kill"): Array<Promise<unknown>> => {
+  const exits: Array<Promise<unknown>> = []
+  for (const handle of state.handles) {
+    if (handle.raw === undefined) continue
+    if (how === "kill" || handle.fiber === undefined) handle.raw.kill()
+    exits.push(handle.raw.exited)
+  }
+  for (const raw of state.exiting) {
+    if (how === "kill") raw.kill()
+    exits.push(raw.exited)
+  }
+  return exits
+}
 
 // -- spawning a worker -----------------------------------------------------------
 
@@ -347,6 +357,7 @@ const startWorker: (state: State, handle: Handle) => Effect.Effect<void> = Effec
     Effect.orDie,
     Effect.onError(() => Effect.sync(release))
   )
+  if (state.stopping) return release()
   // replies arrive through RawWorker.listen; effect's run does the handshake and reports the worker's end
   handle.fiber = yield* worker.run(() => Effect.void, { onSpawn: Effect.sync(() => onSpawn(state, handle)) }).pipe(
     Effect.onExit((exit) => onWorkerExit(state, handle, exit)),
