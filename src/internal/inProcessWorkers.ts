@@ -38,7 +38,7 @@ import * as InProcessFaults from "./inProcessFaults.ts"
 import * as InProcessScheduler from "./inProcessScheduler.ts"
 import { whileLoading } from "./loadingModule.ts"
 import * as Protocol from "./protocol.ts"
-import type { ExitStatus, RawWorker, Spawn } from "./supervisor.ts"
+import type { ExitStatus, RawWorker, Spawn } from "./spawn.ts"
 import * as WorkerRuntime from "./workerRuntime.ts"
 
 /** The test layer's own options, checked. */

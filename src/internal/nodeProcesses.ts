@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url"
 import type * as Backend from "../Backend.ts"
 import * as Boundary from "./boundary.ts"
 import { defaultName, platformView, startableEntry, withEarlyStart, withoutEval, workerEnv } from "./nodeThreads.ts"
-import type { ExitStatus, Spawn } from "./supervisor.ts"
+import type { ExitStatus, Spawn } from "./spawn.ts"
 
 /** Workers as child processes; of `options.resourceLimits`, only `maxOldGenerationSizeMb` applies. */
 export const processes = (options: Backend.Options): Spawn => ({

@@ -13,7 +13,7 @@ import type * as Backend from "../Backend.ts"
 import * as Boundary from "./boundary.ts"
 import * as Doorbell from "./doorbell.ts"
 import { COMPILE_CACHE_MARKER } from "./protocol.ts"
-import type { ExitStatus, Spawn } from "./supervisor.ts"
+import type { ExitStatus, Spawn } from "./spawn.ts"
 
 /**
  * The worker entry next to this file, with this file's extension: `.ts` when

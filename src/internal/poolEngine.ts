@@ -22,6 +22,7 @@ import * as NodeThreads from "./nodeThreads.ts"
 import type * as PoolOptions from "./options.ts"
 import * as PoolStats from "./poolStats.ts"
 import type { Job } from "./slot.ts"
+import type { Spawn } from "./spawn.ts"
 import * as Supervisor from "./supervisor.ts"
 
 /**
@@ -33,7 +34,7 @@ export const make = Effect.fnUntraced(function*(
   /** Python's `initializer(*initargs)`, if any. */
   initializer: { readonly task: Task.Any; readonly args: ReadonlyArray<unknown> } | undefined,
   /** Workers other than the backend's: the test layer's in-process workers (inProcessWorkers.ts). */
-  spawn?: Supervisor.Spawn
+  spawn?: Spawn
 ) {
   const { backend, cancelGracePeriod, maxHeapPerWorkerMb, maxQueue, maxTasksPerWorker, preload, sizing, startTimeout } =
     parsed
